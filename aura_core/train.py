@@ -1,0 +1,233 @@
+"""The training loop: the seed's configuration, one readable function.
+
+AdamW with three groups (encoder at lr_encoder, heads at lr_heads, loss-weighting s_i at lr_loss_weights without weight
+decay), OneCycleLR over optimizer steps, gradient accumulation, fp16 autocast + GradScaler on CUDA, validation on the
+dev set after every epoch, a per-step CSV log and safetensors checkpoints in the run folder.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .batching import IGNORE, TokenizedRows, make_loader
+from .evaluate import emotion_metrics, predict, toxicity_metrics
+from .io import atomic_write_text, write_json
+from .losses import LossWeighting, make_weighting
+from .model import AuraModel, load_tokenizer
+from .params import Params
+
+TASKS = ["toxicity", "emotion"]
+VAL_METRICS = ["val_tox_macro_f1", "val_emo_macro_f1", "val_tox_macro_f1_olid", "val_emo_macro_f1_goemotions"]
+
+
+def progress_bar(iterable, **kw):
+    """tqdm widgets in JupyterLab; a plain bar refreshed rarely when AURA_PROGRESS=plain (papermill runs, logs)."""
+    if os.environ.get("AURA_PROGRESS") == "plain":
+        from tqdm import tqdm
+        return tqdm(iterable, file=sys.stderr, mininterval=15, ascii=True, **kw)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, **kw)
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def resolve_device(p: Params) -> torch.device:
+    if p.device == "cuda" or (p.device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def autocast_dtype(p: Params, device: torch.device) -> torch.dtype | None:
+    """None = no autocast. auto: fp16 on CUDA (the seed's FP16), fp32 on CPU."""
+    choice = p.precision if p.precision != "auto" else ("fp16" if device.type == "cuda" else "fp32")
+    return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[choice]
+
+
+def build_optimizer(model: AuraModel, weighting: LossWeighting, p: Params) -> torch.optim.AdamW:
+    def no_decay(name: str) -> bool:
+        return name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+
+    enc = list(model.encoder.named_parameters())
+    heads = list(model.heads.named_parameters())
+    groups = [
+        {"name": "encoder", "params": [w for n, w in enc if not no_decay(n)], "lr": p.lr_encoder,
+         "weight_decay": p.weight_decay},
+        {"name": "encoder_no_decay", "params": [w for n, w in enc if no_decay(n)], "lr": p.lr_encoder,
+         "weight_decay": 0.0},
+        {"name": "heads", "params": [w for n, w in heads if not no_decay(n)], "lr": p.lr_heads,
+         "weight_decay": p.weight_decay},
+        {"name": "heads_no_decay", "params": [w for n, w in heads if no_decay(n)], "lr": p.lr_heads,
+         "weight_decay": 0.0},
+    ]
+    if list(weighting.parameters()):
+        groups.append({"name": "loss_weights", "params": list(weighting.parameters()), "lr": p.lr_loss_weights,
+                       "weight_decay": 0.0})
+    return torch.optim.AdamW([g for g in groups if g["params"]])
+
+
+def build_scheduler(opt: torch.optim.Optimizer, p: Params, total_steps: int):
+    if p.scheduler == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups],
+                                               total_steps=max(total_steps, 2), pct_start=p.onecycle_pct_start)
+
+
+def task_losses(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cross-entropy per task over the rows that carry that task's label; a task with no such row is left out."""
+    out = {}
+    for t, y in labels.items():
+        if t in logits and (y != IGNORE).any():
+            out[t] = nn.functional.cross_entropy(logits[t].float(), y, ignore_index=IGNORE)
+    return out
+
+
+def save_checkpoint(path: Path, model: nn.Module, weighting: LossWeighting) -> None:
+    """One safetensors file: model.* and weighting.* tensors (no pickle)."""
+    from safetensors.torch import save
+    state = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state |= {f"weighting.{k}": v.detach().contiguous().cpu() for k, v in weighting.state_dict().items()}
+    from .io import atomic_write_bytes
+    atomic_write_bytes(path, save(state))
+
+
+def load_checkpoint(path: Path, model: nn.Module, weighting: LossWeighting | None = None) -> None:
+    from safetensors.torch import load_file
+    state = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+    if weighting is not None:
+        weighting.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("weighting.")})
+
+
+def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) -> dict:
+    """Metrics on the paired dev set (all rows, pseudo-labels included) and on each source's own labels."""
+    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device)
+    out = {}
+    tox = toxicity_metrics(dev["toxicity"].to_numpy(), probs["toxicity"][:, 1], p.threshold)
+    emo = emotion_metrics(dev["emotion"].to_numpy(), probs["emotion"])
+    out["val_tox_macro_f1"], out["val_emo_macro_f1"] = tox["macro_f1"], emo["macro_f1"]
+    olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
+    if olid.any():
+        out["val_tox_macro_f1_olid"] = toxicity_metrics(dev["toxicity"].to_numpy()[olid],
+                                                         probs["toxicity"][olid, 1], p.threshold)["macro_f1"]
+    if goemo.any():
+        out["val_emo_macro_f1_goemotions"] = emotion_metrics(dev["emotion"].to_numpy()[goemo],
+                                                              probs["emotion"][goemo])["macro_f1"]
+    return out
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    epochs: pd.DataFrame
+    selected_epoch: int
+    checkpoint: Path
+    seconds: float
+    samples_per_s: float
+    steps: int
+
+
+def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.DataFrame) -> TrainResult:
+    """Train on `train_df` (text + one column per task, IGNORE where absent), validating on `dev_df` each epoch."""
+    if p.selection_metric not in VAL_METRICS:
+        raise ValueError(f"param 'selection_metric': {p.selection_metric!r} is not one of {VAL_METRICS}")
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(p.seed)
+    device = resolve_device(p)
+    amp_dtype = autocast_dtype(p, device)
+
+    tokenizer = load_tokenizer(p.encoder)
+    model = AuraModel(p.encoder, tuple(TASKS), p.pooling, p.dropout).to(device)
+    weighting = make_weighting(p.weighting, TASKS, p.init_log_var).to(device)
+    rows = TokenizedRows.from_frame(train_df, TASKS, tokenizer, p.max_length)
+    loader = make_loader(rows, p.batch_size, shuffle=True, seed=p.seed, num_workers=p.num_workers)
+    steps_per_epoch = -(-len(loader) // p.grad_accum)
+    total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
+    opt = build_optimizer(model, weighting, p)
+    sched = build_scheduler(opt, p, total_steps)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16 and device.type == "cuda")
+    params_to_clip = [w for g in opt.param_groups if g["name"] != "loss_weights" for w in g["params"]]
+
+    step_log = open(run_dir / "steps.csv", "w", newline="")
+    writer = None
+    epochs, best_value, selected_best, step, seen, t0 = [], -np.inf, 1, 0, 0, time.time()
+    for epoch in range(1, p.epochs + 1):
+        model.train()
+        epoch_losses, micro, accum = [], 0, {"total": 0.0}
+        bar = progress_bar(loader, desc=f"epoch {epoch}/{p.epochs}", total=len(loader))
+        for batch in bar:
+            ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+            labels = {t: y.to(device) for t, y in batch["labels"].items()}
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                logits = model(ids, mask)
+            losses = task_losses(logits, labels)
+            total = weighting(losses)
+            scaler.scale(total / p.grad_accum).backward()
+            micro += 1
+            seen += len(ids)
+            accum["total"] += float(total.detach()) / p.grad_accum
+            for t, v in losses.items():
+                accum[f"loss_{t}"] = accum.get(f"loss_{t}", 0.0) + float(v.detach()) / p.grad_accum
+            if micro % p.grad_accum and micro != len(loader):
+                continue
+            if p.max_grad_norm:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params_to_clip, p.max_grad_norm)
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+            sched.step()
+            step += 1
+            epoch_losses.append(accum["total"])
+            if step % p.log_every == 0:
+                rec = {"step": step, "epoch": epoch, "samples": seen, **accum, **weighting.log_values(),
+                       **{f"lr_{g['name']}": g["lr"] for g in opt.param_groups if not g["name"].endswith("no_decay")}}
+                if writer is None:
+                    writer = csv.DictWriter(step_log, fieldnames=list(rec), extrasaction="ignore", restval="")
+                    writer.writeheader()
+                writer.writerow(rec)
+                step_log.flush()
+            accum = {"total": 0.0}
+            if p.max_steps is not None and step >= p.max_steps:
+                break
+        bar.close()
+        val = validate(model, tokenizer, dev_df, p, device)
+        epochs.append({"epoch": epoch, "steps": step, "train_loss": float(np.mean(epoch_losses)) if epoch_losses else None,
+                       **val, **weighting.log_values()})
+        save_checkpoint(ckpt_dir / "last.safetensors", model, weighting)
+        if val[p.selection_metric] > best_value:
+            best_value, selected_best = val[p.selection_metric], epoch
+            save_checkpoint(ckpt_dir / "best.safetensors", model, weighting)
+        print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in epochs[-1].items()
+                                               if isinstance(v, float)), flush=True)
+        if p.max_steps is not None and step >= p.max_steps:
+            break
+    step_log.close()
+    seconds = time.time() - t0
+    selected = selected_best if p.selection == "best" else epochs[-1]["epoch"]
+    checkpoint = ckpt_dir / ("best.safetensors" if p.selection == "best" else "last.safetensors")
+    table = pd.DataFrame(epochs)
+    atomic_write_text(run_dir / "epochs.csv", table.to_csv(index=False))
+    write_json(run_dir / "train.json", {
+        "selection": p.selection, "selection_metric": p.selection_metric, "selected_epoch": selected,
+        "checkpoint": str(checkpoint.relative_to(run_dir)), "steps": step, "samples_seen": seen,
+        "train_rows": len(train_df), "seconds": seconds, "samples_per_s": seen / seconds,
+        "device": str(device), "autocast": str(amp_dtype), "torch": torch.__version__,
+    })
+    return TrainResult(run_dir, table, selected, checkpoint, seconds, seen / seconds, step)
