@@ -145,6 +145,11 @@ def _check(key: str, value: Any, hint: Any, meta: dict) -> Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if hint is float and isinstance(value, str):  # YAML 1.1 reads 2e-5 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     ok = isinstance(value, hint) and not (hint in (int, float) and isinstance(value, bool))
     if not ok:
         raise ParamError(f"param '{key}': expected {hint.__name__}, got {type(value).__name__} {value!r}")
@@ -171,7 +176,10 @@ def build(cls: type, raw: dict, where: str) -> Any:
         if key not in fields:
             raise _unknown_key(key, list(fields), where)
         f = fields[key]
-        kwargs[key] = _check(f"{where}: {key}" if where else key, value, f.type, dict(f.metadata))
+        try:
+            kwargs[key] = _check(key, value, f.type, dict(f.metadata))
+        except ParamError as e:
+            raise ParamError(f"{where}: {e}" if where else str(e)) from None
     obj = cls(**kwargs)
     if cls is Params:
         _validate_params(obj, where)

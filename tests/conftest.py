@@ -1,0 +1,87 @@
+"""Shared fixtures: fixture files in the authors' published formats, a tiny random BERT, the real data when present."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REAL_DATA = Path(os.environ.get("AURA_DATA_DIR") or REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not (REAL_DATA / "olid" / "olid-training-v1.0.tsv").is_file():
+        pytest.skip(f"real data not found at {REAL_DATA} (set AURA_DATA_DIR to the folder with olid/, goemotions/, ...)")
+    return REAL_DATA
+
+
+def write(path: Path, text: str, newline: str = "\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.replace("\n", newline).encode("utf-8"))
+    return path
+
+
+@pytest.fixture
+def fixture_data(tmp_path) -> Path:
+    """A data dir in the published layouts: OLID (TAB, no quoting, CRLF), GoEmotions, ToxiGen (b'...' texts),
+    Jigsaw (Kaggle, with -1 rows), a generic CSV."""
+    root = tmp_path / "data"
+    write(root / "olid/olid-training-v1.0.tsv",
+          "id\ttweet\tsubtask_a\tsubtask_b\tsubtask_c\n"
+          "1\t@USER She should ask a few native Americans\tOFF\tUNT\tNULL\n"
+          "2\t\"@USER Someone should'veTaken\"\" this to a volcano. \"\"\"\tOFF\tUNT\tNULL\n"
+          + "".join(f"{10 + i}\tnormal tweet number {i} URL\tNOT\tNULL\tNULL\n" for i in range(12))
+          + "".join(f"{40 + i}\tnasty tweet {i} @USER\tOFF\tTIN\tIND\n" for i in range(6)), "\r\n")
+    write(root / "olid/testset-levela.tsv", "id\ttweet\n101\tfirst test tweet\n102\tsecond \"quoted\" tweet\n"
+          "103\tthird one\n", "\r\n")
+    write(root / "olid/labels-levela.csv", "101,OFF\n102,NOT\n103,NOT\n", "\r\n")  # this copy has no header
+    write(root / "goemotions/emotions.txt", "\n".join(
+        ["admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion", "curiosity", "desire",
+         "disappointment", "disapproval", "disgust", "embarrassment", "excitement", "fear", "gratitude", "grief", "joy",
+         "love", "nervousness", "optimism", "pride", "realization", "relief", "remorse", "sadness", "surprise",
+         "neutral"]))
+    write(root / "goemotions/ekman_mapping.json", '{"anger": ["anger", "annoyance", "disapproval"], "disgust": ["disgust"], '
+          '"fear": ["fear", "nervousness"], "joy": ["joy", "amusement", "approval", "excitement", "gratitude", "love", '
+          '"optimism", "relief", "pride", "admiration", "desire", "caring"], "sadness": ["sadness", "disappointment", '
+          '"embarrassment", "grief", "remorse"], "surprise": ["surprise", "realization", "confusion", "curiosity"]}')
+    ge = ("My favourite food is anything I didn't have to cook myself.\t27\tid1\n"
+          "WHY THE FUCK IS BAYLESS ISOING\t2\tid2\n"
+          "\"The last time it happened I just said, \"\"No\"\" and closed the door\"\t17,2\tid3\n"
+          "so gross\t11\tid4\n" "scary stuff\t14,19\tid5\n" "so sad\t25\tid6\n" "wow really?\t26,7\tid7\n")
+    for split in ("train", "dev", "test"):
+        write(root / f"goemotions/{split}.tsv", ge)
+    write(root / "toxigen/annotated_train.csv",
+          "text,target_group,factual?,ingroup_effect,lewd,framing,predicted_group,stereotyping,intent,toxicity_ai,"
+          "toxicity_human,predicted_author,label,actual_method\n"
+          "b'asians are trying to take over the world',asian,opinion,x,x,x,x,x,5,5,5,human,hate,TopK\n"
+          "\"b\"\"they\\xe2\\x80\\x99re fine, aren't they\"\"\",women,opinion,x,x,,x,x,1,1,1.333,human,neutral,CBS\n"
+          "b'it\\'s a borderline one',black,opinion,x,x,x,x,x,3,2.5,3,ai,hate,TopK\n")
+    write(root / "jigsaw/test.csv", "id,comment_text\na1,\"you are great\"\na2,\"you idiot\"\na3,\"unscored, comma\"\n")
+    write(root / "jigsaw/test_labels.csv", "id,toxic,severe_toxic,obscene,threat,insult,identity_hate\n"
+          "a1,0,0,0,0,0,0\na2,1,0,0,0,1,0\na3,-1,-1,-1,-1,-1,-1\n")
+    write(root / "jigsaw/train.csv", "id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate\n"
+          "t1,hello,0,0,0,0,0,0\nt2,\"multi\nline idiot\",1,0,0,0,1,0\n")
+    write(root / "forum/posts.csv", "file_id,label,text\n1_1,noHate,a calm sentence\n1_2,hate,a hateful sentence\n"
+          "1_3,relation,depends on context\n1_4,idk/skip,unclear\n1_5,noHate,\"another, calm one\"\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> str:
+    """A 2-layer, 32-wide random BERT with a word-level vocab: fast enough to train in a test."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    d = tmp_path_factory.mktemp("tiny_bert")
+    words = ("the a is you are not this that tweet user url good bad nasty calm hate love sad fear joy wow gross "
+             "idiot great normal number first second third one test so really i it to of and what").split()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz0123456789@#!?.,'\"")
+    (d / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(d / "vocab.txt"), do_lower_case=True)
+    tok.save_pretrained(d)
+    import torch
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(d)
+    return str(d)

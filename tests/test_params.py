@@ -1,0 +1,83 @@
+import pytest
+import yaml
+
+from aura_core import params as P
+
+
+def write(path, obj):
+    path.write_text(yaml.safe_dump(obj))
+    return path
+
+
+def test_extends_chain_and_overrides(tmp_path):
+    write(tmp_path / "base.yaml", {"epochs": 5, "batch_size": 16, "name": "base"})
+    write(tmp_path / "mid.yaml", {"extends": "base.yaml", "epochs": 3})
+    child = write(tmp_path / "child.yaml", {"extends": "mid.yaml", "name": "child"})
+    p = P.load(child, ["batch_size=8", "lr_encoder=3e-5", "eval_max_rows=null"])
+    assert (p.name, p.epochs, p.batch_size, p.lr_encoder, p.eval_max_rows) == ("child", 3, 8, 3e-5, None)
+    assert p.claims == str(tmp_path / "claims.yaml")  # relative claims resolved against the profile's folder
+
+
+def test_unknown_key_lists_valid_keys_and_suggests(tmp_path):
+    f = write(tmp_path / "p.yaml", {"batchsize": 4})
+    with pytest.raises(P.ParamError) as e:
+        P.load(f)
+    msg = str(e.value)
+    assert "unknown param 'batchsize'" in msg and "did you mean 'batch_size'" in msg and "lr_encoder" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("batch_size=0", "'batch_size': 0 is out of range"),
+    ("lr_encoder=-1e-5", "'lr_encoder'"),
+    ("threshold=1.5", "'threshold': 1.5 is out of range"),
+    ("epochs=two", "expected int, got str"),
+    ("weighting=kendal", "not one of"),
+    ("tiers=[olid, reddit]", "unknown tier 'reddit'"),
+    ("allow_hub=3", "expected bool"),
+])
+def test_bad_values_name_the_key(tmp_path, override, fragment):
+    f = write(tmp_path / "p.yaml", {})
+    with pytest.raises(P.ParamError) as e:
+        P.load(f, [override])
+    assert fragment in str(e.value)
+
+
+def test_int_given_for_float_is_accepted_but_bool_is_not_an_int(tmp_path):
+    f = write(tmp_path / "p.yaml", {"threshold": 1, "dropout": 0})
+    assert P.load(f).threshold == 1.0
+    with pytest.raises(P.ParamError):
+        P.load(f, ["epochs=true"])
+
+
+def test_extra_tier_spec_is_checked(tmp_path):
+    f = write(tmp_path / "p.yaml", {"extra_tiers": [{"name": "X", "path": "x.csv", "toxic_values": ["1"], "colour": 1}]})
+    with pytest.raises(P.ParamError, match="unknown param 'colour'"):
+        P.load(f)
+    f = write(tmp_path / "q.yaml", {"extra_tiers": [{"name": "X", "path": "x.csv"}]})
+    with pytest.raises(P.ParamError, match="required"):
+        P.load(f)
+
+
+def test_circular_extends_and_missing_file(tmp_path):
+    write(tmp_path / "a.yaml", {"extends": "b.yaml"})
+    write(tmp_path / "b.yaml", {"extends": "a.yaml"})
+    with pytest.raises(P.ParamError, match="circular"):
+        P.load(tmp_path / "a.yaml")
+    with pytest.raises(P.ParamError, match="not found"):
+        P.load(tmp_path / "nope.yaml")
+
+
+def test_resolved_params_round_trip(tmp_path):
+    p = P.load(write(tmp_path / "p.yaml", {"epochs": 2}), ["seed=7"])
+    P.dump(p, tmp_path / "run" / "params.yaml")
+    assert P.load(tmp_path / "run" / "params.yaml") == p
+
+
+def test_shipped_profiles_resolve():
+    from conftest import REPO
+    for name in ("base", "paper", "cpu", "smoke"):
+        p = P.load(REPO / "params" / f"{name}.yaml")
+        assert p.batch_size == 16 and p.grad_accum == 2 and p.lr_encoder == 2e-5 and p.lr_heads == 1e-4
+    assert P.load(REPO / "params" / "paper.yaml").encoder == "bert-base-uncased"
+    assert P.load(REPO / "params" / "paper.yaml").epochs == 5

