@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 report: venv          ## cpu profile end to end → outputs/cpu/index.html
-	$(VENV)/bin/aura run $(PROFILE)
+	$(VENV)/bin/aura run $(PROFILE) --log-output
 
 smoke: venv           ## the tiny profile CI runs → outputs/smoke/index.html
 	$(VENV)/bin/aura run params/smoke.yaml

@@ -42,6 +42,8 @@ class AuraModel(nn.Module):
                  dropout: float = 0.1):
         super().__init__()
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()  # one bar per weight load would drown the training bars in logs
         path = resolve_encoder(encoder)
         if Path(path).exists() and not (Path(path) / "config.json").is_file():
             raise EncoderError(f"encoder {encoder!r}: {path} is not a model folder (no config.json)")

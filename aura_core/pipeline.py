@@ -13,12 +13,40 @@ from .evaluate import emotion_metrics, predict, toxicity_metrics
 from .io import atomic_write_text, read_json, update_json
 from .params import Params, load, tier_specs
 
+# The files the stages produce, so a re-run into the same folder never shows a previous run's results.
+RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json"]
 LEVELS = {"olid": ("L1", "OLID"), "jigsaw": ("L2", "Jigsaw"), "toxigen": ("L3", "ToxiGen")}
 
 
 def load_run_params(run_dir: str | Path) -> Params:
     """The resolved params a run was started with (written by `aura run`)."""
     return load(Path(run_dir) / "params.yaml")
+
+
+def init_run_dir(profile: str | Path, run_dir: str | Path, overrides: list[str] | None = None) -> Params:
+    """Resolve a profile into run_dir/params.yaml, pinning the data dir, and clear a previous run's results."""
+    from .data import resolve_data_dir
+    from .params import dump
+    p = load(profile, overrides)
+    if p.data_dir is None:
+        p.data_dir = str(resolve_data_dir(p))
+    resolve_data_dir(p)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_ARTIFACTS:
+        (run_dir / name).unlink(missing_ok=True)
+    dump(p, run_dir / "params.yaml")
+    return p
+
+
+def open_run(run_dir: str | Path, profile: str | Path | None = None) -> Params:
+    """For notebooks: the run folder's params.yaml (papermill, `aura run`), or, opened by hand in JupyterLab on a new
+    folder, the given profile resolved into it."""
+    if (Path(run_dir) / "params.yaml").is_file():
+        return load_run_params(run_dir)
+    if profile is None:
+        raise FileNotFoundError(f"{run_dir}/params.yaml not found and no profile given")
+    return init_run_dir(profile, run_dir)
 
 
 def metrics_path(run_dir: str | Path) -> Path:

@@ -5,13 +5,10 @@ import os
 import time
 from pathlib import Path
 
-from . import params as P
-from .data import resolve_data_dir
 from .io import atomic_write_text, write_json
+from .pipeline import init_run_dir
 
 NOTEBOOKS = ["01_data_prep", "02_train", "03_tune", "04_stress_test", "05_compare"]
-# The files a notebook produces, so a re-run into the same folder never shows a previous run's results.
-RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json"]
 
 
 class RunError(RuntimeError):
@@ -34,15 +31,9 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    p = P.load(profile, overrides)
-    resolve_data_dir(p)  # fail before any kernel starts
-    run_dir = Path(out or Path("outputs") / p.name).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in RUN_ARTIFACTS:
-        (run_dir / name).unlink(missing_ok=True)
-    if p.data_dir is None:  # pin the data dir the run used into its params
-        p.data_dir = str(resolve_data_dir(p))
-    P.dump(p, run_dir / "params.yaml")
+    from .params import load
+    run_dir = Path(out or Path("outputs") / load(profile, overrides).name).resolve()
+    init_run_dir(profile, run_dir, overrides)  # fails on bad params or data dir before any kernel starts
     src_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
     os.environ["AURA_PROGRESS"] = "plain"
     timings = {}

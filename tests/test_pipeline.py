@@ -99,3 +99,16 @@ def test_smoke_index_has_headline_table_and_links(smoke_run):
         assert f"html/{name}.html" in index
     assert "Partner A (claimed)" in index and "0.7917" in index and "figures/sigma_trajectories.png" in index
     assert "not available" in index or "Jigsaw" in index
+
+
+def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
+    from aura_core.pipeline import open_run
+    (tmp_path / "data").mkdir()
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "lab", "epochs": 2, "data_dir": str(tmp_path / "data")}))
+    run_dir = tmp_path / "run"
+    p = open_run(run_dir, tmp_path / "p.yaml")
+    assert p.epochs == 2 and (run_dir / "params.yaml").is_file()
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "lab", "epochs": 9, "data_dir": str(tmp_path / "data")}))
+    assert open_run(run_dir, tmp_path / "p.yaml").epochs == 2      # the run folder's params win once written
+    with pytest.raises(FileNotFoundError, match="params.yaml not found"):
+        open_run(tmp_path / "other")
