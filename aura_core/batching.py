@@ -20,6 +20,69 @@ def paired_frame(olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([a, b], ignore_index=True)
 
 
+def masked_frame(olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
+    """No pseudo-labels: each row carries only its own dataset's label; the other task is IGNORE."""
+    a = pd.DataFrame({"text": olid["text"].values, "toxicity": olid["label"].values,
+                      "emotion": IGNORE, "source": "olid", "pseudo": "none"})
+    b = pd.DataFrame({"text": goemotions["text"].values, "toxicity": IGNORE,
+                      "emotion": goemotions["label"].values, "source": "goemotions", "pseudo": "none"})
+    return pd.concat([a, b], ignore_index=True)
+
+
+def training_frame(paradigm: str, olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
+    """paired: pseudo-labels on every row; masked and interleaved: each row only its own label."""
+    return paired_frame(olid, goemotions) if paradigm == "paired" else masked_frame(olid, goemotions)
+
+
+SOURCE_TASK = {"olid": "toxicity", "goemotions": "emotion"}
+
+
+class TaskBatchSampler:
+    """Single-task batches for the interleaved paradigm.
+
+    An epoch has ceil(n_tox/b) + ceil(n_emo/b) batches whatever the rule, so epochs are comparable across rules.
+    proportional: each task's batches exactly once, in a shuffled order (MT-DNN). round_robin: tasks alternate; the
+    smaller task is cycled (re-shuffled when exhausted). temperature: the task of each batch is drawn with
+    p_i ∝ n_i^(1/T) and exhausted tasks are cycled (jiant). Seeded; a new permutation every epoch.
+    """
+
+    def __init__(self, task_rows: dict[str, np.ndarray], batch_size: int, rule: str, temperature: float = 2.0,
+                 seed: int = 0):
+        self.task_rows = {t: np.asarray(r) for t, r in task_rows.items() if len(r)}
+        self.tasks = list(self.task_rows)
+        self.batch_size, self.rule, self.temperature, self.seed = batch_size, rule, temperature, seed
+        self.epoch = 0
+        sizes = np.array([len(self.task_rows[t]) for t in self.tasks], dtype=float)
+        self.probs = sizes ** (1.0 / temperature) / (sizes ** (1.0 / temperature)).sum()
+
+    def n_batches(self, task: str) -> int:
+        return -(-len(self.task_rows[task]) // self.batch_size)
+
+    def __len__(self) -> int:
+        return sum(self.n_batches(t) for t in self.tasks)
+
+    def task_sequence(self, rng: np.random.Generator) -> list[str]:
+        n = len(self)
+        if self.rule == "proportional":
+            seq = [t for t in self.tasks for _ in range(self.n_batches(t))]
+            return [seq[i] for i in rng.permutation(len(seq))]
+        if self.rule == "round_robin":
+            return [self.tasks[i % len(self.tasks)] for i in range(n)]
+        if self.rule == "temperature":
+            return [self.tasks[i] for i in rng.choice(len(self.tasks), size=n, p=self.probs)]
+        raise ValueError(f"task_sampling {self.rule!r}: expected round_robin, proportional or temperature")
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        queues: dict[str, list] = {t: [] for t in self.tasks}
+        for task in self.task_sequence(rng):
+            if not queues[task]:  # (re)fill: a fresh permutation of the task's rows, cut into batches
+                rows = self.task_rows[task][rng.permutation(len(self.task_rows[task]))]
+                queues[task] = [rows[i:i + self.batch_size].tolist() for i in range(0, len(rows), self.batch_size)]
+            yield queues[task].pop(0)
+
+
 class TokenizedRows(Dataset):
     """Token ids (unpadded) and one label per task per row."""
 
@@ -60,7 +123,10 @@ class PadCollator:
         return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
-def make_loader(ds: TokenizedRows, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0) -> DataLoader:
+def make_loader(ds: TokenizedRows, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
+                batch_sampler: TaskBatchSampler | None = None) -> DataLoader:
+    if batch_sampler is not None:
+        return DataLoader(ds, batch_sampler=batch_sampler, collate_fn=PadCollator(ds.pad_id), num_workers=num_workers)
     g = torch.Generator()
     g.manual_seed(seed)
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g if shuffle else None,

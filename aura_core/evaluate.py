@@ -54,3 +54,29 @@ def emotion_metrics(y_true: np.ndarray, probs: np.ndarray, n_classes: int = 7) -
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "per_class_f1": [float(x) for x in f1_score(y_true, y_pred, average=None, labels=labels, zero_division=0)],
     }
+
+
+def macro_f1_by_threshold(y_true: np.ndarray, p_toxic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Binary macro-F1 at every distinct score used as threshold (predict toxic when p >= t), in one pass.
+
+    Returns (thresholds ascending, macro-F1 at each)."""
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(p_toxic, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(ps) != 0), len(ps) - 1]   # last index of each run of equal scores
+    tp = np.cumsum(ys)[last].astype(float)
+    fp = (last + 1) - tp
+    pos, neg = y.sum(), len(y) - y.sum()
+    fn, tn = pos - tp, neg - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1_pos = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        f1_neg = np.where(2 * tn + fn + fp > 0, 2 * tn / (2 * tn + fn + fp), 0.0)
+    return ps[last][::-1], ((f1_pos + f1_neg) / 2)[::-1]
+
+
+def tune_threshold(y_true: np.ndarray, p_toxic: np.ndarray) -> float:
+    """The threshold maximising macro-F1; ties go to the one closest to 0.5. Call it on validation data only."""
+    thresholds, f1 = macro_f1_by_threshold(y_true, p_toxic)
+    best = np.flatnonzero(np.isclose(f1, f1.max()))
+    return float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])

@@ -65,11 +65,57 @@ class KendallWeighting(LossWeighting):
         return out
 
 
-WEIGHTINGS: dict[str, type[LossWeighting]] = {"kendall": KendallWeighting, "equal": EqualWeighting}
+class KendallPositiveWeighting(KendallWeighting):
+    """Liebel & Körner (2018): the regulariser log σ_i becomes log(1 + σ_i²), so the total stays positive:
+
+        L = Σ_i 1/(2σ_i²)·L_i + log(1 + σ_i²) = Σ_i ½·exp(−s_i)·L_i + softplus(s_i).
+
+    Unlike the seed's form, lowering s_i is not rewarded without bound, so a negative total loss cannot occur.
+    """
+
+    def forward(self, losses):
+        total = 0.0
+        for i, t in enumerate(self.tasks):
+            if t in losses:
+                s = self.log_vars[i]
+                total = total + 0.5 * torch.exp(-s) * losses[t] + torch.nn.functional.softplus(s)
+        return total
 
 
-def make_weighting(name: str, tasks: list[str], init_log_var: float = 0.0) -> LossWeighting:
+class FixedWeighting(LossWeighting):
+    """L = Σ w_i·L_i with given weights (w_tox, w_emo)."""
+
+    def __init__(self, tasks, weights: dict[str, float]):
+        super().__init__(tasks)
+        missing = [t for t in self.tasks if t not in weights]
+        if missing:
+            raise ValueError(f"fixed weighting: no weight for task(s) {missing}")
+        self.weights = {t: float(weights[t]) for t in self.tasks}
+
+    def forward(self, losses):
+        return sum(self.weights[t] * v for t, v in losses.items())
+
+    def log_values(self):
+        return {f"weight_{t}": w for t, w in self.weights.items()}
+
+
+WEIGHTINGS: dict[str, type[LossWeighting]] = {
+    "kendall": KendallWeighting, "kendall_positive": KendallPositiveWeighting, "equal": EqualWeighting,
+    "fixed": FixedWeighting,
+}
+
+
+def make_weighting(name: str, tasks: list[str], init_log_var: float = 0.0,
+                   weights: dict[str, float] | None = None) -> LossWeighting:
     if name not in WEIGHTINGS:
         raise ValueError(f"weighting {name!r}: expected one of {sorted(WEIGHTINGS)}")
     cls = WEIGHTINGS[name]
-    return cls(tasks, init_log_var=init_log_var) if cls is KendallWeighting else cls(tasks)
+    if issubclass(cls, KendallWeighting):
+        return cls(tasks, init_log_var=init_log_var)
+    if cls is FixedWeighting:
+        return cls(tasks, weights or {})
+    return cls(tasks)
+
+
+def weighting_from_params(p, tasks: list[str]) -> LossWeighting:
+    return make_weighting(p.weighting, tasks, p.init_log_var, {"toxicity": p.w_tox, "emotion": p.w_emo})

@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 
@@ -50,6 +50,8 @@ class Params:
     data_dir: Optional[str] = _p(None, "Folder with olid/, goemotions/, toxigen/, jigsaw/. Default: $AURA_DATA_DIR.")
     allow_hub: bool = _p(True, "When local files are missing, try the Hugging Face Hub with `datasets`.")
     seed: int = _p(42, "Seeds Python, NumPy, torch, the OLID dev split, subsampling and the data order.")
+    deterministic: bool = _p(False, "Deterministic torch algorithms: two runs with the same seed on the same "
+                             "machine give identical step logs and metrics (slower on CUDA).")
     device: Literal["auto", "cpu", "cuda"] = _p("auto", "Where to train; auto = CUDA when available.")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = _p(
         "auto", "Autocast dtype. auto = fp16 on CUDA (the seed's setting), fp32 on CPU.")
@@ -62,8 +64,24 @@ class Params:
     max_length: int = _p(128, "Token cap per text (truncation).", min=8, max=512)
 
     # --- data ------------------------------------------------------------------------------------------------------
-    paradigm: Literal["paired"] = _p("paired", "How the two datasets form batches. paired: OLID rows get emotion 6 "
-                                     "(neutral), GoEmotions rows get toxicity 0; both losses on every batch.")
+    paradigm: Literal["paired", "interleaved", "masked"] = _p(
+        "paired", "How the two datasets form batches. paired (Partner B): OLID rows get emotion 6 (neutral), "
+        "GoEmotions rows get toxicity 0, both losses on every batch. interleaved: single-task batches, each step's "
+        "loss has only that task's term (see task_sampling). masked: mixed batches without pseudo-labels; each task's "
+        "loss is over the rows that carry its label.")
+    task_sampling: Literal["round_robin", "proportional", "temperature"] = _p(
+        "proportional", "interleaved only: which task the next batch comes from. An epoch is always "
+        "ceil(n_tox/batch) + ceil(n_emo/batch) batches. proportional: every batch of both tasks exactly once, in "
+        "shuffled order (MT-DNN); round_robin: alternate tasks, cycling the smaller one; temperature: draw the task "
+        "with p_i ∝ n_i^(1/T), cycling a task whose batches run out (jiant).")
+    sampling_temperature: float = _p(2.0, "T of temperature sampling (1 = proportional, large = uniform).",
+                                     min=0.0, exclusive_min=True)
+    preprocess: Literal["none", "tweet"] = _p(
+        "none", "Text normalisation, the same for training and every evaluation set. tweet: collapse repeated "
+        "@USER, URLs to the token URL, hashtags to their words (#DumpNike → Dump Nike), emoji to words.")
+    validation: Literal["paired", "separate"] = _p(
+        "paired", "Validation set. paired (Partner B): OLID dev + GoEmotions dev with pseudo-labels (GoEmotions rows "
+        "count as non-toxic). separate: OLID dev for toxicity, GoEmotions dev for emotion.")
     olid_dev_fraction: float = _p(0.1, "OLID has no dev split: this stratified, seeded fraction of train is held out.",
                                   min=0.01, max=0.5)
     olid_train_rows: Optional[int] = _p(None, "Stratified subsample of OLID train rows (after the dev split); null = all.",
@@ -80,9 +98,12 @@ class Params:
         "prompt's class (hate/neutral), not a human judgement.")
 
     # --- optimisation (the seed's configuration) ---------------------------------------------------------------------
-    weighting: Literal["kendall", "equal"] = _p(
-        "kendall", "Task-loss weighting. kendall: L = 1/(2σ₁²)L_tox + 1/(2σ₂²)L_emo + log σ₁ + log σ₂ with learned "
-        "s_i = log σ_i²; equal: L_tox + L_emo.")
+    weighting: Literal["kendall", "kendall_positive", "equal", "fixed"] = _p(
+        "kendall", "Task-loss weighting. kendall: L = Σ 1/(2σ_i²)L_i + log σ_i with learned s_i = log σ_i² (the "
+        "seed's formula); kendall_positive: log(1+σ_i²) in place of log σ_i, so L stays positive (Liebel & Körner "
+        "2018); equal: L_tox + L_emo; fixed: w_tox·L_tox + w_emo·L_emo.")
+    w_tox: float = _p(1.0, "Toxicity weight for weighting = fixed.", min=0.0)
+    w_emo: float = _p(1.0, "Emotion weight for weighting = fixed.", min=0.0)
     init_log_var: float = _p(0.0, "Initial s_i = log σ_i² for kendall (0 → learned weight 0.5).")
     batch_size: int = _p(16, "Rows per forward pass.", min=1)
     grad_accum: int = _p(2, "Forward passes per optimizer step (effective batch = batch_size × grad_accum).", min=1)
@@ -101,7 +122,10 @@ class Params:
     num_workers: int = _p(0, "DataLoader worker processes (0 suits 2 CPU cores).", min=0)
 
     # --- evaluation ------------------------------------------------------------------------------------------------
-    threshold: float = _p(0.5, "Toxicity decision threshold on P(toxic).", min=0.0, max=1.0)
+    threshold: Union[float, Literal["tuned"]] = _p(
+        0.5, "Toxicity decision threshold on P(toxic): a number in [0, 1], or tuned = the threshold maximising "
+        "validation toxicity macro-F1 (on the validation set the `validation` switch names; never a test set).",
+        min=0.0, max=1.0)
     eval_batch_size: int = _p(64, "Rows per inference batch.", min=1)
     eval_max_rows: Optional[int] = _p(None, "Stratified cap on rows per evaluation set (smoke runs); null = all. "
                                       "Reported beside every number it affects.", min=1)
@@ -137,8 +161,14 @@ def _check(key: str, value: Any, hint: Any, meta: dict) -> Any:
         args = typing.get_args(hint)
         if value is None and type(None) in args:
             return None
-        hint = next(a for a in args if a is not type(None))
-        origin = typing.get_origin(hint)
+        arms = [a for a in args if a is not type(None)]
+        errors = []
+        for arm in arms:
+            try:
+                return _check(key, value, arm, meta)
+            except ParamError as e:
+                errors.append(str(e).split(": ", 1)[1])
+        raise ParamError(f"param '{key}': {' or '.join(dict.fromkeys(errors))}")
     if origin is Literal:
         if value not in typing.get_args(hint):
             raise ParamError(f"param '{key}': {value!r} is not one of {list(typing.get_args(hint))}")

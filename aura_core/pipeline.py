@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from . import data as D
-from .batching import paired_frame
-from .evaluate import emotion_metrics, predict, toxicity_metrics
+from . import preprocess
+from .batching import paired_frame, training_frame
+from .evaluate import emotion_metrics, macro_f1_by_threshold, predict, toxicity_metrics, tune_threshold
 from .io import atomic_write_text, read_json, update_json
 from .params import Params, load, tier_specs
 
@@ -58,10 +59,11 @@ def metrics_path(run_dir: str | Path) -> Path:
 
 @dataclass
 class Prepared:
-    train: pd.DataFrame   # paired training rows: text, toxicity, emotion, source, pseudo
-    dev: pd.DataFrame     # paired dev rows, same columns
+    train: pd.DataFrame   # training rows for the paradigm: text, toxicity, emotion (IGNORE = absent), source, pseudo
+    dev: pd.DataFrame     # paired dev rows (pseudo-labels included; `source` lets each validation mode pick its rows)
     cards: list[dict]
     pseudo_labels: dict   # what the paired paradigm adds, counted
+    pseudo_examples: pd.DataFrame  # rows whose pseudo-label contradicts their real label's spirit
 
 
 def prepare(p: Params) -> Prepared:
@@ -72,22 +74,38 @@ def prepare(p: Params) -> Prepared:
     ge_tr = D.stratified_sample(D.load_goemotions(root, "train", p.emotion_multilabel, p.allow_hub),
                                 p.goemotions_train_rows, p.seed)
     ge_dev = D.stratified_sample(D.load_goemotions(root, "dev", p.emotion_multilabel, p.allow_hub), p.dev_rows, p.seed)
-    train, dev = paired_frame(olid_tr, ge_tr), paired_frame(olid_dev, ge_dev)
+    olid_tr, olid_dev, ge_tr, ge_dev = (preprocess.apply(df, p.preprocess) for df in (olid_tr, olid_dev, ge_tr, ge_dev))
+    train, dev = training_frame(p.paradigm, olid_tr, ge_tr), paired_frame(olid_dev, ge_dev)
     cards = [D.card(olid_tr, "OLID train", ["NOT", "OFF"]), D.card(olid_dev, "OLID dev", ["NOT", "OFF"]),
              D.card(ge_tr, "GoEmotions train", D.EKMAN), D.card(ge_dev, "GoEmotions dev", D.EKMAN)]
-    return Prepared(train, dev, cards, pseudo_label_summary(olid_tr, ge_tr))
+    summary, examples = pseudo_label_noise(olid_tr, ge_tr, p.seed)
+    summary["applied_in_this_run"] = p.paradigm == "paired"
+    return Prepared(train, dev, cards, summary, examples)
 
 
-def pseudo_label_summary(olid: pd.DataFrame, goemotions: pd.DataFrame) -> dict:
-    """How much the paired paradigm's pseudo-labels contradict the real ones' spirit."""
-    angry = goemotions["label"].isin([D.EKMAN.index("anger"), D.EKMAN.index("disgust")])
-    return {
+ANGER_DISGUST = [D.EKMAN.index("anger"), D.EKMAN.index("disgust")]
+
+
+def pseudo_label_noise(olid: pd.DataFrame, goemotions: pd.DataFrame, seed: int, n_examples: int = 5):
+    """How often the paired paradigm's pseudo-labels contradict the real labels' spirit: OLID OFF tweets declared
+    emotionally neutral, GoEmotions anger/disgust comments declared non-toxic; with a few examples of each."""
+    off = olid[olid["label"] == 1]
+    angry = goemotions[goemotions["label"].isin(ANGER_DISGUST)]
+    summary = {
         "olid_rows_labelled_neutral": int(len(olid)),
-        "olid_OFF_labelled_neutral": int((olid["label"] == 1).sum()),
+        "olid_OFF_labelled_neutral": int(len(off)),
+        "olid_OFF_share": float(len(off) / max(len(olid), 1)),
         "goemotions_rows_labelled_nontoxic": int(len(goemotions)),
-        "goemotions_anger_or_disgust_labelled_nontoxic": int(angry.sum()),
-        "share_of_training_rows_with_a_pseudo_label": 1.0,
+        "goemotions_anger_or_disgust_labelled_nontoxic": int(len(angry)),
+        "goemotions_anger_or_disgust_share": float(len(angry) / max(len(goemotions), 1)),
     }
+    ex = pd.concat([
+        off.sample(min(n_examples, len(off)), random_state=seed).assign(
+            real_label="OLID: OFF (offensive)", pseudo_label="emotion: neutral"),
+        angry.sample(min(n_examples, len(angry)), random_state=seed).assign(
+            real_label=lambda d: "GoEmotions: " + d["label"].map(lambda i: D.EKMAN[i]), pseudo_label="toxicity: 0"),
+    ])[["real_label", "pseudo_label", "text"]].reset_index(drop=True)
+    return summary, ex
 
 
 def cards_table(cards: list[dict]) -> pd.DataFrame:
@@ -107,29 +125,41 @@ def cards_table(cards: list[dict]) -> pd.DataFrame:
 
 def load_trained(run_dir: str | Path, p: Params):
     """The selected checkpoint of a run (see train.json), its tokenizer and device."""
-    from .losses import make_weighting
+    from .losses import weighting_from_params
     from .model import AuraModel, load_tokenizer
     from .train import TASKS, load_checkpoint, resolve_device
     run_dir = Path(run_dir)
     info = read_json(run_dir / "train.json")
     device = resolve_device(p)
     model = AuraModel(p.encoder, tuple(TASKS), p.pooling, p.dropout)
-    load_checkpoint(run_dir / info["checkpoint"], model, make_weighting(p.weighting, TASKS, p.init_log_var))
+    load_checkpoint(run_dir / info["checkpoint"], model, weighting_from_params(p, TASKS))
     return model.to(device).eval(), load_tokenizer(p.encoder), device
 
 
-def choose_threshold(p: Params, y_dev: np.ndarray, p_dev: np.ndarray) -> dict:
-    """The seam for threshold tuning: for now the fixed param value, never fitted on a test set."""
-    return {"threshold": p.threshold, "rule": "fixed"}
+def validation_rows(p: Params, dev: pd.DataFrame) -> np.ndarray:
+    """The dev rows the toxicity validation uses: all paired rows, or OLID dev only (validation = separate)."""
+    return np.ones(len(dev), bool) if p.validation == "paired" else (dev["source"] == "olid").to_numpy()
+
+
+def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
+    """The decision threshold: the fixed param, or tuned to maximise macro-F1 on validation rows (never a test set)."""
+    if p.threshold == "tuned":
+        return {"threshold": tune_threshold(y_val, p_val), "rule": f"tuned on the {p.validation} validation set"}
+    return {"threshold": float(p.threshold), "rule": "fixed"}
 
 
 def tune(p: Params, run_dir: str | Path, model, tokenizer, device, dev: pd.DataFrame) -> dict:
     probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device)
     pt = probs["toxicity"][:, 1]
-    choice = choose_threshold(p, dev["toxicity"].to_numpy(), pt)
+    val = validation_rows(p, dev)
+    y_val, p_val = dev["toxicity"].to_numpy()[val], pt[val]
+    choice = choose_threshold(p, y_val, p_val)
     olid = (dev["source"] == "olid").to_numpy()
     result = {
         **choice,
+        "validation": p.validation,
+        "validation_at_threshold": toxicity_metrics(y_val, p_val, choice["threshold"]),
+        "validation_at_0.5": toxicity_metrics(y_val, p_val, 0.5),
         "selected_epoch": read_json(Path(run_dir) / "train.json")["selected_epoch"],
         "paired_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy(), pt, choice["threshold"]),
         "olid_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy()[olid], pt[olid], choice["threshold"]),
@@ -168,7 +198,7 @@ def load_tiers(p: Params) -> list[Tier]:
             tiers.append(Tier(key, level, name, None, {}, f"not available: {e}"))
             continue
         full = len(df)
-        df = D.stratified_sample(df, p.eval_max_rows, p.seed)
+        df = preprocess.apply(D.stratified_sample(df, p.eval_max_rows, p.seed), p.preprocess)
         prov = {"file": df.attrs.get("source", ""), "split": df.attrs.get("split", "test"),
                 "label_rule": {"olid": "subtask_a OFF = 1", "jigsaw": "toxic column = 1",
                                "toxigen": f"toxigen_label_rule = {p.toxigen_label_rule}"}.get(key, df.attrs.get("split", "")),
@@ -200,7 +230,8 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
     f1 = {e["level"]: e["metrics"]["macro_f1"] for e in result["tiers"].values() if e["available"]}
     result["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
     root = D.resolve_data_dir(p)
-    ge = D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub), p.eval_max_rows, p.seed)
+    ge = preprocess.apply(D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub),
+                                              p.eval_max_rows, p.seed), p.preprocess)
     probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device)
     result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
                                          "subsampled": ge.attrs.get("subsampled", "")}
@@ -223,6 +254,7 @@ def tier_table(stress: dict) -> pd.DataFrame:
 def data_prep(p: Params, run_dir: str | Path) -> Prepared:
     prep = prepare(p)
     update_json(metrics_path(run_dir), "data", {"cards": prep.cards, "pseudo_labels": prep.pseudo_labels,
+                                                "paradigm": p.paradigm, "preprocess": p.preprocess,
                                                 "train_rows": len(prep.train), "dev_rows": len(prep.dev)})
     return prep
 

@@ -63,8 +63,11 @@ def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict
             xs = [span * e["epoch"] / n_ep for e in partner_b_epochs]
             axes[1].scatter(xs, [e[f"weight_{t}"] for e in partner_b_epochs], color=c, marker="D",
                             edgecolor="black", zorder=3, label=f"Partner B reported, {t} (epoch ends, rescaled)")
-    axes[0].set(title="σ_i = exp(s_i / 2)", xlabel="optimizer step")
-    axes[1].set(title="Learned weight 1/(2σ_i²)", xlabel="optimizer step")
+    # fixed lower bounds and generous upper bounds, so runs of different paradigms read on the same axes
+    axes[0].set(title="σ_i = exp(s_i / 2)", xlabel="optimizer step",
+                ylim=(0, max(1.5, *(steps[c].max() * 1.05 for c in steps if c.startswith("sigma_")))))
+    axes[1].set(title="Learned weight 1/(2σ_i²)", xlabel="optimizer step",
+                ylim=(0, max(2.2, *(steps[c].max() * 1.05 for c in steps if c.startswith("weight_")))))
     for ax in axes:
         ax.legend(fontsize=8)
         _epoch_lines(ax, steps)
@@ -106,4 +109,35 @@ def class_balance(cards: list[dict], run_dir) -> plt.Figure:
         ax.set_title(f"{c['dataset']} ({c['rows']} rows)", fontsize=10)
         ax.tick_params(axis="x", rotation=45)
     save(fig, run_dir, "class_balance")
+    return fig
+
+
+def threshold_diagnostics(y: "np.ndarray", p: "np.ndarray", chosen: float, run_dir, title: str = "") -> plt.Figure:
+    """Validation macro-F1 against the threshold, the PR curve, and a reliability diagram (10 equal-width bins)."""
+    import numpy as np
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    from .evaluate import macro_f1_by_threshold, toxicity_metrics
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    t, f1 = macro_f1_by_threshold(y, p)
+    axes[0].plot(t, f1, color="black")
+    for x, style, lab in ((0.5, ":", "0.5"), (chosen, "--", f"chosen {chosen:.3f}")):
+        axes[0].axvline(x, ls=style, color="tab:red" if style == "--" else "0.5",
+                        label=f"{lab}: F1 {toxicity_metrics(y, p, x)['macro_f1']:.3f}")
+    axes[0].set(title=f"Macro-F1 vs threshold {title}".strip(), xlabel="threshold on P(toxic)", ylabel="macro-F1",
+                xlim=(0, 1))
+    axes[0].legend()
+    prec, rec, _ = precision_recall_curve(y, p)
+    axes[1].plot(rec, prec, color="tab:blue")
+    axes[1].axhline(np.mean(y), color="0.6", ls=":", label=f"base rate {np.mean(y):.2f}")
+    axes[1].set(title=f"PR curve (AP {average_precision_score(y, p):.3f})", xlabel="recall", ylabel="precision",
+                xlim=(0, 1), ylim=(0, 1.02))
+    axes[1].legend()
+    frac, mean_pred = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    axes[2].plot([0, 1], [0, 1], color="0.6", ls=":")
+    axes[2].plot(mean_pred, frac, "o-", color="tab:green")
+    axes[2].set(title="Reliability diagram", xlabel="mean P(toxic) in bin", ylabel="fraction toxic", xlim=(0, 1),
+                ylim=(0, 1))
+    save(fig, run_dir, "threshold_diagnostics")
     return fig

@@ -8,8 +8,9 @@ from .compare import claims_table, format_table, load_claims
 from .io import atomic_write_text, read_json
 from .params import load
 
-HEADLINE_PARAMS = ["encoder", "paradigm", "weighting", "threshold", "selection", "seed", "epochs", "batch_size",
-                   "grad_accum", "olid_train_rows", "goemotions_train_rows", "eval_max_rows", "emotion_multilabel",
+HEADLINE_PARAMS = ["encoder", "paradigm", "task_sampling", "weighting", "validation", "threshold", "selection",
+                   "selection_metric", "preprocess", "emotion_multilabel", "seed", "deterministic", "epochs",
+                   "batch_size", "grad_accum", "olid_train_rows", "goemotions_train_rows", "eval_max_rows",
                    "toxigen_label_rule"]
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -24,6 +25,15 @@ def _table(df) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _decisions(metrics: dict) -> str:
+    tune, train = metrics.get("tune", {}), metrics.get("train", {})
+    if not tune:
+        return ""
+    return (f"<p>Threshold used on every tier: <b>{tune['threshold']:.3f}</b> ({html.escape(tune['rule'])}); "
+            f"weights of epoch <b>{train.get('selected_epoch', '?')}</b> (selection: "
+            f"{html.escape(str(train.get('selection', '?')))}).</p>")
+
+
 def write_index(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     p = load(run_dir / "params.yaml")
@@ -36,6 +46,7 @@ def write_index(run_dir: str | Path) -> Path:
              f"<h1>AURA reproduction report: {e(p.name)}</h1>",
              f"<p>{e(p.description)}</p>" if p.description else "",
              "<h2>Claimed vs reproduced (toxicity macro-F1)</h2>", _table(table),
+             _decisions(metrics),
              "<h2>Switches of this run</h2><table>",
              "".join(f"<tr><th>{e(k)}</th><td><code>{e(str(getattr(p, k)))}</code></td></tr>" for k in HEADLINE_PARAMS),
              "</table>"]

@@ -19,15 +19,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .batching import IGNORE, TokenizedRows, make_loader
+from .batching import IGNORE, SOURCE_TASK, TaskBatchSampler, TokenizedRows, make_loader
 from .evaluate import emotion_metrics, predict, toxicity_metrics
 from .io import atomic_write_text, write_json
-from .losses import LossWeighting, make_weighting
+from .losses import LossWeighting, weighting_from_params
 from .model import AuraModel, load_tokenizer
 from .params import Params
 
 TASKS = ["toxicity", "emotion"]
-VAL_METRICS = ["val_tox_macro_f1", "val_emo_macro_f1", "val_tox_macro_f1_olid", "val_emo_macro_f1_goemotions"]
+VAL_METRICS = ["val_tox_macro_f1", "val_emo_macro_f1", "val_tox_roc_auc", "val_tox_macro_f1_paired",
+               "val_tox_macro_f1_olid", "val_emo_macro_f1_paired", "val_emo_macro_f1_goemotions"]
 
 
 def progress_bar(iterable, **kw):
@@ -39,11 +40,15 @@ def progress_bar(iterable, **kw):
     return tqdm(iterable, **kw)
 
 
-def set_seed(seed: int) -> None:
+def set_seed(seed: int, deterministic: bool = False) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
 
 
 def resolve_device(p: Params) -> torch.device:
@@ -113,21 +118,41 @@ def load_checkpoint(path: Path, model: nn.Module, weighting: LossWeighting | Non
         weighting.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("weighting.")})
 
 
+def validation_threshold(p: Params) -> float:
+    """Per-epoch validation uses the fixed threshold, or 0.5 when it is tuned later (03_tune) on the final model."""
+    return 0.5 if p.threshold == "tuned" else float(p.threshold)
+
+
 def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) -> dict:
-    """Metrics on the paired dev set (all rows, pseudo-labels included) and on each source's own labels."""
+    """Dev metrics, both ways: *_paired over every dev row with the pseudo-labels (Partner B), *_olid / *_goemotions
+    on each source's own labels. val_tox_macro_f1 / val_emo_macro_f1 follow the `validation` switch."""
     probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device)
-    out = {}
-    tox = toxicity_metrics(dev["toxicity"].to_numpy(), probs["toxicity"][:, 1], p.threshold)
-    emo = emotion_metrics(dev["emotion"].to_numpy(), probs["emotion"])
-    out["val_tox_macro_f1"], out["val_emo_macro_f1"] = tox["macro_f1"], emo["macro_f1"]
+    thr = validation_threshold(p)
+    y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
     olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
-    if olid.any():
-        out["val_tox_macro_f1_olid"] = toxicity_metrics(dev["toxicity"].to_numpy()[olid],
-                                                         probs["toxicity"][olid, 1], p.threshold)["macro_f1"]
-    if goemo.any():
-        out["val_emo_macro_f1_goemotions"] = emotion_metrics(dev["emotion"].to_numpy()[goemo],
-                                                              probs["emotion"][goemo])["macro_f1"]
+    out = {"val_tox_macro_f1_paired": toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["macro_f1"],
+           "val_emo_macro_f1_paired": emotion_metrics(y_emo, probs["emotion"])["macro_f1"]}
+    olid_tox = toxicity_metrics(y_tox[olid], probs["toxicity"][olid, 1], thr)
+    out["val_tox_macro_f1_olid"] = olid_tox["macro_f1"]
+    out["val_emo_macro_f1_goemotions"] = emotion_metrics(y_emo[goemo], probs["emotion"][goemo])["macro_f1"]
+    if p.validation == "paired":
+        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_paired"], out["val_emo_macro_f1_paired"]
+        out["val_tox_roc_auc"] = toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["roc_auc"]
+    else:
+        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_olid"], out["val_emo_macro_f1_goemotions"]
+        out["val_tox_roc_auc"] = olid_tox["roc_auc"]
     return out
+
+
+def make_train_loader(rows: TokenizedRows, train_df: pd.DataFrame, p: Params):
+    """paired / masked: shuffled mixed batches; interleaved: single-task batches from TaskBatchSampler."""
+    if p.paradigm != "interleaved":
+        return make_loader(rows, p.batch_size, shuffle=True, seed=p.seed, num_workers=p.num_workers)
+    sources = train_df["source"].to_numpy()
+    sampler = TaskBatchSampler({task: np.flatnonzero(sources == src) for src, task in SOURCE_TASK.items()},
+                               p.batch_size, p.task_sampling, p.sampling_temperature, p.seed)
+    return make_loader(rows, p.batch_size, shuffle=False, seed=p.seed, num_workers=p.num_workers,
+                       batch_sampler=sampler)
 
 
 @dataclass
@@ -148,15 +173,15 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    set_seed(p.seed)
+    set_seed(p.seed, p.deterministic)
     device = resolve_device(p)
     amp_dtype = autocast_dtype(p, device)
 
     tokenizer = load_tokenizer(p.encoder)
     model = AuraModel(p.encoder, tuple(TASKS), p.pooling, p.dropout).to(device)
-    weighting = make_weighting(p.weighting, TASKS, p.init_log_var).to(device)
+    weighting = weighting_from_params(p, TASKS).to(device)
     rows = TokenizedRows.from_frame(train_df, TASKS, tokenizer, p.max_length)
-    loader = make_loader(rows, p.batch_size, shuffle=True, seed=p.seed, num_workers=p.num_workers)
+    loader = make_train_loader(rows, train_df, p)
     steps_per_epoch = -(-len(loader) // p.grad_accum)
     total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
     opt = build_optimizer(model, weighting, p)
