@@ -55,7 +55,7 @@ def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None)
                              "Partner B (reproduced)": None,
                              "this run": e["metrics"]["macro_f1"] if e["available"] else None,
                              "note": "extra tier (no claim)" if e["available"] else e["reason"]})
-    if emotion:
+    if emotion and "macro_f1" in emotion:
         rows.append({"level": "emotion", "dataset": "GoEmotions test (7-class macro-F1)", "Partner A (claimed)": None,
                      "Partner B (reproduced)": None, "this run": emotion["macro_f1"], "note": "no claim in the report"})
     df = pd.DataFrame(rows)
@@ -74,4 +74,59 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = [("—" if v is None or pd.isna(v) else f"{v:.4f}") for v in df[col]]
     for col in ("this − A", "this − B"):
         out[col] = [("—" if v is None or pd.isna(v) else f"{v:+.4f}") for v in df[col]]
+    return out
+
+
+RUN_COLUMNS = ["L1", "L2", "L3", "ΔF1", "emotion"]
+
+
+def run_scores(metrics: dict) -> dict:
+    """L1/L2/L3 macro-F1, ΔF1 and the emotion head's GoEmotions-test macro-F1 of one run's metrics.json."""
+    stress = metrics.get("stress", {})
+    out = {e["level"]: e["metrics"]["macro_f1"] for e in stress.get("tiers", {}).values() if e["available"]}
+    out = {k: out.get(k) for k in ("L1", "L2", "L3")}
+    out["ΔF1"] = stress.get("delta_f1")
+    out["emotion"] = stress.get("emotion_goemotions_test", {}).get("macro_f1")
+    return out
+
+
+def load_reference_runs(refs: list[dict]) -> list[tuple[str, dict | None, str]]:
+    """(label, metrics or None, note) per reference run; a missing run is reported, never dropped."""
+    from .io import read_json
+    out = []
+    for ref in refs:
+        path = Path(ref["path"]) / "metrics.json"
+        if path.is_file():
+            params = Path(ref["path"]) / "params.yaml"
+            tasks = yaml.safe_load(params.read_text(encoding="utf-8")).get("tasks") if params.is_file() else "?"
+            out.append((ref["label"], read_json(path), f"run {ref['path']} (tasks: {tasks})"))
+        else:
+            out.append((ref["label"], None, f"not found: {path}"))
+    return out
+
+
+def runs_table(claims: dict, this: dict, references: list[tuple[str, dict | None, str]] = ()) -> pd.DataFrame:
+    """One row per source of numbers: the partners, this run, reference runs (e.g. the single-task control) and the
+    published rows with their sources. Empty cells mean "no such number", and the note says why."""
+    tiers = claims["tiers"]
+    rows = []
+    for who, key in (("Partner A (claimed)", "partner_a"), ("Partner B (reproduced)", "partner_b")):
+        r = {lvl: tiers[lvl][key] for lvl in ("L1", "L2", "L3") if lvl in tiers}
+        r["ΔF1"] = r["L1"] - r["L3"] if "L1" in r and "L3" in r else None
+        rows.append({"source": who, **r, "emotion": None, "note": "seed report"})
+    rows.append({"source": "this run", **run_scores(this), "note": ""})
+    for label, metrics, note in references:
+        rows.append({"source": label, **(run_scores(metrics) if metrics else {}), "note": note})
+    pub = claims.get("published", {})
+    for r in pub.get("rows", []):
+        rows.append({"source": r["label"], "L1": r.get("L1"), "L2": r.get("L2"), "L3": r.get("L3"), "ΔF1": None,
+                     "emotion": None, "note": f"published: {r['source']}"})
+    df = pd.DataFrame(rows, columns=["source", *RUN_COLUMNS, "note"])
+    return df
+
+
+def format_scores(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy().astype(object)
+    for col in RUN_COLUMNS:
+        out[col] = [("—" if v is None or pd.isna(v) else f"{v:.4f}") for v in df[col]]
     return out

@@ -63,6 +63,10 @@ class Params:
     dropout: float = _p(0.1, "Dropout before each head.", min=0.0, max=1.0)
     max_length: int = _p(128, "Token cap per text (truncation).", min=8, max=512)
 
+    tasks: list = _p(["toxicity", "emotion"], "Heads to train. [toxicity] is the single-task control: same encoder, "
+                     "toxicity head, optimiser, schedule and evaluation on the same OLID rows; no emotion head and no "
+                     "GoEmotions file read.")
+
     # --- data ------------------------------------------------------------------------------------------------------
     paradigm: Literal["paired", "interleaved", "masked"] = _p(
         "paired", "How the two datasets form batches. paired (Partner B): OLID rows get emotion 6 (neutral), "
@@ -132,6 +136,8 @@ class Params:
     tiers: list = _p(["olid", "jigsaw", "toxigen"], "Built-in stress tiers in order L1, L2, L3.")
     extra_tiers: list = _p([], "Generic CSV/TSV tiers (see TierSpec), evaluated after the built-in ones.")
     claims: str = _p("claims.yaml", "Claims file (relative to the params folder) for the compare notebook.")
+    reference_runs: list = _p([], "Other finished run folders shown as rows of 05_compare, as {label, path} "
+                              "(e.g. the single-task control). Relative paths: against the current directory.")
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
 
 
@@ -217,6 +223,13 @@ def build(cls: type, raw: dict, where: str) -> Any:
 
 
 def _validate_params(p: Params, where: str) -> None:
+    if not p.tasks or any(t not in ("toxicity", "emotion") for t in p.tasks) or "toxicity" not in p.tasks \
+            or len(set(p.tasks)) != len(p.tasks):
+        raise ParamError(f"{where}: param 'tasks': {p.tasks!r}; expected [toxicity, emotion] or [toxicity]")
+    for i, ref in enumerate(p.reference_runs):
+        if not isinstance(ref, dict) or set(ref) != {"label", "path"}:
+            raise ParamError(f"{where}: param 'reference_runs[{i}]': expected a mapping with keys label and path, "
+                             f"got {ref!r}")
     for t in p.tiers:
         if t not in BUILTIN_TIERS:
             raise ParamError(f"{where}: param 'tiers': unknown tier {t!r}; built-in tiers: {list(BUILTIN_TIERS)}")

@@ -71,15 +71,19 @@ def prepare(p: Params) -> Prepared:
     olid_tr, olid_dev = D.olid_train_dev(root, p.olid_dev_fraction, p.seed, p.allow_hub)
     olid_tr = D.stratified_sample(olid_tr, p.olid_train_rows, p.seed)
     olid_dev = D.stratified_sample(olid_dev, p.dev_rows, p.seed)
-    ge_tr = D.stratified_sample(D.load_goemotions(root, "train", p.emotion_multilabel, p.allow_hub),
-                                p.goemotions_train_rows, p.seed)
-    ge_dev = D.stratified_sample(D.load_goemotions(root, "dev", p.emotion_multilabel, p.allow_hub), p.dev_rows, p.seed)
+    cards = [D.card(olid_tr, "OLID train", ["NOT", "OFF"]), D.card(olid_dev, "OLID dev", ["NOT", "OFF"])]
+    if "emotion" in p.tasks:
+        ge_tr = D.stratified_sample(D.load_goemotions(root, "train", p.emotion_multilabel, p.allow_hub),
+                                    p.goemotions_train_rows, p.seed)
+        ge_dev = D.stratified_sample(D.load_goemotions(root, "dev", p.emotion_multilabel, p.allow_hub), p.dev_rows,
+                                     p.seed)
+        cards += [D.card(ge_tr, "GoEmotions train", D.EKMAN), D.card(ge_dev, "GoEmotions dev", D.EKMAN)]
+    else:  # the single-task control reads no GoEmotions file
+        ge_tr = ge_dev = pd.DataFrame({"text": pd.Series(dtype=str), "label": pd.Series(dtype=int)})
     olid_tr, olid_dev, ge_tr, ge_dev = (preprocess.apply(df, p.preprocess) for df in (olid_tr, olid_dev, ge_tr, ge_dev))
     train, dev = training_frame(p.paradigm, olid_tr, ge_tr), paired_frame(olid_dev, ge_dev)
-    cards = [D.card(olid_tr, "OLID train", ["NOT", "OFF"]), D.card(olid_dev, "OLID dev", ["NOT", "OFF"]),
-             D.card(ge_tr, "GoEmotions train", D.EKMAN), D.card(ge_dev, "GoEmotions dev", D.EKMAN)]
     summary, examples = pseudo_label_noise(olid_tr, ge_tr, p.seed)
-    summary["applied_in_this_run"] = p.paradigm == "paired"
+    summary["applied_in_this_run"] = p.paradigm == "paired" and "emotion" in p.tasks
     return Prepared(train, dev, cards, summary, examples)
 
 
@@ -103,7 +107,7 @@ def pseudo_label_noise(olid: pd.DataFrame, goemotions: pd.DataFrame, seed: int, 
         off.sample(min(n_examples, len(off)), random_state=seed).assign(
             real_label="OLID: OFF (offensive)", pseudo_label="emotion: neutral"),
         angry.sample(min(n_examples, len(angry)), random_state=seed).assign(
-            real_label=lambda d: "GoEmotions: " + d["label"].map(lambda i: D.EKMAN[i]), pseudo_label="toxicity: 0"),
+            real_label=lambda d: [f"GoEmotions: {D.EKMAN[i]}" for i in d["label"]], pseudo_label="toxicity: 0"),
     ])[["real_label", "pseudo_label", "text"]].reset_index(drop=True)
     return summary, ex
 
@@ -127,12 +131,12 @@ def load_trained(run_dir: str | Path, p: Params):
     """The selected checkpoint of a run (see train.json), its tokenizer and device."""
     from .losses import weighting_from_params
     from .model import AuraModel, load_tokenizer
-    from .train import TASKS, load_checkpoint, resolve_device
+    from .train import load_checkpoint, resolve_device
     run_dir = Path(run_dir)
     info = read_json(run_dir / "train.json")
     device = resolve_device(p)
-    model = AuraModel(p.encoder, tuple(TASKS), p.pooling, p.dropout)
-    load_checkpoint(run_dir / info["checkpoint"], model, weighting_from_params(p, TASKS))
+    model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout)
+    load_checkpoint(run_dir / info["checkpoint"], model, weighting_from_params(p, p.tasks))
     return model.to(device).eval(), load_tokenizer(p.encoder), device
 
 
@@ -163,10 +167,12 @@ def tune(p: Params, run_dir: str | Path, model, tokenizer, device, dev: pd.DataF
         "selected_epoch": read_json(Path(run_dir) / "train.json")["selected_epoch"],
         "paired_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy(), pt, choice["threshold"]),
         "olid_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy()[olid], pt[olid], choice["threshold"]),
-        "paired_dev_emotion": emotion_metrics(dev["emotion"].to_numpy(), probs["emotion"]),
-        "goemotions_dev_emotion": emotion_metrics(dev["emotion"].to_numpy()[~olid], probs["emotion"][~olid]),
     }
-    pred = dev[["source", "toxicity", "emotion"]].assign(p_toxic=pt, emotion_pred=probs["emotion"].argmax(1))
+    pred = dev[["source", "toxicity", "emotion"]].assign(p_toxic=pt)
+    if "emotion" in probs:
+        result["paired_dev_emotion"] = emotion_metrics(dev["emotion"].to_numpy(), probs["emotion"])
+        result["goemotions_dev_emotion"] = emotion_metrics(dev["emotion"].to_numpy()[~olid], probs["emotion"][~olid])
+        pred["emotion_pred"] = probs["emotion"].argmax(1)
     atomic_write_text(Path(run_dir) / "predictions" / "dev.csv", pred.to_csv(index=False))
     update_json(metrics_path(run_dir), "tune", result)
     return result
@@ -229,6 +235,10 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
         result["tiers"][tier.key] = entry
     f1 = {e["level"]: e["metrics"]["macro_f1"] for e in result["tiers"].values() if e["available"]}
     result["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
+    if "emotion" not in p.tasks:
+        result["emotion_goemotions_test"] = {"not_applicable": f"single-task run (tasks: {p.tasks})"}
+        update_json(metrics_path(run_dir), "stress", result)
+        return result
     root = D.resolve_data_dir(p)
     ge = preprocess.apply(D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub),
                                               p.eval_max_rows, p.seed), p.preprocess)
@@ -237,6 +247,15 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
                                          "subsampled": ge.attrs.get("subsampled", "")}
     update_json(metrics_path(run_dir), "stress", result)
     return result
+
+
+def emotion_summary(stress: dict) -> str:
+    emo = stress["emotion_goemotions_test"]
+    if "not_applicable" in emo:
+        return f"Emotion head: not applicable ({emo['not_applicable']})."
+    return (f"Emotion head, GoEmotions test ({emo['n']} rows): 7-class macro-F1 **{emo['macro_f1']:.4f}**, "
+            f"accuracy {emo['accuracy']:.4f}. (The official GoEmotions protocol is multi-label, sigmoid at 0.3; "
+            f"this 7-way softmax score is not directly comparable to published GoEmotions numbers.)")
 
 
 def tier_table(stress: dict) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .compare import claims_table, format_table, load_claims
+from .compare import claims_table, format_scores, format_table, load_claims, load_reference_runs, runs_table
 from .io import atomic_write_text, read_json
 from .params import load
 
@@ -39,7 +39,9 @@ def write_index(run_dir: str | Path) -> Path:
     p = load(run_dir / "params.yaml")
     metrics = read_json(run_dir / "metrics.json")
     stress = metrics.get("stress")
-    table = format_table(claims_table(load_claims(p.claims), stress, stress.get("emotion_goemotions_test") if stress else None))
+    claims = load_claims(p.claims)
+    table = format_table(claims_table(claims, stress, stress.get("emotion_goemotions_test") if stress else None))
+    runs = format_scores(runs_table(claims, metrics, load_reference_runs(p.reference_runs)))
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>AURA-Repro: {e(p.name)}</title>"
              f"<style>{CSS}</style></head><body>",
@@ -47,6 +49,8 @@ def write_index(run_dir: str | Path) -> Path:
              f"<p>{e(p.description)}</p>" if p.description else "",
              "<h2>Claimed vs reproduced (toxicity macro-F1)</h2>", _table(table),
              _decisions(metrics),
+             "<h2>Every source of numbers (macro-F1)</h2>", _table(runs),
+             "<p>" + e(claims.get("published", {}).get("note_l2_l3", "")) + "</p>",
              "<h2>Switches of this run</h2><table>",
              "".join(f"<tr><th>{e(k)}</th><td><code>{e(str(getattr(p, k)))}</code></td></tr>" for k in HEADLINE_PARAMS),
              "</table>"]

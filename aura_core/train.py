@@ -26,7 +26,7 @@ from .losses import LossWeighting, weighting_from_params
 from .model import AuraModel, load_tokenizer
 from .params import Params
 
-TASKS = ["toxicity", "emotion"]
+TASKS = ["toxicity", "emotion"]  # the multi-task default; a run's own list is p.tasks
 VAL_METRICS = ["val_tox_macro_f1", "val_emo_macro_f1", "val_tox_roc_auc", "val_tox_macro_f1_paired",
                "val_tox_macro_f1_olid", "val_emo_macro_f1_paired", "val_emo_macro_f1_goemotions"]
 
@@ -130,16 +130,18 @@ def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) 
     thr = validation_threshold(p)
     y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
     olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
-    out = {"val_tox_macro_f1_paired": toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["macro_f1"],
-           "val_emo_macro_f1_paired": emotion_metrics(y_emo, probs["emotion"])["macro_f1"]}
+    out = {"val_tox_macro_f1_paired": toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["macro_f1"]}
     olid_tox = toxicity_metrics(y_tox[olid], probs["toxicity"][olid, 1], thr)
     out["val_tox_macro_f1_olid"] = olid_tox["macro_f1"]
-    out["val_emo_macro_f1_goemotions"] = emotion_metrics(y_emo[goemo], probs["emotion"][goemo])["macro_f1"]
+    if "emotion" in probs:
+        out["val_emo_macro_f1_paired"] = emotion_metrics(y_emo, probs["emotion"])["macro_f1"]
+        if goemo.any():
+            out["val_emo_macro_f1_goemotions"] = emotion_metrics(y_emo[goemo], probs["emotion"][goemo])["macro_f1"]
     if p.validation == "paired":
-        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_paired"], out["val_emo_macro_f1_paired"]
+        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_paired"], out.get("val_emo_macro_f1_paired")
         out["val_tox_roc_auc"] = toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["roc_auc"]
     else:
-        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_olid"], out["val_emo_macro_f1_goemotions"]
+        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_olid"], out.get("val_emo_macro_f1_goemotions")
         out["val_tox_roc_auc"] = olid_tox["roc_auc"]
     return out
 
@@ -178,9 +180,9 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
     amp_dtype = autocast_dtype(p, device)
 
     tokenizer = load_tokenizer(p.encoder)
-    model = AuraModel(p.encoder, tuple(TASKS), p.pooling, p.dropout).to(device)
-    weighting = weighting_from_params(p, TASKS).to(device)
-    rows = TokenizedRows.from_frame(train_df, TASKS, tokenizer, p.max_length)
+    model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout).to(device)
+    weighting = weighting_from_params(p, p.tasks).to(device)
+    rows = TokenizedRows.from_frame(train_df, p.tasks, tokenizer, p.max_length)
     loader = make_train_loader(rows, train_df, p)
     steps_per_epoch = -(-len(loader) // p.grad_accum)
     total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("AURA_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -85,3 +86,24 @@ def tiny_encoder(tmp_path_factory) -> str:
                      intermediate_size=64, max_position_embeddings=128)
     BertModel(cfg).save_pretrained(d)
     return str(d)
+
+
+@pytest.fixture
+def mini_run(fixture_data, tiny_encoder, tmp_path):
+    """A whole in-process run on the fixture files and the tiny encoder (no real data needed)."""
+    from aura_core import pipeline
+
+    def make(**over):
+        prof = tmp_path / "p.yaml"
+        prof.write_text(yaml.safe_dump({"name": "mini", "data_dir": str(fixture_data), "encoder": tiny_encoder,
+                                        "epochs": 2, "batch_size": 4, "grad_accum": 1, "max_length": 32,
+                                        "olid_dev_fraction": 0.3, "device": "cpu", "allow_hub": False,
+                                        "claims": str(REPO / "params" / "claims.yaml"), **over}))
+        run_dir = tmp_path / "run"
+        p = pipeline.init_run_dir(prof, run_dir)
+        pipeline.data_prep(p, run_dir)
+        pipeline.train_stage(p, run_dir)
+        model, tok, dev = pipeline.load_trained(run_dir, p)
+        tuned = pipeline.tune(p, run_dir, model, tok, dev, pipeline.prepare(p).dev)
+        return p, run_dir, tuned, pipeline.stress_test(p, run_dir, model, tok, dev)
+    return make

@@ -146,24 +146,6 @@ def test_threshold_curve_has_one_point_per_distinct_score():
     assert t.tolist() == [0.2, 0.9] and f1[0] == pytest.approx((0 + 0.8) / 2)
 
 
-@pytest.fixture
-def mini_run(fixture_data, tiny_encoder, tmp_path):
-    """A whole in-process run on the fixture files and the tiny encoder (no real data needed)."""
-    def make(**over):
-        prof = tmp_path / "p.yaml"
-        prof.write_text(yaml.safe_dump({"name": "mini", "data_dir": str(fixture_data), "encoder": tiny_encoder,
-                                        "epochs": 2, "batch_size": 4, "grad_accum": 1, "max_length": 32,
-                                        "olid_dev_fraction": 0.3, "device": "cpu", "allow_hub": False, **over}))
-        run_dir = tmp_path / "run"
-        p = pipeline.init_run_dir(prof, run_dir)
-        pipeline.data_prep(p, run_dir)
-        pipeline.train_stage(p, run_dir)
-        model, tok, dev = pipeline.load_trained(run_dir, p)
-        tuned = pipeline.tune(p, run_dir, model, tok, dev, pipeline.prepare(p).dev)
-        return p, run_dir, tuned, pipeline.stress_test(p, run_dir, model, tok, dev)
-    return make
-
-
 def test_threshold_is_tuned_on_validation_rows_only_and_used_by_every_tier(mini_run, monkeypatch):
     seen = []
     real = pipeline.tune_threshold
