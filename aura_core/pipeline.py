@@ -218,33 +218,47 @@ def load_tiers(p: Params) -> list[Tier]:
 
 
 def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dict:
-    """Macro-F1 (and friends) per tier at the tuned threshold, GoEmotions-test emotion F1, and ΔF1 = L1 − L3."""
+    """Per tier at the tuned threshold: metrics, error anatomy and the most confident errors; the GoEmotions-test
+    emotion F1; the domain-shortcut probe; ΔF1 = L1 − L3."""
+    from .anatomy import confident_errors, run_summary, shortcut_probe, tier_anatomy
     run_dir = Path(run_dir)
     threshold = read_json(metrics_path(run_dir))["tune"]["threshold"]
     result = {"threshold": threshold, "tiers": {}}
+    olid_scores = (None, None)
     for tier in load_tiers(p):
         entry = {"level": tier.level, "name": tier.name, "available": tier.frame is not None,
                  "reason": tier.reason, "provenance": tier.provenance}
         if tier.frame is not None:
+            y = tier.frame["label"].to_numpy()
             pt = predict(model, tokenizer, tier.frame["text"].tolist(), p.eval_batch_size, p.max_length,
                          device)["toxicity"][:, 1]
-            entry["metrics"] = toxicity_metrics(tier.frame["label"].to_numpy(), pt, threshold)
+            entry["metrics"] = toxicity_metrics(y, pt, threshold)
+            entry["anatomy"] = tier_anatomy(y, pt, threshold)
+            entry["errors"] = confident_errors(tier.frame, pt, threshold)
             keep = [c for c in ("id", "label", "target_group", "raw_label") if c in tier.frame]
             atomic_write_text(run_dir / "predictions" / f"{tier.key}.csv",
                               tier.frame[keep].assign(p_toxic=pt).to_csv(index=False))
+            if tier.key == "olid":
+                olid_scores = (pt, y)
         result["tiers"][tier.key] = entry
     f1 = {e["level"]: e["metrics"]["macro_f1"] for e in result["tiers"].values() if e["available"]}
     result["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
-    if "emotion" not in p.tasks:
+    ge_scores = (None, None)
+    if "emotion" in p.tasks:
+        root = D.resolve_data_dir(p)
+        ge = preprocess.apply(D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub),
+                                                  p.eval_max_rows, p.seed), p.preprocess)
+        probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device)
+        result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
+                                             "subsampled": ge.attrs.get("subsampled", "")}
+        ge_scores = (probs["toxicity"][:, 1], ge["label"].to_numpy())
+        atomic_write_text(run_dir / "predictions" / "goemotions_test.csv",
+                          ge[["id", "label"]].assign(p_toxic=ge_scores[0], emotion_pred=probs["emotion"].argmax(1))
+                          .to_csv(index=False))
+    else:
         result["emotion_goemotions_test"] = {"not_applicable": f"single-task run (tasks: {p.tasks})"}
-        update_json(metrics_path(run_dir), "stress", result)
-        return result
-    root = D.resolve_data_dir(p)
-    ge = preprocess.apply(D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub),
-                                              p.eval_max_rows, p.seed), p.preprocess)
-    probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device)
-    result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
-                                         "subsampled": ge.attrs.get("subsampled", "")}
+    result["shortcut"] = shortcut_probe(ge_scores[0], ge_scores[1], *olid_scores)
+    result["summary"] = run_summary(result)
     update_json(metrics_path(run_dir), "stress", result)
     return result
 

@@ -141,3 +141,56 @@ def threshold_diagnostics(y: "np.ndarray", p: "np.ndarray", chosen: float, run_d
                 ylim=(0, 1))
     save(fig, run_dir, "threshold_diagnostics")
     return fig
+
+
+def score_histograms(stress: dict, run_dir) -> plt.Figure:
+    """P(toxic) by true label per available tier, with the threshold used."""
+    tiers = [(k, e) for k, e in stress["tiers"].items() if e["available"]]
+    fig, axes = plt.subplots(1, len(tiers), figsize=(4.2 * len(tiers), 3.4), squeeze=False)
+    for ax, (key, e) in zip(axes[0], tiers):
+        pred = pd.read_csv(Path(run_dir) / "predictions" / f"{key}.csv")
+        for label, color, name in ((0, "tab:blue", "non-toxic"), (1, "tab:red", "toxic")):
+            ax.hist(pred.loc[pred["label"] == label, "p_toxic"], bins=20, range=(0, 1), alpha=0.55, color=color,
+                    density=True, label=f"true {name}")
+        ax.axvline(stress["threshold"], color="black", ls="--", label=f"threshold {stress['threshold']:.2f}")
+        ax.set(title=f"{e['level']} {e['name']}", xlabel="P(toxic)")
+        ax.legend(fontsize=8)
+    save(fig, run_dir, "score_histograms")
+    return fig
+
+
+def confusion_matrices(stress: dict, run_dir) -> plt.Figure:
+    tiers = [e for e in stress["tiers"].values() if e["available"]]
+    fig, axes = plt.subplots(1, len(tiers), figsize=(3.2 * len(tiers), 3), squeeze=False)
+    for ax, e in zip(axes[0], tiers):
+        c = e["anatomy"]["confusion"]
+        sns.heatmap([[c["tn"], c["fp"]], [c["fn"], c["tp"]]], annot=True, fmt="d", cbar=False, cmap="Blues", ax=ax,
+                    xticklabels=["pred 0", "pred 1"], yticklabels=["true 0", "true 1"])
+        ax.set_title(f"{e['level']} {e['name']}", fontsize=10)
+    save(fig, run_dir, "confusion_matrices")
+    return fig
+
+
+def shortcut_probe(stress: dict, run_dir) -> plt.Figure | None:
+    """Mean P(toxic) per Ekman class on held-out GoEmotions rows, beside OLID OFF vs NOT."""
+    probe = stress.get("shortcut", {})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 1]})
+    ge = probe.get("goemotions_mean_p_toxic", {})
+    if ge:
+        colors = ["tab:red" if k in ("anger", "disgust") else "tab:green" if k in ("joy", "neutral") else "0.6"
+                  for k in ge]
+        axes[0].bar(list(ge), list(ge.values()), color=colors)
+        axes[0].set_title(f"GoEmotions test: mean P(toxic) by emotion (gap anger+disgust − joy+neutral = "
+                          f"{probe['shortcut_gap']:+.3f})", fontsize=10)
+    else:
+        axes[0].text(0.5, 0.5, probe.get("goemotions_note", "no GoEmotions rows"), ha="center", wrap=True)
+    ol = probe.get("olid_mean_p_toxic", {})
+    if ol:
+        axes[1].bar(list(ol), list(ol.values()), color=["tab:red", "tab:green"])
+        axes[1].set_title(f"OLID test (gap {probe['olid_gap']:+.3f})", fontsize=10)
+    top = max([*ge.values(), *ol.values(), 0.1]) * 1.15
+    for ax in axes:
+        ax.set_ylim(0, min(1.0, top))
+        ax.set_ylabel("mean P(toxic)")
+    save(fig, run_dir, "shortcut_probe")
+    return fig

@@ -76,9 +76,11 @@ def tiny_encoder(tmp_path_factory) -> str:
     d = tmp_path_factory.mktemp("tiny_bert")
     words = ("the a is you are not this that tweet user url good bad nasty calm hate love sad fear joy wow gross "
              "idiot great normal number first second third one test so really i it to of and what").split()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz0123456789@#!?.,'\"")
+    vocab = list(dict.fromkeys(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+                               + list("abcdefghijklmnopqrstuvwxyz0123456789@#!?.,'\"")))  # no duplicate entries
     (d / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(d / "vocab.txt"), do_lower_case=True)
+    tok = BertTokenizerFast.from_pretrained(d)  # reads vocab.txt (the vocab_file= argument is gone in transformers 5)
+    assert tok.convert_tokens_to_ids("gross") == vocab.index("gross"), "tiny tokenizer did not load its vocab"
     tok.save_pretrained(d)
     import torch
     torch.manual_seed(0)
