@@ -125,9 +125,12 @@ class PadCollator:
 
 def make_loader(ds: TokenizedRows, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
                 batch_sampler: TaskBatchSampler | None = None) -> DataLoader:
-    if batch_sampler is not None:
-        return DataLoader(ds, batch_sampler=batch_sampler, collate_fn=PadCollator(ds.pad_id), num_workers=num_workers)
+    # Always an own generator: without one, each new iterator draws its base seed from the global torch RNG, which
+    # would shift the dropout stream of a run resumed mid-epoch.
     g = torch.Generator()
     g.manual_seed(seed)
+    if batch_sampler is not None:
+        return DataLoader(ds, batch_sampler=batch_sampler, collate_fn=PadCollator(ds.pad_id), num_workers=num_workers,
+                          generator=g)
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g if shuffle else None,
                       collate_fn=PadCollator(ds.pad_id), num_workers=num_workers)

@@ -121,6 +121,10 @@ class Params:
     scheduler: Literal["onecycle", "constant"] = _p("onecycle", "LR schedule: torch OneCycleLR (the seed's) or constant.")
     onecycle_pct_start: float = _p(0.3, "OneCycleLR pct_start: share of steps spent warming up.", min=0.0, max=1.0)
     max_grad_norm: Optional[float] = _p(1.0, "Gradient clipping norm; null = none.", min=0.0, exclusive_min=True)
+    checkpoint_every: int = _p(200, "Save the resume state (model, optimizer, scheduler, s_i, RNG, data position) "
+                               "every N optimizer steps; 0 = only at epoch ends.", min=0)
+    max_abs_log_var: float = _p(10.0, "Stop training when any |s_i| exceeds this (a runaway loss weight).",
+                                min=0.0, exclusive_min=True)
     selection: Literal["last", "best"] = _p("last", "Which epoch's weights the evaluation uses.")
     selection_metric: str = _p("val_tox_macro_f1", "Validation metric maximised when selection = best.")
     num_workers: int = _p(0, "DataLoader worker processes (0 suits 2 CPU cores).", min=0)

@@ -292,10 +292,10 @@ def data_prep(p: Params, run_dir: str | Path) -> Prepared:
     return prep
 
 
-def train_stage(p: Params, run_dir: str | Path):
+def train_stage(p: Params, run_dir: str | Path, resume: bool = False):
     from .train import train
     prep = prepare(p)
-    result = train(p, run_dir, prep.train, prep.dev)
+    result = train(p, run_dir, prep.train, prep.dev, resume=resume)
     update_json(metrics_path(run_dir), "train", {
         **read_json(Path(run_dir) / "train.json"), "epochs": result.epochs.to_dict("records")})
     return result

@@ -7,6 +7,7 @@ dev set after every epoch, a per-step CSV log and safetensors checkpoints in the
 from __future__ import annotations
 
 import csv
+import math
 import os
 import random
 import sys
@@ -168,8 +169,24 @@ class TrainResult:
     steps: int
 
 
-def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.DataFrame) -> TrainResult:
-    """Train on `train_df` (text + one column per task, IGNORE where absent), validating on `dev_df` each epoch."""
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss or a runaway s_i; the message names the step and task and the last good checkpoint."""
+
+
+def _truncate_step_log(path: Path, step: int) -> None:
+    """Drop step-log rows written after the state we resume from (they will be written again)."""
+    if path.is_file():
+        log = pd.read_csv(path)
+        atomic_write_text(path, log[log["step"] <= step].to_csv(index=False))
+
+
+def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.DataFrame,
+          resume: bool = False) -> TrainResult:
+    """Train on `train_df` (text + one column per task, IGNORE where absent), validating on `dev_df` each epoch.
+
+    With resume=True, continue from checkpoints/resume.safetensors when it exists (model, optimizer, scheduler, s_i,
+    RNG states and the position in the data order), so the result equals an uninterrupted run with the same seed."""
+    from .resume import load_state, save_state
     if p.selection_metric not in VAL_METRICS:
         raise ValueError(f"param 'selection_metric': {p.selection_metric!r} is not one of {VAL_METRICS}")
     run_dir = Path(run_dir)
@@ -184,6 +201,7 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
     weighting = weighting_from_params(p, p.tasks).to(device)
     rows = TokenizedRows.from_frame(train_df, p.tasks, tokenizer, p.max_length)
     loader = make_train_loader(rows, train_df, p)
+    task_sampler = loader.batch_sampler if isinstance(loader.batch_sampler, TaskBatchSampler) else None
     steps_per_epoch = -(-len(loader) // p.grad_accum)
     total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
     opt = build_optimizer(model, weighting, p)
@@ -191,24 +209,57 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16 and device.type == "cuda")
     params_to_clip = [w for g in opt.param_groups if g["name"] != "loss_weights" for w in g["params"]]
 
-    step_log = open(run_dir / "steps.csv", "w", newline="")
+    loop = {"epoch": 1, "batches_done": 0, "step": 0, "seen": 0, "epoch_losses": [], "epochs": [],
+            "best_value": -np.inf, "selected_best": 1, "elapsed": 0.0}
+    restored = load_state(run_dir, model, weighting, opt, sched, scaler) if resume else None
+    if restored:
+        loop = restored
+        _truncate_step_log(run_dir / "steps.csv", loop["step"])
+        if loop["epoch_generator_state"] is not None:
+            loader.generator.set_state(loop["epoch_generator_state"])
+        if task_sampler is not None:
+            task_sampler.epoch = loop["sampler_epoch"]
+        print(f"resuming at epoch {loop['epoch']}, batch {loop['batches_done']}, step {loop['step']}", flush=True)
+    step_log = open(run_dir / "steps.csv", "a" if restored else "w", newline="")
     writer = None
-    epochs, best_value, selected_best, step, seen, t0 = [], -np.inf, 1, 0, 0, time.time()
-    for epoch in range(1, p.epochs + 1):
+    if restored and (run_dir / "steps.csv").stat().st_size:
+        writer = csv.DictWriter(step_log, fieldnames=pd.read_csv(run_dir / "steps.csv", nrows=0).columns.tolist(),
+                                extrasaction="ignore", restval="")
+    step, seen, epochs = loop["step"], loop["seen"], loop["epochs"]
+    t0 = time.time() - loop["elapsed"]
+
+    def checkpoint_loop(epoch: int, batches_done: int, epoch_losses: list, gen_state, sampler_epoch) -> None:
+        save_state(run_dir, model, weighting, opt, sched, scaler, {
+            "epoch": epoch, "batches_done": batches_done, "step": step, "seen": seen, "epoch_losses": epoch_losses,
+            "epochs": epochs, "best_value": loop["best_value"], "selected_best": loop["selected_best"],
+            "elapsed": time.time() - t0, "epoch_generator_state": gen_state, "sampler_epoch": sampler_epoch})
+
+    for epoch in range(loop["epoch"], p.epochs + 1):
         model.train()
-        epoch_losses, micro, accum = [], 0, {"total": 0.0}
+        skip = loop["batches_done"] if epoch == loop["epoch"] else 0
+        epoch_losses = list(loop["epoch_losses"]) if skip else []
+        gen_state = loader.generator.get_state().clone() if loader.generator is not None else None
+        sampler_epoch = task_sampler.epoch if task_sampler is not None else None
+        micro, accum = skip, {"total": 0.0}
         bar = progress_bar(loader, desc=f"epoch {epoch}/{p.epochs}", total=len(loader))
-        for batch in bar:
+        for i, batch in enumerate(bar):
+            if i < skip:  # already trained on before the interruption
+                continue
             ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
             labels = {t: y.to(device) for t, y in batch["labels"].items()}
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 logits = model(ids, mask)
             losses = task_losses(logits, labels)
             total = weighting(losses)
+            total_value = float(total.detach())
+            if not math.isfinite(total_value):
+                bad = next((t for t, v in losses.items() if not torch.isfinite(v)), "total (loss weighting)")
+                raise TrainingDiverged(f"step {step + 1} (epoch {epoch}, batch {i + 1}): non-finite loss in task "
+                                       f"{bad}; stopped, last good checkpoint kept in {ckpt_dir}")
             scaler.scale(total / p.grad_accum).backward()
             micro += 1
             seen += len(ids)
-            accum["total"] += float(total.detach()) / p.grad_accum
+            accum["total"] += total_value / p.grad_accum
             for t, v in losses.items():
                 accum[f"loss_{t}"] = accum.get(f"loss_{t}", 0.0) + float(v.detach()) / p.grad_accum
             if micro % p.grad_accum and micro != len(loader):
@@ -222,8 +273,14 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
             sched.step()
             step += 1
             epoch_losses.append(accum["total"])
+            logged = weighting.log_values()
+            runaway = [t for t in p.tasks if abs(logged.get(f"s_{t}", 0.0)) > p.max_abs_log_var]
+            if runaway:
+                raise TrainingDiverged(f"step {step} (epoch {epoch}): s_{runaway[0]} = {logged[f's_{runaway[0]}']:.3g} "
+                                       f"ran past ±{p.max_abs_log_var} (max_abs_log_var); stopped, last good "
+                                       f"checkpoint kept in {ckpt_dir}")
             if step % p.log_every == 0:
-                rec = {"step": step, "epoch": epoch, "samples": seen, **accum, **weighting.log_values(),
+                rec = {"step": step, "epoch": epoch, "samples": seen, **accum, **logged,
                        **{f"lr_{g['name']}": g["lr"] for g in opt.param_groups if not g["name"].endswith("no_decay")}}
                 if writer is None:
                     writer = csv.DictWriter(step_log, fieldnames=list(rec), extrasaction="ignore", restval="")
@@ -231,6 +288,8 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
                 writer.writerow(rec)
                 step_log.flush()
             accum = {"total": 0.0}
+            if p.checkpoint_every and step % p.checkpoint_every == 0 and micro < len(loader):
+                checkpoint_loop(epoch, micro, epoch_losses, gen_state, sampler_epoch)
             if p.max_steps is not None and step >= p.max_steps:
                 break
         bar.close()
@@ -238,16 +297,19 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
         epochs.append({"epoch": epoch, "steps": step, "train_loss": float(np.mean(epoch_losses)) if epoch_losses else None,
                        **val, **weighting.log_values()})
         save_checkpoint(ckpt_dir / "last.safetensors", model, weighting)
-        if val[p.selection_metric] > best_value:
-            best_value, selected_best = val[p.selection_metric], epoch
+        if val[p.selection_metric] > loop["best_value"]:
+            loop["best_value"], loop["selected_best"] = val[p.selection_metric], epoch
             save_checkpoint(ckpt_dir / "best.safetensors", model, weighting)
+        loop["batches_done"] = 0
+        checkpoint_loop(epoch + 1, 0, [], loader.generator.get_state().clone() if loader.generator is not None
+                        else None, task_sampler.epoch if task_sampler is not None else None)
         print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in epochs[-1].items()
                                                if isinstance(v, float)), flush=True)
         if p.max_steps is not None and step >= p.max_steps:
             break
     step_log.close()
     seconds = time.time() - t0
-    selected = selected_best if p.selection == "best" else epochs[-1]["epoch"]
+    selected = loop["selected_best"] if p.selection == "best" else epochs[-1]["epoch"]
     checkpoint = ckpt_dir / ("best.safetensors" if p.selection == "best" else "last.safetensors")
     table = pd.DataFrame(epochs)
     atomic_write_text(run_dir / "epochs.csv", table.to_csv(index=False))
@@ -255,6 +317,6 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
         "selection": p.selection, "selection_metric": p.selection_metric, "selected_epoch": selected,
         "checkpoint": str(checkpoint.relative_to(run_dir)), "steps": step, "samples_seen": seen,
         "train_rows": len(train_df), "seconds": seconds, "samples_per_s": seen / seconds,
-        "device": str(device), "autocast": str(amp_dtype), "torch": torch.__version__,
+        "resumed": bool(restored), "device": str(device), "autocast": str(amp_dtype), "torch": torch.__version__,
     })
     return TrainResult(run_dir, table, selected, checkpoint, seconds, seen / seconds, step)
