@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="Override one param (YAML value); repeatable.")
     r.add_argument("--notebooks", help="Folder with the source notebooks (default: the repository's notebooks/).")
     r.add_argument("--log-output", action="store_true", help="Stream the notebooks' output to this terminal.")
+    r.add_argument("--resume", action="store_true",
+                   help="Continue an interrupted run in its folder: skip finished notebooks, resume training from the "
+                        "last checkpoint (params must be unchanged).")
     s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
     s.add_argument("profile", nargs="?")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -34,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{f['key']} ({f['type']}, default {f['default']!r}): {f['help']}")
             return 0
         from .runner import RunError, run
-        run(args.profile, args.out, args.overrides, args.notebooks, args.log_output)
+        run(args.profile, args.out, args.overrides, args.notebooks, args.log_output, args.resume)
         return 0
-    except (ParamError, DataError, EncoderError) as e:
+    except (ParamError, DataError, EncoderError, FileNotFoundError) as e:
         print(f"aura: error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # RunError and anything a notebook raised: one line, non-zero

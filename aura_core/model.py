@@ -27,6 +27,20 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
+def check_encoder(name: str) -> None:
+    """Fail early, in one line, when the encoder is not a transformers model (before any kernel starts)."""
+    from transformers import AutoConfig
+    path = resolve_encoder(name)
+    if Path(path).exists() and not (Path(path) / "config.json").is_file():
+        raise EncoderError(f"encoder {name!r}: {path} is not a model folder (no config.json)")
+    try:
+        AutoConfig.from_pretrained(path)
+    except Exception as e:
+        raise EncoderError(f"encoder {name!r}: not a transformers model ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:160] if str(e) else ''})") from None
+    load_tokenizer(name)
+
+
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
     path = resolve_encoder(name)

@@ -15,7 +15,8 @@ from .io import atomic_write_text, read_json, update_json
 from .params import Params, load, tier_specs
 
 # The files the stages produce, so a re-run into the same folder never shows a previous run's results.
-RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json"]
+RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json", "run_state.json",
+                 "checkpoints/resume.safetensors"]
 LEVELS = {"olid": ("L1", "OLID"), "jigsaw": ("L2", "Jigsaw"), "toxigen": ("L3", "ToxiGen")}
 
 
@@ -38,6 +39,15 @@ def init_run_dir(profile: str | Path, run_dir: str | Path, overrides: list[str] 
         (run_dir / name).unlink(missing_ok=True)
     dump(p, run_dir / "params.yaml")
     return p
+
+
+def preflight(p: Params) -> None:
+    """Everything a run reads, checked before any kernel starts, so bad input fails in one line naming the file and
+    row (or key): the encoder, the training and dev data, and every tier's files (absent tiers are fine)."""
+    from .model import check_encoder
+    check_encoder(p.encoder)
+    prepare(p)
+    load_tiers(p)
 
 
 def open_run(run_dir: str | Path, profile: str | Path | None = None) -> Params:

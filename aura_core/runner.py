@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from .io import atomic_write_text, write_json
+from .io import atomic_write_text, read_json, write_json
 from .pipeline import init_run_dir
 
 NOTEBOOKS = ["01_data_prep", "02_train", "03_tune", "04_stress_test", "05_compare"]
@@ -22,22 +22,45 @@ def default_notebooks_dir() -> Path:
 def export_html(notebook: Path, html: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(notebook, as_version=4))
+    exporter = HTMLExporter(template_name="aura_html", extra_template_basedirs=[str(Path(__file__).parent / "templates")])
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     atomic_write_text(html, body)
 
 
+def _changed_keys(a: dict, b: dict) -> list[str]:
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k != "data_dir")
+
+
 def run(profile: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
-        notebooks_dir: str | Path | None = None, log_output: bool = False) -> Path:
+        notebooks_dir: str | Path | None = None, log_output: bool = False, resume: bool = False) -> Path:
+    """Execute 01→05. With resume=True, notebooks that finished are skipped and 02 continues training from its last
+    checkpoint; the params must be those the run started with."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from .params import load
-    run_dir = Path(out or Path("outputs") / load(profile, overrides).name).resolve()
-    init_run_dir(profile, run_dir, overrides)  # fails on bad params or data dir before any kernel starts
+    from .params import load, to_dict
+    from .pipeline import preflight
+    p = load(profile, overrides)
+    run_dir = Path(out or Path("outputs") / p.name).resolve()
+    state_file = run_dir / "run_state.json"
+    if resume and (run_dir / "params.yaml").is_file():
+        saved = load(run_dir / "params.yaml")
+        changed = _changed_keys(to_dict(saved), to_dict(p))
+        if changed:
+            raise RunError(f"--resume: params differ from those {run_dir} started with: {', '.join(changed)}")
+        p = saved
+    else:
+        resume = False
+        p = init_run_dir(profile, run_dir, overrides)  # fails on bad params or data dir before any kernel starts
+    preflight(p)
+    done = read_json(state_file)["completed"] if resume and state_file.is_file() else []
     src_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
     os.environ["AURA_PROGRESS"] = "plain"
-    timings = {}
+    timings = read_json(run_dir / "run.json")["notebook_seconds"] if resume and (run_dir / "run.json").is_file() else {}
     for name in NOTEBOOKS:
+        if name in done:
+            print(f"[aura] {name}: finished earlier, skipped (--resume)", flush=True)
+            continue
         src, dst = src_dir / f"{name}.ipynb", run_dir / "notebooks" / f"{name}.ipynb"
         if not src.is_file():
             raise RunError(f"notebook {src} not found")
@@ -45,14 +68,17 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
         t0 = time.time()
         print(f"[aura] {name} ...", flush=True)
         try:
-            pm.execute_notebook(str(src), str(dst), parameters={"run_dir": str(run_dir)}, kernel_name="python3",
-                                progress_bar=False, log_output=log_output, cwd=str(run_dir))
+            pm.execute_notebook(str(src), str(dst), parameters={"run_dir": str(run_dir), "resume": resume},
+                                kernel_name="python3", progress_bar=False, log_output=log_output, cwd=str(run_dir))
         except PapermillExecutionError as e:
             export_html(dst, run_dir / "html" / f"{name}.html")
             raise RunError(f"notebook {name} failed in cell [{e.exec_count}] with {e.ename}: "
-                           f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; partial notebook: {dst}") from None
+                           f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; partial notebook: {dst}"
+                           f"{'' if resume else '; continue with --resume'}") from None
         timings[name] = round(time.time() - t0, 1)
         export_html(dst, run_dir / "html" / f"{name}.html")
+        done.append(name)
+        write_json(state_file, {"completed": done})
         print(f"[aura] {name} done in {timings[name]} s", flush=True)
     write_json(run_dir / "run.json", {"profile": str(Path(profile).resolve()), "overrides": overrides or [],
                                       "notebook_seconds": timings})

@@ -26,7 +26,7 @@ def test_committed_notebooks_are_clean_and_parameterised(name):
     assert len(tagged) == 1 and "run_dir" in tagged[0].source
 
 
-def test_failing_notebook_stops_the_run_naming_cell_and_partial_notebook(tmp_path):
+def test_failing_notebook_stops_the_run_naming_cell_and_partial_notebook(tmp_path, fixture_data, tiny_encoder):
     from nbformat.v4 import new_code_cell, new_notebook
     nbdir = tmp_path / "nbs"
     nbdir.mkdir()
@@ -36,8 +36,8 @@ def test_failing_notebook_stops_the_run_naming_cell_and_partial_notebook(tmp_pat
                                  new_code_cell("raise ValueError('boom in the second notebook')" if i == 1 else "y = 2")])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, nbdir / f"{name}.ipynb")
-    (tmp_path / "data").mkdir()
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "t", "data_dir": str(tmp_path / "data")}))
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "t", "data_dir": str(fixture_data),
+                                                     "encoder": tiny_encoder, "allow_hub": False}))
     r = aura("run", tmp_path / "p.yaml", "--out", tmp_path / "run", "--notebooks", nbdir)
     assert r.returncode == 1
     err = r.stderr.strip().splitlines()[-1]
@@ -45,6 +45,12 @@ def test_failing_notebook_stops_the_run_naming_cell_and_partial_notebook(tmp_pat
     partial = tmp_path / "run" / "notebooks" / "02_train.ipynb"
     assert str(partial) in err and partial.is_file() and (tmp_path / "run" / "html" / "02_train.html").is_file()
     assert not (tmp_path / "run" / "notebooks" / "03_tune.ipynb").exists()
+    assert "continue with --resume" in err
+    # --resume skips the finished notebook and re-runs the failed one (here it fails again, the same way)
+    r = aura("run", tmp_path / "p.yaml", "--out", tmp_path / "run", "--notebooks", nbdir, "--resume")
+    assert "01_data_prep: finished earlier, skipped (--resume)" in r.stdout and "notebook 02_train failed" in r.stderr
+    r = aura("run", tmp_path / "p.yaml", "--out", tmp_path / "run", "--notebooks", nbdir, "--resume", "--set", "seed=1")
+    assert r.returncode == 1 and "params differ from those" in r.stderr and "seed" in r.stderr
 
 
 def test_cli_errors_are_one_line_and_non_zero(tmp_path, monkeypatch):
