@@ -22,11 +22,24 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--resume", action="store_true",
                    help="Continue an interrupted run in its folder: skip finished notebooks, resume training from the "
                         "last checkpoint (params must be unchanged).")
+    k = sub.add_parser("check-report", help="Open a run's HTML in headless Chromium: images, claims table, console.")
+    k.add_argument("run_dir")
     s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
     s.add_argument("profile", nargs="?")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "check-report":
+            from .browser_check import check_report
+            from .io import write_json
+            results = check_report(args.run_dir)
+            write_json(f"{args.run_dir}/browser_check.json", results)
+            bad = [r for r in results if r["broken_images"] or r["console_errors"]
+                   or (r["page"] == "index.html" and not r["has_claims_table"])]
+            for r in results:
+                print(f"{r['page']}: {r['images']} images, {len(r['broken_images'])} broken, "
+                      f"{len(r['console_errors'])} console errors, screenshot {r['screenshot']}")
+            return 1 if bad else 0
         if args.cmd == "params":
             if args.profile:
                 import yaml

@@ -118,3 +118,17 @@ def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
     assert open_run(run_dir, tmp_path / "p.yaml").epochs == 2      # the run folder's params win once written
     with pytest.raises(FileNotFoundError, match="params.yaml not found"):
         open_run(tmp_path / "other")
+
+
+def test_smoke_report_opens_in_headless_chromium(smoke_run):
+    from aura_core.browser_check import chromium_paths
+    if chromium_paths() is None:
+        pytest.skip("chromium/chromedriver not installed (Debian: apt-get install chromium chromium-driver)")
+    r = aura("check-report", smoke_run)
+    results = json.loads((smoke_run / "browser_check.json").read_text())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [x["page"] for x in results] == ["index.html"] + [f"html/{n}.html" for n in NOTEBOOKS]
+    for x in results:
+        assert not x["broken_images"] and not x["console_errors"], x
+        assert (smoke_run / x["screenshot"]).stat().st_size > 10_000
+    assert results[0]["has_claims_table"] and results[0]["images"] >= 5
