@@ -1,12 +1,19 @@
 """Training rows for each paradigm, tokenised once, padded per batch."""
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .data import NEUTRAL
+from .io import atomic_write_bytes
 
 IGNORE = -100  # label of a task a row does not carry (ignored by cross-entropy)
 
@@ -83,12 +90,67 @@ class TaskBatchSampler:
             yield queues[task].pop(0)
 
 
+def token_cache_dir() -> Path | None:
+    """$AURA_TOKEN_CACHE, else ~/.cache/aura-repro/tokens; AURA_TOKEN_CACHE=off disables the cache."""
+    d = os.environ.get("AURA_TOKEN_CACHE", str(Path.home() / ".cache" / "aura-repro" / "tokens"))
+    return None if d == "off" else Path(d)
+
+
+def tokenize_cached(texts: list[str], tokenizer, max_length: int) -> list[list[int]]:
+    """Token ids of every text, cached on disk keyed by tokenizer (name and vocabulary), max length and the exact texts
+    (so preprocessing and data changes make a new key). Tokenising is the same work in every notebook and grid cell."""
+    cache = token_cache_dir()
+    key = None
+    if cache is not None:
+        h = hashlib.sha1()
+        h.update(f"{type(tokenizer).__name__}|{tokenizer.name_or_path}|{len(tokenizer)}|{max_length}|".encode())
+        h.update(hashlib.sha1(json.dumps(sorted(tokenizer.get_vocab().items())).encode()).digest())
+        for t in texts:
+            h.update(t.encode("utf-8", "surrogatepass") + b"\x00")
+        key = cache / f"{h.hexdigest()}.npz"
+        if key.is_file():
+            z = np.load(key)
+            return [ids.tolist() for ids in np.split(z["ids"], z["offsets"][1:-1])]
+    ids = tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
+    if key is not None:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        offsets = np.cumsum([0] + [len(x) for x in ids])
+        buf = io.BytesIO()
+        np.savez(buf, ids=np.fromiter((t for x in ids for t in x), dtype=np.int32, count=int(offsets[-1])),
+                 offsets=offsets)
+        atomic_write_bytes(key, buf.getvalue())
+    return ids
+
+
+class LengthGroupedSampler:
+    """Shuffled batches of similar length (less padding): shuffle, cut into mega-batches of `group` batches, sort each
+    by length, cut into batches, shuffle the batch order. Seeded; a new permutation every epoch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, group: int = 50):
+        self.lengths, self.batch_size, self.seed, self.group, self.epoch = np.asarray(lengths), batch_size, seed, group, 0
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        order = rng.permutation(len(self.lengths))
+        mega = self.batch_size * self.group
+        batches = []
+        for start in range(0, len(order), mega):
+            chunk = order[start:start + mega]
+            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+        for i in rng.permutation(len(batches)):
+            yield batches[i]
+
+
 class TokenizedRows(Dataset):
     """Token ids (unpadded) and one label per task per row."""
 
     def __init__(self, texts: list[str], labels: dict[str, np.ndarray], tokenizer, max_length: int):
-        enc = tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)
-        self.input_ids = enc["input_ids"]
+        self.input_ids = tokenize_cached(list(texts), tokenizer, max_length)
         self.labels = {t: np.asarray(v, dtype=np.int64) for t, v in labels.items()}
         self.pad_id = tokenizer.pad_token_id
 
@@ -124,7 +186,7 @@ class PadCollator:
 
 
 def make_loader(ds: TokenizedRows, batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
-                batch_sampler: TaskBatchSampler | None = None) -> DataLoader:
+                batch_sampler=None) -> DataLoader:
     # Always an own generator: without one, each new iterator draws its base seed from the global torch RNG, which
     # would shift the dropout stream of a run resumed mid-epoch.
     g = torch.Generator()

@@ -8,10 +8,11 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from .batching import PadCollator, TokenizedRows
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128,
-            device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
-    """Class probabilities per task, in the order of `texts`. Rows are sorted by length so batches pad little."""
+            device: str | torch.device = "cpu", amp_dtype: torch.dtype | None = None) -> dict[str, np.ndarray]:
+    """Class probabilities per task, in the order of `texts`. Rows are sorted by length so batches pad little; bf16
+    autocast when amp_dtype is given (the run's `precision`)."""
     model.eval()
     ds = TokenizedRows(texts, {}, tokenizer, max_length)
     order = np.argsort([len(x) for x in ds.input_ids], kind="stable")
@@ -19,7 +20,9 @@ def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length
     out: dict[str, list[np.ndarray]] = {t: [] for t in model.tasks}
     for start in range(0, len(order), batch_size):
         batch = collate([(ds.input_ids[i], {}) for i in order[start:start + batch_size]])
-        logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+        dev_type = torch.device(device).type
+        with torch.autocast(dev_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
         for t, v in logits.items():
             out[t].append(torch.softmax(v.float(), -1).cpu().numpy())
     inverse = np.empty_like(order)

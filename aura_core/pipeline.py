@@ -137,6 +137,12 @@ def cards_table(cards: list[dict]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------------------------------
 # 03 tune / 04 stress: the trained model
 
+def _amp(p: Params, device):
+    from .train import autocast_dtype
+    import torch
+    return autocast_dtype(p, torch.device(device))
+
+
 def load_trained(run_dir: str | Path, p: Params):
     """The selected checkpoint of a run (see train.json), its tokenizer and device."""
     from .losses import weighting_from_params
@@ -163,7 +169,8 @@ def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
 
 
 def tune(p: Params, run_dir: str | Path, model, tokenizer, device, dev: pd.DataFrame) -> dict:
-    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device)
+    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device,
+                    _amp(p, device))
     pt = probs["toxicity"][:, 1]
     val = validation_rows(p, dev)
     y_val, p_val = dev["toxicity"].to_numpy()[val], pt[val]
@@ -241,7 +248,7 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
         if tier.frame is not None:
             y = tier.frame["label"].to_numpy()
             pt = predict(model, tokenizer, tier.frame["text"].tolist(), p.eval_batch_size, p.max_length,
-                         device)["toxicity"][:, 1]
+                         device, _amp(p, device))["toxicity"][:, 1]
             entry["metrics"] = toxicity_metrics(y, pt, threshold)
             entry["anatomy"] = tier_anatomy(y, pt, threshold)
             entry["errors"] = confident_errors(tier.frame, pt, threshold)
@@ -258,7 +265,8 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
         root = D.resolve_data_dir(p)
         ge = preprocess.apply(D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub),
                                                   p.eval_max_rows, p.seed), p.preprocess)
-        probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device)
+        probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device,
+                    _amp(p, device))
         result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
                                              "subsampled": ge.attrs.get("subsampled", "")}
         ge_scores = (probs["toxicity"][:, 1], ge["label"].to_numpy())

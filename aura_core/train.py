@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .batching import IGNORE, SOURCE_TASK, TaskBatchSampler, TokenizedRows, make_loader
+from .batching import IGNORE, SOURCE_TASK, LengthGroupedSampler, TaskBatchSampler, TokenizedRows, make_loader
 from .evaluate import emotion_metrics, predict, toxicity_metrics
 from .io import atomic_write_text, write_json
 from .losses import LossWeighting, weighting_from_params
@@ -127,7 +127,8 @@ def validation_threshold(p: Params) -> float:
 def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) -> dict:
     """Dev metrics, both ways: *_paired over every dev row with the pseudo-labels (Partner B), *_olid / *_goemotions
     on each source's own labels. val_tox_macro_f1 / val_emo_macro_f1 follow the `validation` switch."""
-    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device)
+    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device,
+                    autocast_dtype(p, torch.device(device)))
     thr = validation_threshold(p)
     y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
     olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
@@ -148,8 +149,12 @@ def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) 
 
 
 def make_train_loader(rows: TokenizedRows, train_df: pd.DataFrame, p: Params):
-    """paired / masked: shuffled mixed batches; interleaved: single-task batches from TaskBatchSampler."""
+    """paired / masked: shuffled mixed batches (grouped by length when group_by_length); interleaved: single-task
+    batches from TaskBatchSampler."""
     if p.paradigm != "interleaved":
+        if p.group_by_length:
+            return make_loader(rows, p.batch_size, shuffle=False, seed=p.seed, num_workers=p.num_workers,
+                               batch_sampler=LengthGroupedSampler([len(x) for x in rows.input_ids], p.batch_size, p.seed))
         return make_loader(rows, p.batch_size, shuffle=True, seed=p.seed, num_workers=p.num_workers)
     sources = train_df["source"].to_numpy()
     sampler = TaskBatchSampler({task: np.flatnonzero(sources == src) for src, task in SOURCE_TASK.items()},
@@ -201,7 +206,8 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
     weighting = weighting_from_params(p, p.tasks).to(device)
     rows = TokenizedRows.from_frame(train_df, p.tasks, tokenizer, p.max_length)
     loader = make_train_loader(rows, train_df, p)
-    task_sampler = loader.batch_sampler if isinstance(loader.batch_sampler, TaskBatchSampler) else None
+    task_sampler = loader.batch_sampler if isinstance(loader.batch_sampler, (TaskBatchSampler, LengthGroupedSampler)) \
+        else None
     steps_per_epoch = -(-len(loader) // p.grad_accum)
     total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
     opt = build_optimizer(model, weighting, p)
@@ -230,7 +236,8 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
 
     def checkpoint_loop(epoch: int, batches_done: int, epoch_losses: list, gen_state, sampler_epoch) -> None:
         save_state(run_dir, model, weighting, opt, sched, scaler, {
-            "epoch": epoch, "batches_done": batches_done, "step": step, "seen": seen, "epoch_losses": epoch_losses,
+            "epoch": epoch, "batches_done": batches_done, "step": step, "seen": seen,
+            "epoch_losses": [float(x) for x in epoch_losses],
             "epochs": epochs, "best_value": loop["best_value"], "selected_best": loop["selected_best"],
             "elapsed": time.time() - t0, "epoch_generator_state": gen_state, "sampler_epoch": sampler_epoch})
 
@@ -240,7 +247,7 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
         epoch_losses = list(loop["epoch_losses"]) if skip else []
         gen_state = loader.generator.get_state().clone() if loader.generator is not None else None
         sampler_epoch = task_sampler.epoch if task_sampler is not None else None
-        micro, accum = skip, {"total": 0.0}
+        micro, accum = skip, {}
         bar = progress_bar(loader, desc=f"epoch {epoch}/{p.epochs}", total=len(loader))
         for i, batch in enumerate(bar):
             if i < skip:  # already trained on before the interruption
@@ -251,19 +258,26 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
                 logits = model(ids, mask)
             losses = task_losses(logits, labels)
             total = weighting(losses)
-            total_value = float(total.detach())
-            if not math.isfinite(total_value):
-                bad = next((t for t, v in losses.items() if not torch.isfinite(v)), "total (loss weighting)")
-                raise TrainingDiverged(f"step {step + 1} (epoch {epoch}, batch {i + 1}): non-finite loss in task "
-                                       f"{bad}; stopped, last good checkpoint kept in {ckpt_dir}")
             scaler.scale(total / p.grad_accum).backward()
             micro += 1
             seen += len(ids)
-            accum["total"] += total_value / p.grad_accum
+            accum["total"] = accum.get("total", 0.0) + total.detach() / p.grad_accum
             for t, v in losses.items():
-                accum[f"loss_{t}"] = accum.get(f"loss_{t}", 0.0) + float(v.detach()) / p.grad_accum
+                accum[f"loss_{t}"] = accum.get(f"loss_{t}", 0.0) + v.detach() / p.grad_accum
             if micro % p.grad_accum and micro != len(loader):
                 continue
+            # Host sync only when the numbers are needed: every step on CPU (free there), else at log and checkpoint
+            # steps. Always before the optimizer step, so a non-finite loss never reaches the weights.
+            nxt = step + 1
+            if device.type == "cpu" or nxt % p.log_every == 0 or (p.checkpoint_every and nxt % p.checkpoint_every == 0):
+                values = {k: float(v) for k, v in accum.items()}
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                if bad:
+                    task = next((k[5:] for k in bad if k.startswith("loss_")), "total (loss weighting)")
+                    raise TrainingDiverged(f"step {nxt} (epoch {epoch}, batch {i + 1}): non-finite loss in task "
+                                           f"{task}; stopped before the update, last good checkpoint kept in {ckpt_dir}")
+            else:
+                values = accum
             if p.max_grad_norm:
                 scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(params_to_clip, p.max_grad_norm)
@@ -272,7 +286,7 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
             opt.zero_grad(set_to_none=True)
             sched.step()
             step += 1
-            epoch_losses.append(accum["total"])
+            epoch_losses.append(values["total"])
             logged = weighting.log_values()
             runaway = [t for t in p.tasks if abs(logged.get(f"s_{t}", 0.0)) > p.max_abs_log_var]
             if runaway:
@@ -280,21 +294,22 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
                                        f"ran past ±{p.max_abs_log_var} (max_abs_log_var); stopped, last good "
                                        f"checkpoint kept in {ckpt_dir}")
             if step % p.log_every == 0:
-                rec = {"step": step, "epoch": epoch, "samples": seen, **accum, **logged,
+                rec = {"step": step, "epoch": epoch, "samples": seen, "elapsed_s": round(time.time() - t0, 3),
+                       **values, **logged,
                        **{f"lr_{g['name']}": g["lr"] for g in opt.param_groups if not g["name"].endswith("no_decay")}}
                 if writer is None:
                     writer = csv.DictWriter(step_log, fieldnames=list(rec), extrasaction="ignore", restval="")
                     writer.writeheader()
                 writer.writerow(rec)
                 step_log.flush()
-            accum = {"total": 0.0}
+            accum = {}
             if p.checkpoint_every and step % p.checkpoint_every == 0 and micro < len(loader):
                 checkpoint_loop(epoch, micro, epoch_losses, gen_state, sampler_epoch)
             if p.max_steps is not None and step >= p.max_steps:
                 break
         bar.close()
         val = validate(model, tokenizer, dev_df, p, device)
-        epochs.append({"epoch": epoch, "steps": step, "train_loss": float(np.mean(epoch_losses)) if epoch_losses else None,
+        epochs.append({"epoch": epoch, "steps": step, "train_loss": float(np.mean([float(x) for x in epoch_losses])) if epoch_losses else None,
                        **val, **weighting.log_values()})
         save_checkpoint(ckpt_dir / "last.safetensors", model, weighting)
         if val[p.selection_metric] > loop["best_value"]:

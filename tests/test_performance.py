@@ -1,0 +1,53 @@
+"""Speed-ups that must not change what is computed: token cache, length grouping, inference batching, bf16."""
+import numpy as np
+import pytest
+import torch
+
+from aura_core.batching import LengthGroupedSampler, tokenize_cached
+from aura_core.evaluate import predict
+from aura_core.model import AuraModel, load_tokenizer
+
+
+def test_length_grouped_batches_cover_every_row_once_with_less_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 120, size=1000).tolist()
+    s = LengthGroupedSampler(lengths, batch_size=16, seed=1, group=10)
+    e1, e2 = list(s), list(s)
+    assert sorted(i for b in e1 for i in b) == list(range(1000)) and len(e1) == len(s) == 63
+    assert [b[0] for b in e1] != [b[0] for b in e2]                      # reshuffled every epoch
+
+    def padding(batches):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+    shuffled = [list(range(1000))[i:i + 16] for i in range(0, 1000, 16)]
+    assert padding(e1) < 0.2 * padding(shuffled)
+    assert [b for b in LengthGroupedSampler(lengths, 16, seed=1, group=10)] == e1   # seeded
+
+
+def test_token_cache_returns_the_same_ids_without_tokenizing_again(tiny_encoder, tmp_path, monkeypatch):
+    monkeypatch.setenv("AURA_TOKEN_CACHE", str(tmp_path / "cache"))
+    tok = load_tokenizer(tiny_encoder)
+    texts = ["the tweet is good", "you idiot", "a"]
+    first = tokenize_cached(texts, tok, 32)
+    assert first == tok(texts, truncation=True, max_length=32)["input_ids"]
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+
+    class Refuse:
+        def __getattr__(self, name):
+            return getattr(tok, name)
+
+        def __call__(self, *a, **k):
+            raise AssertionError("tokenizer called despite a cache hit")
+    assert tokenize_cached(texts, Refuse(), 32) == first
+    tokenize_cached(texts, tok, 3)                      # another max length → another key
+    tokenize_cached(texts[:2], tok, 32)                 # other texts → another key
+    assert len(list((tmp_path / "cache").iterdir())) == 3
+    monkeypatch.setenv("AURA_TOKEN_CACHE", "off")
+    assert tokenize_cached(texts, tok, 32) == first
+
+
+def test_bf16_inference_stays_close_to_fp32(tiny_encoder):
+    tok, model = load_tokenizer(tiny_encoder), AuraModel(tiny_encoder).eval()
+    texts = ["the tweet is good and calm", "you idiot", "so sad really", "wow"] * 5
+    fp32 = predict(model, tok, texts, batch_size=8)
+    bf16 = predict(model, tok, texts, batch_size=8, amp_dtype=torch.bfloat16)
+    assert np.abs(fp32["toxicity"] - bf16["toxicity"]).max() < 0.02
