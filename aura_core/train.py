@@ -7,6 +7,7 @@ dev set after every epoch, a per-step CSV log and safetensors checkpoints in the
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import random
@@ -179,10 +180,21 @@ class TrainingDiverged(RuntimeError):
 
 
 def _truncate_step_log(path: Path, step: int) -> None:
-    """Drop step-log rows written after the state we resume from (they will be written again)."""
-    if path.is_file():
-        log = pd.read_csv(path)
-        atomic_write_text(path, log[log["step"] <= step].to_csv(index=False))
+    """Keep the step-log rows up to the state we resume from. The log is append-only (one flushed row per step), so a
+    kill can leave a partial last line: only complete rows (every field present, numeric step) survive."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, kept = rows[0], []
+    for r in rows[1:]:
+        if len(r) == len(header) and r[0].isdigit() and int(r[0]) <= step and r[header.index("total")] != "":
+            kept.append(r)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header] + kept)
+    atomic_write_text(path, buf.getvalue())
 
 
 def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.DataFrame,

@@ -101,3 +101,13 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch
     with pytest.raises(OSError):
         atomic_write_text(target, "new")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_resume_repairs_a_step_log_cut_mid_line(tmp_path):
+    log = tmp_path / "steps.csv"
+    log.write_text("step,epoch,total\n1,1,0.9\n2,1,0.8\n3,1,0.7\n4,1,0.6\n5,1,0.")   # killed while writing row 5
+    T._truncate_step_log(log, 3)
+    assert log.read_text() == "step,epoch,total\n1,1,0.9\n2,1,0.8\n3,1,0.7\n"
+    log.write_text("step,epoch,total\n1,1,0.9\n2,1")
+    T._truncate_step_log(log, 5)
+    assert log.read_text() == "step,epoch,total\n1,1,0.9\n"
