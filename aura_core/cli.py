@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--resume", action="store_true",
                    help="Continue an interrupted run in its folder: skip finished notebooks, resume training from the "
                         "last checkpoint (params must be unchanged).")
+    g = sub.add_parser("grid", help="Run a grid (configurations × seeds), skipping finished cells.")
+    g.add_argument("grid", help="params/grids/<name>.yaml")
+    g.add_argument("--jobs", type=int, default=1, help="Cells run at once on this machine (cores are split).")
+    g.add_argument("--shard", help="i/n: run only every n-th cell starting at i (several machines, SLURM arrays).")
+    g.add_argument("--root", default="outputs/grids", help="Where grid folders go.")
+    g.add_argument("--dry-run", action="store_true", help="List the cells that would run.")
     k = sub.add_parser("check-report", help="Open a run's HTML in headless Chromium: images, claims table, console.")
     k.add_argument("run_dir")
     s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
@@ -29,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "grid":
+            from .grid import load_grid, run_grid
+            table = run_grid(load_grid(args.grid, args.root), args.jobs, args.shard, args.dry_run)
+            done = (table["status"] == "finished").sum()
+            print(f"[grid] {done}/{len(table)} cells finished; summary: {args.root}/{load_grid(args.grid, args.root).name}/summary.csv")
+            return 0
         if args.cmd == "check-report":
             from .browser_check import check_report
             from .io import write_json
@@ -57,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:  # RunError and anything a notebook raised: one line, non-zero
         from .runner import RunError
-        if isinstance(e, RunError):
+        if isinstance(e, RunError) or (args.cmd == "grid" and isinstance(e, RuntimeError)):
             print(f"aura: error: {e}", file=sys.stderr)
             return 1
         raise

@@ -17,6 +17,7 @@ from .params import Params, load, tier_specs
 # The files the stages produce, so a re-run into the same folder never shows a previous run's results.
 RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json", "run_state.json",
                  "checkpoints/resume.safetensors"]
+EVAL_SAMPLE_SEED = 0
 LEVELS = {"olid": ("L1", "OLID"), "jigsaw": ("L2", "Jigsaw"), "toxigen": ("L3", "ToxiGen")}
 
 
@@ -221,7 +222,8 @@ def load_tiers(p: Params) -> list[Tier]:
             tiers.append(Tier(key, level, name, None, {}, f"not available: {e}"))
             continue
         full = len(df)
-        df = preprocess.apply(D.stratified_sample(df, p.eval_max_rows, p.seed), p.preprocess)
+        # evaluation rows never depend on the training seed, so runs of a grid are scored on the same items (paired)
+        df = preprocess.apply(D.stratified_sample(df, p.eval_max_rows, EVAL_SAMPLE_SEED), p.preprocess)
         prov = {"file": df.attrs.get("source", ""), "split": df.attrs.get("split", "test"),
                 "label_rule": {"olid": "subtask_a OFF = 1", "jigsaw": "toxic column = 1",
                                "toxigen": f"toxigen_label_rule = {p.toxigen_label_rule}"}.get(key, df.attrs.get("split", "")),
@@ -264,7 +266,7 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
     if "emotion" in p.tasks:
         root = D.resolve_data_dir(p)
         ge = preprocess.apply(D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub),
-                                                  p.eval_max_rows, p.seed), p.preprocess)
+                                                  p.eval_max_rows, EVAL_SAMPLE_SEED), p.preprocess)
         probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device,
                     _amp(p, device))
         result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),

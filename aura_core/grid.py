@@ -1,0 +1,210 @@
+"""`aura grid`: a base profile × configurations × seeds, every cell an ordinary run folder.
+
+A grid file (params/grids/<name>.yaml):
+
+    name: diagnosis
+    base: ../cpu.yaml                  # profile, relative to the grid file
+    seeds: [1, 2, 3]
+    baseline: partner_b                # the configuration every factor is compared with
+    configs:                           # a listed set: one factor changed per configuration ...
+      - {label: partner_b, set: {}}
+      - {label: interleaved, factor: "paradigm (pseudo-labels, batch composition)", set: {paradigm: interleaved}}
+    # ... or a cartesian product instead of configs:
+    # factors: {paradigm: [paired, interleaved], threshold: [0.5, tuned]}
+
+Cells run in outputs/grids/<name>/<label>__seed<seed>/. A finished cell (all five notebooks done) is skipped on a
+re-run; --shard i/n takes every n-th cell (each cell in exactly one shard: SLURM arrays, several machines); --jobs N
+runs N cells at once on one machine, splitting its cores between them.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .io import atomic_write_text, read_json, write_json
+from .params import ParamError, load
+from .runner import NOTEBOOKS
+
+
+@dataclass
+class Config:
+    label: str
+    overrides: dict
+    factor: str | None = None
+
+
+@dataclass
+class Grid:
+    name: str
+    path: Path
+    base: Path
+    seeds: list[int]
+    configs: list[Config]
+    baseline: str
+    root: Path = field(default=Path("outputs/grids"))
+
+    @property
+    def dir(self) -> Path:
+        return self.root / self.name
+
+
+@dataclass
+class Cell:
+    config: Config
+    seed: int
+    dir: Path
+
+    @property
+    def id(self) -> str:
+        return self.dir.name
+
+    @property
+    def overrides(self) -> dict:
+        return {**self.config.overrides, "seed": self.seed}
+
+
+GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "baseline", "description"}
+
+
+def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamError(f"{path}: grid file not found")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    unknown = set(raw) - GRID_KEYS
+    if unknown:
+        raise ParamError(f"{path}: unknown grid key(s) {sorted(unknown)}; valid: {sorted(GRID_KEYS)}")
+    for key in ("name", "base", "seeds"):
+        if key not in raw:
+            raise ParamError(f"{path}: grid key '{key}' is required")
+    if ("configs" in raw) == ("factors" in raw):
+        raise ParamError(f"{path}: give either 'configs' (a listed set) or 'factors' (a cartesian product)")
+    if "configs" in raw:
+        configs = []
+        for i, c in enumerate(raw["configs"]):
+            if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor"}:
+                raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor}}, got {c!r}")
+            configs.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor")))
+    else:
+        keys = list(raw["factors"])
+        configs = [Config(",".join(f"{k}={v}" for k, v in zip(keys, values)), dict(zip(keys, values)))
+                   for values in itertools.product(*(raw["factors"][k] for k in keys))]
+    labels = [c.label for c in configs]
+    if len(set(labels)) != len(labels):
+        raise ParamError(f"{path}: duplicate config labels")
+    baseline = raw.get("baseline", labels[0])
+    if baseline not in labels:
+        raise ParamError(f"{path}: baseline {baseline!r} is not a config label ({labels})")
+    grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
+                configs, baseline, Path(root))
+    for c in configs:  # every configuration must resolve: a misspelled key fails now, not hours into the grid
+        load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
+    return grid
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", label)
+
+
+def cells(grid: Grid) -> list[Cell]:
+    return [Cell(c, s, grid.dir / f"{_slug(c.label)}__seed{s}") for c in grid.configs for s in grid.seeds]
+
+
+def shard(all_cells: list[Cell], spec: str | None) -> list[Cell]:
+    """'i/n' (1-based): cells i, i+n, i+2n, … of the fixed cell order."""
+    if not spec:
+        return all_cells
+    m = re.fullmatch(r"(\d+)/(\d+)", spec)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ParamError(f"--shard {spec!r}: expected i/n with 1 <= i <= n")
+    i, n = int(m.group(1)), int(m.group(2))
+    return [c for k, c in enumerate(all_cells) if k % n == i - 1]
+
+
+def finished(cell: Cell) -> bool:
+    state = cell.dir / "run_state.json"
+    return state.is_file() and read_json(state).get("completed") == NOTEBOOKS and (cell.dir / "metrics.json").is_file()
+
+
+def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
+    """Run one cell with `aura run` in a subprocess; returns 'ok' or 'failed: <last error line>'."""
+    cmd = [sys.executable, "-m", "aura_core.cli", "run", str(grid.base), "--out", str(cell.dir)]
+    if (cell.dir / "run_state.json").is_file():
+        cmd.append("--resume")  # a cell interrupted earlier continues where it stopped
+    for k, v in cell.overrides.items():
+        cmd += ["--set", f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{cell.id}.log", "w") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    if rc == 0:
+        return "ok"
+    lines = (log_dir / f"{cell.id}.log").read_text().strip().splitlines()
+    return f"failed: {lines[-1] if lines else f'exit {rc}'}"
+
+
+def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: bool = False) -> pd.DataFrame:
+    todo = shard(cells(grid), shard_spec)
+    status = {}
+    pending = []
+    for c in todo:
+        if finished(c):
+            status[c.id] = "finished earlier (skipped)"
+        else:
+            pending.append(c)
+    print(f"[grid] {grid.name}: {len(todo)} cells in this shard, {len(todo) - len(pending)} finished, "
+          f"{len(pending)} to run with {jobs} job(s)", flush=True)
+    if dry_run:
+        for c in pending:
+            print(f"[grid] would run {c.id}: {c.overrides}")
+        return summarize(grid)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for c, st in zip(pending, pool.map(lambda c: run_cell(grid, c, threads, grid.dir / "logs"), pending)):
+            status[c.id] = st
+            print(f"[grid] {c.id}: {st}", flush=True)
+    write_json(grid.dir / f"status{'' if not shard_spec else '_' + shard_spec.replace('/', 'of')}.json", status)
+    table = summarize(grid)
+    failed = {k: v for k, v in status.items() if v.startswith("failed")}
+    if failed:
+        raise RuntimeError(f"{len(failed)} grid cell(s) failed, first: {next(iter(failed))}: {next(iter(failed.values()))}")
+    return table
+
+
+def cell_scores(metrics: dict) -> dict:
+    from .compare import run_scores
+    stress = metrics.get("stress", {})
+    out = run_scores(metrics)
+    out["threshold"] = stress.get("threshold")
+    out["shortcut_gap"] = stress.get("summary", {}).get("shortcut_gap")
+    for level, r in stress.get("summary", {}).get("pred_over_true_pos_rate", {}).items():
+        out[f"pred/true {level}"] = r
+    out["selected_epoch"] = metrics.get("train", {}).get("selected_epoch")
+    return out
+
+
+def summarize(grid: Grid) -> pd.DataFrame:
+    """One row per cell (missing or unfinished cells included, with their status) → summary.csv / summary.json."""
+    rows = []
+    for c in cells(grid):
+        row = {"config": c.config.label, "factor": c.config.factor, "seed": c.seed, "cell": c.id}
+        if finished(c):
+            row |= {"status": "finished", **cell_scores(read_json(c.dir / "metrics.json"))}
+        else:
+            row["status"] = "not finished"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    grid.dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(grid.dir / "summary.csv", table.to_csv(index=False))
+    write_json(grid.dir / "summary.json", {"grid": grid.name, "base": str(grid.base), "baseline": grid.baseline,
+                                           "seeds": grid.seeds, "cells": table.to_dict("records")})
+    return table

@@ -1,0 +1,95 @@
+"""Grid expansion, validation, sharding, skip-finished and summaries."""
+import json
+
+import pytest
+import yaml
+
+from aura_core import grid as G
+from aura_core.params import ParamError
+from aura_core.runner import NOTEBOOKS
+from conftest import REPO
+
+
+def grid_file(tmp_path, **over):
+    spec = {"name": "g", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3], "baseline": "b",
+            "configs": [{"label": "b", "set": {}},
+                        {"label": "inter", "factor": "paradigm", "set": {"paradigm": "interleaved"}},
+                        {"label": "tuned", "factor": "threshold", "set": {"threshold": "tuned"}}]}
+    spec.update(over)
+    spec = {k: v for k, v in spec.items() if v is not None}
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path / "g.yaml"
+
+
+def test_listed_grid_expands_configs_times_seeds(tmp_path):
+    g = G.load_grid(grid_file(tmp_path), tmp_path / "out")
+    cs = G.cells(g)
+    assert [c.id for c in cs[:4]] == ["b__seed1", "b__seed2", "b__seed3", "inter__seed1"] and len(cs) == 9
+    assert cs[4].overrides == {"paradigm": "interleaved", "seed": 2}
+    assert cs[4].dir == tmp_path / "out" / "g" / "inter__seed2" and g.baseline == "b"
+
+
+def test_cartesian_grid(tmp_path):
+    g = G.load_grid(grid_file(tmp_path, configs=None, baseline=None,
+                              factors={"paradigm": ["paired", "masked"], "threshold": [0.5, "tuned"]}), tmp_path)
+    assert [c.label for c in g.configs] == ["paradigm=paired,threshold=0.5", "paradigm=paired,threshold=tuned",
+                                            "paradigm=masked,threshold=0.5", "paradigm=masked,threshold=tuned"]
+    assert g.baseline == g.configs[0].label and len(G.cells(g)) == 12
+
+
+@pytest.mark.parametrize("over, fragment", [
+    ({"configs": [{"label": "b", "set": {"paradigmm": "masked"}}]}, "unknown param 'paradigmm'"),
+    ({"baseline": "zzz"}, "baseline 'zzz' is not a config label"),
+    ({"factors": {"seed": [1]}}, "either 'configs'"),
+    ({"seedz": [1]}, "unknown grid key"),
+    ({"configs": [{"label": "b"}, {"label": "b"}]}, "duplicate config labels"),
+])
+def test_bad_grids_fail_before_anything_runs(tmp_path, over, fragment):
+    with pytest.raises(ParamError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        G.load_grid(grid_file(tmp_path, **over), tmp_path)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 9, 10])
+def test_every_cell_is_in_exactly_one_shard(tmp_path, n):
+    all_cells = G.cells(G.load_grid(grid_file(tmp_path), tmp_path))
+    ids = [c.id for i in range(1, n + 1) for c in G.shard(all_cells, f"{i}/{n}")]
+    assert sorted(ids) == sorted(c.id for c in all_cells)
+    with pytest.raises(ParamError):
+        G.shard(all_cells, f"{n + 1}/{n}")
+
+
+def fake_finished(cell, l1=0.7):
+    cell.dir.mkdir(parents=True)
+    (cell.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS}))
+    (cell.dir / "metrics.json").write_text(json.dumps({"stress": {"delta_f1": 0.3, "threshold": 0.5, "tiers": {
+        "olid": {"level": "L1", "name": "OLID", "available": True, "metrics": {"macro_f1": l1}}},
+        "emotion_goemotions_test": {"macro_f1": 0.3}, "summary": {"shortcut_gap": 0.02,
+                                                                 "pred_over_true_pos_rate": {"L1": 0.6}}},
+        "train": {"selected_epoch": 3}}))
+
+
+def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch):
+    g = G.load_grid(grid_file(tmp_path), tmp_path)
+    all_cells = G.cells(g)
+    for c in all_cells[:4]:
+        fake_finished(c)
+    ran = []
+
+    def fake_run(grid, cell, threads, log_dir):
+        ran.append(cell.id)
+        if cell.id == "tuned__seed3":
+            return "failed: aura: error: boom"
+        fake_finished(cell, 0.6)
+        return "ok"
+    monkeypatch.setattr(G, "run_cell", fake_run)
+    with pytest.raises(RuntimeError, match="1 grid cell\\(s\\) failed, first: tuned__seed3"):
+        G.run_grid(g, jobs=2)
+    assert sorted(ran) == sorted(c.id for c in all_cells[4:])
+    table = G.summarize(g)
+    assert len(table) == 9 and (table["status"] == "finished").sum() == 8
+    assert table.set_index("cell").loc["tuned__seed3", "status"] == "not finished"
+    assert table.set_index("cell").loc["b__seed1", "L1"] == 0.7 and (g.dir / "summary.csv").is_file()
+    ran.clear()
+    monkeypatch.setattr(G, "run_cell", lambda grid, cell, t, l: ran.append(cell.id) or (fake_finished(cell), "ok")[1])
+    G.run_grid(g)
+    assert ran == ["tuned__seed3"]            # the re-run only does what is missing
