@@ -93,3 +93,26 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
     monkeypatch.setattr(G, "run_cell", lambda grid, cell, t, l: ran.append(cell.id) or (fake_finished(cell), "ok")[1])
     G.run_grid(g)
     assert ran == ["tuned__seed3"]            # the re-run only does what is missing
+
+
+def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_path, fixture_data, tiny_encoder):
+    import subprocess
+    import sys
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "name": "tiny", "data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False, "epochs": 1,
+        "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml")}))
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({
+        "name": "tg", "base": "base.yaml", "seeds": [5], "baseline": "paired",
+        "configs": [{"label": "paired", "set": {}}, {"label": "masked", "factor": "paradigm", "set": {"paradigm": "masked"}}]}))
+
+    def aura_grid():
+        return subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "g.yaml"), "--jobs", "2",
+                               "--root", str(tmp_path / "out")], capture_output=True, text=True, timeout=900, cwd=REPO)
+    r = aura_grid()
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    summary = json.loads((tmp_path / "out/tg/summary.json").read_text())
+    assert [c["status"] for c in summary["cells"]] == ["finished", "finished"]
+    assert yaml.safe_load((tmp_path / "out/tg/masked__seed5/params.yaml").read_text())["paradigm"] == "masked"
+    assert (tmp_path / "out/tg/paired__seed5/index.html").is_file()
+    r = aura_grid()
+    assert "2 finished, 0 to run" in r.stdout
