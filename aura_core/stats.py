@@ -77,3 +77,40 @@ def hierarchical_diff(y: np.ndarray, preds_a: list[np.ndarray], preds_b: list[np
     return {"diff": point, "ci_low": float(np.quantile(draws, alpha)), "ci_high": float(np.quantile(draws, 1 - alpha)),
             "p_le_0": float(np.mean(draws <= 0)), "level": level, "n_resamples": n_resamples,
             "seeds": [len(A), len(B)]}
+
+
+def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int = 0, level: float = 0.95,
+                         delta: tuple[str, str] | None = ("L1", "L3")) -> dict:
+    """Per tier, mean-over-seeds F1(a) − F1(b), and the change in ΔF1 = F1(L1) − F1(L3), from the same draws.
+
+    tiers: {level: (y, preds_a[seeds × items], preds_b[seeds × items])}, all tiers with the same seeds per config.
+    Each draw resamples the seeds of a and of b (shared across tiers: a seed is one trained model) and each tier's
+    items independently."""
+    rng = np.random.default_rng(seed)
+    data = {k: (np.asarray(y), np.asarray(a, float), np.asarray(b, float)) for k, (y, a, b) in tiers.items()}
+    na, nb = (len(next(iter(data.values()))[i]) for i in (1, 2))
+    point = {k: float(binary_macro_f1(y, a).mean() - binary_macro_f1(y, b).mean()) for k, (y, a, b) in data.items()}
+    draws = {k: np.empty(n_resamples) for k in data}
+    for i in range(n_resamples):
+        sa, sb = rng.integers(0, na, na), rng.integers(0, nb, nb)
+        for k, (y, a, b) in data.items():
+            items = rng.integers(0, len(y), len(y))
+            draws[k][i] = binary_macro_f1(y[items], a[sa][:, items]).mean() - binary_macro_f1(y[items], b[sb][:, items]).mean()
+    if delta and all(t in data for t in delta):
+        point["ΔF1"] = point[delta[0]] - point[delta[1]]
+        draws["ΔF1"] = draws[delta[0]] - draws[delta[1]]
+    alpha = (1 - level) / 2
+    return {k: {"diff": point[k], "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
+                "p_le_0": float(np.mean(d <= 0))} for k, d in draws.items()}
+
+
+def hierarchical_mean(y: np.ndarray, preds: np.ndarray, n_resamples: int = N_RESAMPLES, seed: int = 0,
+                      level: float = 0.95) -> dict:
+    """Mean-over-seeds macro-F1 with a CI resampling seeds and items."""
+    y, A = np.asarray(y), np.asarray(preds, float)
+    rng = np.random.default_rng(seed)
+    draws = np.array([binary_macro_f1(y[it], A[rng.integers(0, len(A), len(A))][:, it]).mean()
+                      for it in (rng.integers(0, len(y), len(y)) for _ in range(n_resamples))])
+    alpha = (1 - level) / 2
+    return {"value": float(binary_macro_f1(y, A).mean()), "ci_low": float(np.quantile(draws, alpha)),
+            "ci_high": float(np.quantile(draws, 1 - alpha))}

@@ -1,0 +1,162 @@
+"""A finished grid as evidence: per-configuration numbers over seeds with CIs, factor attribution against the baseline,
+target-group breakdown, and a written answer to each of the seed report's seven questions generated from the numbers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .grid import Grid, cells, finished
+from .io import read_json
+from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
+
+TIERS = ["L1", "L2", "L3"]
+# factor keys a grid config may declare → the seed report's question it answers
+QUESTIONS = [
+    ("paradigm", "1. Training paradigm: interleaved single-task batches or joint paired batches?"),
+    ("pseudo_labels", "2. Pseudo-labelling: did OLID rows carry emotion labels and GoEmotions rows toxicity labels?"),
+    ("validation", "3. Validation: separate toxicity and emotion sets, or a combined paired set?"),
+    ("preprocess", "4. Preprocessing: any differences in text cleaning or tokenisation?"),
+    ("threshold", "5. Threshold: was the 0.5 toxicity threshold tuned on validation data?"),
+    ("seed", "6. Random seed: was a fixed seed used, and how much does the seed alone move the numbers?"),
+    ("selection", "7. Model selection: which epoch was evaluated?"),
+]
+
+
+def tier_predictions(cell_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
+    """level → (y, 0/1 predictions at the run's threshold, the prediction frame) for every available tier."""
+    m = read_json(cell_dir / "metrics.json")["stress"]
+    out = {}
+    for key, e in m["tiers"].items():
+        if e["available"]:
+            df = pd.read_csv(cell_dir / "predictions" / f"{key}.csv")
+            out[e["level"]] = (df["label"].to_numpy(), (df["p_toxic"] >= m["threshold"]).astype(int).to_numpy(), df)
+    return out
+
+
+def _by_config(grid: Grid) -> dict[str, list]:
+    groups: dict[str, list] = {c.label: [] for c in grid.configs}
+    for c in cells(grid):
+        if finished(c):
+            groups[c.config.label].append(c)
+    return groups
+
+
+def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFrame:
+    """Per configuration and tier: mean ± sd and min–max over seeds, a CI over seeds and items, the partners' numbers
+    and whether each claimed number lies inside the reproduced seed range."""
+    rows = []
+    for label, cs in _by_config(grid).items():
+        if not cs:
+            rows.append({"config": label, "tier": "—", "seeds": 0, "note": "no finished cell"})
+            continue
+        preds = [tier_predictions(c.dir) for c in cs]
+        metrics = [read_json(c.dir / "metrics.json")["stress"] for c in cs]
+        for level in TIERS + ["ΔF1", "emotion"]:
+            if level in TIERS:
+                if not all(level in p for p in preds):
+                    continue
+                y = preds[0][level][0]
+                vals = [binary_macro_f1(p[level][0], p[level][1]) for p in preds]
+                ci = hierarchical_mean(y, [p[level][1] for p in preds], n_resamples)
+            elif level == "ΔF1":
+                vals, ci = [m.get("delta_f1") for m in metrics], None
+            else:
+                vals, ci = [m.get("emotion_goemotions_test", {}).get("macro_f1") for m in metrics], None
+            s = seed_summary(vals)
+            if not s["n"]:
+                continue
+            row = {"config": label, "tier": level, "seeds": s["n"], "mean": s["mean"], "sd": s["sd"],
+                   "min": s["min"], "max": s["max"], "ci_low": ci["ci_low"] if ci else None,
+                   "ci_high": ci["ci_high"] if ci else None}
+            claim = claims["tiers"].get(level, {})
+            for who in ("partner_a", "partner_b"):
+                if who in claim:
+                    row[who] = claim[who]
+                    row[f"{who} in seed range"] = bool(s["min"] <= claim[who] <= s["max"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
+    """For each configuration that changes one factor: the change in L1/L2/L3 F1 and ΔF1 against the baseline, with a
+    CI over seeds and items (stats.hierarchical_effects), as one row per factor and tier."""
+    groups = _by_config(grid)
+    base = [tier_predictions(c.dir) for c in groups[grid.baseline]]
+    rows = []
+    for cfg in grid.configs:
+        if cfg.label == grid.baseline or not cfg.factor:
+            continue
+        other = [tier_predictions(c.dir) for c in groups[cfg.label]]
+        if not other or not base:
+            rows.append({"factor": cfg.factor, "config": cfg.label, "tier": "—", "note": "cells not finished"})
+            continue
+        tiers = {lvl: (base[0][lvl][0], [p[lvl][1] for p in other], [p[lvl][1] for p in base])
+                 for lvl in TIERS if all(lvl in p for p in other + base)}
+        for lvl, e in hierarchical_effects(tiers, n_resamples).items():
+            rows.append({"factor": cfg.factor, "config": cfg.label, "tier": lvl, "change": e["diff"],
+                         "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+                         "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
+                         "cells": ", ".join(c.id for c in groups[cfg.label])})
+    return pd.DataFrame(rows)
+
+
+def target_groups(grid: Grid, label: str, n_resamples: int = 1000) -> pd.DataFrame:
+    """L3 (ToxiGen) macro-F1 per target group for one configuration: mean over seeds with a CI."""
+    preds = [tier_predictions(c.dir) for c in _by_config(grid)[label]]
+    if not preds or "L3" not in preds[0] or "target_group" not in preds[0]["L3"][2]:
+        return pd.DataFrame()
+    groups = preds[0]["L3"][2]["target_group"].to_numpy()
+    rows = []
+    for g in sorted(set(groups)):
+        m = groups == g
+        ci = hierarchical_mean(preds[0]["L3"][0][m], [p["L3"][1][m] for p in preds], n_resamples)
+        rows.append({"target_group": g, "rows": int(m.sum()), "toxic": int(preds[0]["L3"][0][m].sum()), **ci})
+    return pd.DataFrame(rows).sort_values("value")
+
+
+def _fmt(e: pd.Series) -> str:
+    return f"{e['change']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]"
+
+
+def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on."""
+    gap = {t: claims["tiers"][t]["partner_a"] - claims["tiers"][t]["partner_b"] for t in TIERS if t in claims["tiers"]}
+    out = []
+    for key, question in QUESTIONS:
+        if key == "seed":
+            base = table[(table["config"] == grid.baseline) & table["tier"].isin(TIERS)]
+            if base.empty or base["seeds"].max() < 2:
+                out.append((question, "Inconclusive: the baseline needs at least two seeds to measure seed spread."))
+                continue
+            parts = [f"{r.tier} spans {r['min']:.3f}–{r['max']:.3f} (sd {r.sd:.3f}) over {r.seeds} seeds"
+                     for _, r in base.iterrows()]
+            covers = [r.tier for _, r in base.iterrows() if r.tier in gap and (r["max"] - r["min"]) >= abs(gap[r.tier])]
+            verdict = (f"The seed alone moves {', '.join(covers)} as much as the A−B gap there, so a single-seed "
+                       f"comparison cannot separate the partners on {'it' if len(covers) == 1 else 'them'}."
+                       if covers else "The seed spread is smaller than the A−B gap on every tier: seeds alone do "
+                                      "not explain the discrepancy.")
+            out.append((question, f"Baseline `{grid.baseline}`: {'; '.join(parts)}. {verdict} Both partners should "
+                                  "report several seeds; this project fixes seed and data order (`deterministic`)."))
+            continue
+        rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
+        if rows.empty or "change" not in rows:
+            out.append((question, f"Not tested: the grid has no configuration with factor `{key}`."))
+            continue
+        cfg = rows["config"].iloc[0]
+        lines, toward = [], []
+        for _, r in rows.iterrows():
+            lines.append(f"{r.tier} {_fmt(r)}")
+            if r.tier in gap and r.excludes_0 and np.sign(r.change) == np.sign(gap[r.tier]):
+                toward.append(f"{r.tier} ({abs(r.change) / abs(gap[r.tier]):.0%} of the A−B gap)")
+        if toward:
+            verdict = f"It moves the numbers toward Partner A's on {', '.join(toward)}: a plausible contributor."
+        elif rows["excludes_0"].any():
+            verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
+        else:
+            verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
+        out.append((question, f"Changing only this (config `{cfg}` vs `{grid.baseline}`, runs {rows['cells'].iloc[0]}): "
+                              f"{'; '.join(lines)} (change in macro-F1, 95% CI over seeds and items). {verdict}"))
+    return out

@@ -1,0 +1,89 @@
+"""Attribution and the generated answers on a small synthetic grid with known effects."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from aura_core import diagnosis as Dg
+from aura_core.compare import load_claims
+from aura_core.grid import cells, load_grid
+from aura_core.runner import NOTEBOOKS
+from conftest import REPO
+
+RNG = np.random.default_rng(0)
+N = 600
+Y = {"L1": RNG.integers(0, 2, N), "L3": RNG.integers(0, 2, N)}
+GROUPS = np.array(["women", "black", "jewish"])[RNG.integers(0, 3, N)]
+
+
+def write_cell(cell, accuracy):
+    """A finished cell whose predictions are right with the given probability per tier."""
+    cell.dir.mkdir(parents=True)
+    (cell.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS}))
+    (cell.dir / "predictions").mkdir()
+    tiers, f1 = {}, {}
+    for level, key in (("L1", "olid"), ("L3", "toxigen")):
+        y = Y[level]
+        right = RNG.random(N) < accuracy[level]
+        p = np.where(right, y, 1 - y) * 0.8 + 0.1
+        df = pd.DataFrame({"label": y, "p_toxic": p})
+        if key == "toxigen":
+            df["target_group"] = GROUPS
+        df.to_csv(cell.dir / "predictions" / f"{key}.csv", index=False)
+        f1[level] = float(Dg.binary_macro_f1(y, p >= 0.5))
+        tiers[key] = {"level": level, "name": key, "available": True, "metrics": {"macro_f1": f1[level]}}
+    tiers["jigsaw"] = {"level": "L2", "name": "Jigsaw", "available": False, "reason": "not available: x"}
+    (cell.dir / "metrics.json").write_text(json.dumps({"stress": {
+        "threshold": 0.5, "tiers": tiers, "delta_f1": f1["L1"] - f1["L3"], "emotion_goemotions_test": {"macro_f1": 0.3},
+        "summary": {"shortcut_gap": 0.0, "pred_over_true_pos_rate": {}}}, "train": {"selected_epoch": 1}}))
+
+
+@pytest.fixture
+def grid(tmp_path):
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({
+        "name": "syn", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3], "baseline": "partner_b",
+        "configs": [{"label": "partner_b", "set": {}},
+                    {"label": "tuned", "factor": "threshold", "set": {"threshold": "tuned"}},
+                    {"label": "interleaved", "factor": "paradigm", "set": {"paradigm": "interleaved"}}]}))
+    g = load_grid(tmp_path / "g.yaml", tmp_path / "out")
+    acc = {"partner_b": {"L1": 0.72, "L3": 0.60}, "tuned": {"L1": 0.82, "L3": 0.66}, "interleaved": {"L1": 0.72, "L3": 0.60}}
+    for c in cells(g):
+        write_cell(c, acc[c.config.label])
+    return g
+
+
+def test_attribution_finds_the_factor_that_matters_and_not_the_one_that_does_not(grid):
+    a = Dg.attribution(grid, n_resamples=300).set_index(["factor", "tier"])
+    assert a.loc[("threshold", "L1"), "change"] == pytest.approx(0.10, abs=0.04)
+    assert a.loc[("threshold", "L1"), "excludes_0"] and a.loc[("threshold", "L1"), "ci_low"] > 0
+    assert not a.loc[("paradigm", "L1"), "excludes_0"]
+    assert a.loc[("threshold", "ΔF1"), "change"] == pytest.approx(
+        a.loc[("threshold", "L1"), "change"] - a.loc[("threshold", "L3"), "change"])
+    assert "tuned__seed1" in a.loc[("threshold", "L1"), "cells"]
+
+
+def test_config_table_seed_ranges_and_claims(grid):
+    t = Dg.config_table(grid, load_claims(REPO / "params/claims.yaml"), n_resamples=200)
+    row = t[(t["config"] == "partner_b") & (t["tier"] == "L1")].iloc[0]
+    assert row["seeds"] == 3 and row["min"] <= row["mean"] <= row["max"] and row["ci_low"] < row["mean"] < row["ci_high"]
+    assert row["partner_a"] == 0.7917 and row["partner_a in seed range"] == (row["min"] <= 0.7917 <= row["max"])
+    assert set(t["tier"]) >= {"L1", "L3", "ΔF1", "emotion"} and "L2" not in set(t["tier"])
+
+
+def test_target_groups_cover_every_group(grid):
+    g = Dg.target_groups(grid, "partner_b", n_resamples=200)
+    assert sorted(g["target_group"]) == ["black", "jewish", "women"] and g["rows"].sum() == N
+
+
+def test_answers_cite_runs_and_say_when_inconclusive(grid):
+    claims = load_claims(REPO / "params/claims.yaml")
+    ans = dict(Dg.answers(grid, claims, Dg.attribution(grid, 300), Dg.config_table(grid, claims, 200)))
+    assert len(ans) == 7
+    q5 = next(v for k, v in ans.items() if k.startswith("5."))
+    assert "plausible contributor" in q5 and "tuned__seed1" in q5
+    q1 = next(v for k, v in ans.items() if k.startswith("1."))
+    assert "inconclusive" in q1 or "does not explain" in q1
+    assert next(v for k, v in ans.items() if k.startswith("4.")).startswith("Not tested")
+    assert "over 3 seeds" in next(v for k, v in ans.items() if k.startswith("6."))
