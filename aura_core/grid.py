@@ -174,6 +174,8 @@ def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: 
             print(f"[grid] {c.id}: {st}", flush=True)
     write_json(grid.dir / f"status{'' if not shard_spec else '_' + shard_spec.replace('/', 'of')}.json", status)
     table = summarize(grid)
+    if (table["status"] == "finished").all():
+        render_compare(grid)
     failed = {k: v for k, v in status.items() if v.startswith("failed")}
     if failed:
         raise RuntimeError(f"{len(failed)} grid cell(s) failed, first: {next(iter(failed))}: {next(iter(failed.values()))}")
@@ -208,3 +210,24 @@ def summarize(grid: Grid) -> pd.DataFrame:
     write_json(grid.dir / "summary.json", {"grid": grid.name, "base": str(grid.base), "baseline": grid.baseline,
                                            "seeds": grid.seeds, "cells": table.to_dict("records")})
     return table
+
+
+def render_compare(grid: Grid) -> Path:
+    """05_compare in grid view, executed into <grid>/compare/ (the single-run tables show the baseline's first seed)."""
+    import shutil
+
+    import papermill as pm
+
+    from .runner import default_notebooks_dir, export_html
+    first = next(c for c in cells(grid) if c.config.label == grid.baseline and finished(c))
+    out = grid.dir / "compare"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("params.yaml", "metrics.json"):
+        shutil.copy(first.dir / name, out / name)
+    nb = out / "05_compare.ipynb"
+    pm.execute_notebook(str(default_notebooks_dir() / "05_compare.ipynb"), str(nb), kernel_name="python3",
+                        parameters={"run_dir": str(out.resolve()), "grid_file": str(grid.path.resolve()),
+                                    "grid_root": str(grid.root.resolve())}, progress_bar=False, cwd=str(out))
+    export_html(nb, out / "05_compare.html")
+    print(f"[grid] compare: {out / '05_compare.html'}", flush=True)
+    return out

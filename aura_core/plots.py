@@ -194,3 +194,34 @@ def shortcut_probe(stress: dict, run_dir) -> plt.Figure | None:
         ax.set_ylabel("mean P(toxic)")
     save(fig, run_dir, "shortcut_probe")
     return fig
+
+
+def attribution_plot(attrib: pd.DataFrame, run_dir) -> plt.Figure:
+    """Change in macro-F1 against the baseline per factor and tier, with 95% CIs."""
+    a = attrib.dropna(subset=["change"]) if "change" in attrib else attrib
+    tiers = [t for t in ("L1", "L2", "L3", "ΔF1") if t in set(a.get("tier", []))]
+    fig, axes = plt.subplots(1, max(len(tiers), 1), figsize=(4 * max(len(tiers), 1), 0.5 * a["factor"].nunique() + 2),
+                             squeeze=False, sharey=True)
+    for ax, t in zip(axes[0], tiers):
+        d = a[a["tier"] == t]
+        ypos = range(len(d))
+        ax.errorbar(d["change"], ypos, xerr=[d["change"] - d["ci_low"], d["ci_high"] - d["change"]], fmt="o",
+                    color="black", capsize=3)
+        ax.axvline(0, color="0.6", ls=":")
+        ax.set(title=f"{t}: change vs baseline", yticks=list(ypos), yticklabels=list(d["factor"]))
+    save(fig, run_dir, "attribution")
+    return fig
+
+
+def sigma_overlay(series: dict[str, pd.DataFrame], run_dir) -> plt.Figure:
+    """Learned weight 1/(2σ²) per step for each configuration (first seed), same axes for all."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+    for label, steps in series.items():
+        for ax, t in zip(axes, ("toxicity", "emotion")):
+            if f"weight_{t}" in steps:
+                ax.plot(steps["step"] / steps["step"].max(), steps[f"weight_{t}"], label=label)
+    for ax, t in zip(axes, ("toxicity", "emotion")):
+        ax.set(title=f"Learned weight 1/(2σ²), {t}", xlabel="fraction of training", ylim=(0, 2.2))
+        ax.legend(fontsize=7)
+    save(fig, run_dir, "sigma_overlay")
+    return fig

@@ -103,7 +103,7 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
         "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml")}))
     (tmp_path / "g.yaml").write_text(yaml.safe_dump({
         "name": "tg", "base": "base.yaml", "seeds": [5], "baseline": "paired",
-        "configs": [{"label": "paired", "set": {}}, {"label": "masked", "factor": "paradigm", "set": {"paradigm": "masked"}}]}))
+        "configs": [{"label": "paired", "set": {}}, {"label": "masked", "factor": "pseudo_labels", "set": {"paradigm": "masked"}}]}))
 
     def aura_grid():
         return subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "g.yaml"), "--jobs", "2",
@@ -114,5 +114,7 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
     assert [c["status"] for c in summary["cells"]] == ["finished", "finished"]
     assert yaml.safe_load((tmp_path / "out/tg/masked__seed5/params.yaml").read_text())["paradigm"] == "masked"
     assert (tmp_path / "out/tg/paired__seed5/index.html").is_file()
+    html = (tmp_path / "out/tg/compare/05_compare.html").read_text()
+    assert "2. Pseudo-labelling" in html and "masked__seed5" in html and "Not tested" in html
     r = aura_grid()
     assert "2 finished, 0 to run" in r.stdout
