@@ -84,11 +84,12 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
     """For each configuration that changes one factor: the change in L1/L2/L3 F1 and ΔF1 against the baseline, with a
     CI over seeds and items (stats.hierarchical_effects), as one row per factor and tier."""
     groups = _by_config(grid)
-    base = [tier_predictions(c.dir) for c in groups[grid.baseline]]
     rows = []
     for cfg in grid.configs:
         if cfg.label == grid.baseline or not cfg.factor:
             continue
+        ref = cfg.vs or grid.baseline
+        base = [tier_predictions(c.dir) for c in groups[ref]]
         other = [tier_predictions(c.dir) for c in groups[cfg.label]]
         if not other or not base:
             rows.append({"factor": cfg.factor, "config": cfg.label, "tier": "—", "note": "cells not finished"})
@@ -96,7 +97,7 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
         tiers = {lvl: (base[0][lvl][0], [p[lvl][1] for p in other], [p[lvl][1] for p in base])
                  for lvl in TIERS if all(lvl in p for p in other + base)}
         for lvl, e in hierarchical_effects(tiers, n_resamples).items():
-            rows.append({"factor": cfg.factor, "config": cfg.label, "tier": lvl, "change": e["diff"],
+            rows.append({"factor": cfg.factor, "config": cfg.label, "vs": ref, "tier": lvl, "change": e["diff"],
                          "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                          "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
                          "cells": ", ".join(c.id for c in groups[cfg.label])})
@@ -157,6 +158,6 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
             verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
         else:
             verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
-        out.append((question, f"Changing only this (config `{cfg}` vs `{grid.baseline}`, runs {rows['cells'].iloc[0]}): "
+        out.append((question, f"Changing only this (config `{cfg}` vs `{rows['vs'].iloc[0]}`, runs {rows['cells'].iloc[0]}): "
                               f"{'; '.join(lines)} (change in macro-F1, 95% CI over seeds and items). {verdict}"))
     return out

@@ -40,6 +40,7 @@ class Config:
     label: str
     overrides: dict
     factor: str | None = None
+    vs: str | None = None  # the configuration this one is compared with (default: the grid's baseline)
 
 
 @dataclass
@@ -91,9 +92,9 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     if "configs" in raw:
         configs = []
         for i, c in enumerate(raw["configs"]):
-            if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor"}:
-                raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor}}, got {c!r}")
-            configs.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor")))
+            if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor", "vs"}:
+                raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor, vs}}, got {c!r}")
+            configs.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor"), c.get("vs")))
     else:
         keys = list(raw["factors"])
         configs = [Config(",".join(f"{k}={v}" for k, v in zip(keys, values)), dict(zip(keys, values)))
@@ -102,8 +103,9 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     if len(set(labels)) != len(labels):
         raise ParamError(f"{path}: duplicate config labels")
     baseline = raw.get("baseline", labels[0])
-    if baseline not in labels:
-        raise ParamError(f"{path}: baseline {baseline!r} is not a config label ({labels})")
+    for ref in [baseline] + [c.vs for c in configs if c.vs]:
+        if ref not in labels:
+            raise ParamError(f"{path}: baseline/vs {ref!r} is not a config label ({labels})")
     grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
                 configs, baseline, Path(root))
     for c in configs:  # every configuration must resolve: a misspelled key fails now, not hours into the grid

@@ -39,7 +39,8 @@ def test_cartesian_grid(tmp_path):
 
 @pytest.mark.parametrize("over, fragment", [
     ({"configs": [{"label": "b", "set": {"paradigmm": "masked"}}]}, "unknown param 'paradigmm'"),
-    ({"baseline": "zzz"}, "baseline 'zzz' is not a config label"),
+    ({"baseline": "zzz"}, "baseline/vs 'zzz' is not a config label"),
+    ({"configs": [{"label": "b"}, {"label": "c", "vs": "q"}]}, "baseline/vs 'q' is not a config label"),
     ({"factors": {"seed": [1]}}, "either 'configs'"),
     ({"seedz": [1]}, "unknown grid key"),
     ({"configs": [{"label": "b"}, {"label": "b"}]}, "duplicate config labels"),
@@ -82,6 +83,8 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
         fake_finished(cell, 0.6)
         return "ok"
     monkeypatch.setattr(G, "run_cell", fake_run)
+    rendered = []
+    monkeypatch.setattr(G, "render_compare", lambda g: rendered.append(g.name))   # the real grid test renders it
     with pytest.raises(RuntimeError, match="1 grid cell\\(s\\) failed, first: tuned__seed3"):
         G.run_grid(g, jobs=2)
     assert sorted(ran) == sorted(c.id for c in all_cells[4:])
@@ -93,6 +96,7 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
     monkeypatch.setattr(G, "run_cell", lambda grid, cell, t, l: ran.append(cell.id) or (fake_finished(cell), "ok")[1])
     G.run_grid(g)
     assert ran == ["tuned__seed3"]            # the re-run only does what is missing
+    assert rendered == ["g"]                  # the grid view is rendered once every cell has finished
 
 
 def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_path, fixture_data, tiny_encoder):
