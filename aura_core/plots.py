@@ -65,9 +65,9 @@ def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict
                             edgecolor="black", zorder=3, label=f"Partner B reported, {t} (epoch ends, rescaled)")
     # fixed lower bounds and generous upper bounds, so runs of different paradigms read on the same axes
     axes[0].set(title="σ_i = exp(s_i / 2)", xlabel="optimizer step",
-                ylim=(0, max(1.5, *(steps[c].max() * 1.05 for c in steps if c.startswith("sigma_")))))
+                ylim=(0, max([1.5] + [steps[c].max() * 1.05 for c in steps if c.startswith("sigma_")])))
     axes[1].set(title="Learned weight 1/(2σ_i²)", xlabel="optimizer step",
-                ylim=(0, max(2.2, *(steps[c].max() * 1.05 for c in steps if c.startswith("weight_")))))
+                ylim=(0, max([2.2] + [steps[c].max() * 1.05 for c in steps if c.startswith("weight_")])))
     for ax in axes:
         ax.legend(fontsize=8)
         _epoch_lines(ax, steps)
