@@ -52,3 +52,19 @@ def test_reference_rows_render_with_their_sources(mini_run, tmp_path):
     assert rows.loc["Partner A (claimed)", "ΔF1"] == pytest.approx(0.7917 - 0.5168)
     html = write_index(run_dir).read_text()
     assert "single-task control" in html and "Caselli" in html and "No published comparator" in html
+
+
+def test_single_task_runs_through_all_five_notebooks(fixture_data, tiny_encoder, tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+    shutil.rmtree(fixture_data / "goemotions")
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({
+        "name": "st", "data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False, "epochs": 1,
+        "batch_size": 8, "olid_dev_fraction": 0.3, "tasks": ["toxicity"], "weighting": "equal",
+        "claims": str(REPO / "params" / "claims.yaml")}))
+    r = subprocess.run([sys.executable, "-m", "aura_core.cli", "run", str(tmp_path / "p.yaml"), "--out",
+                        str(tmp_path / "run")], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "not applicable" in (tmp_path / "run" / "html" / "04_stress_test.html").read_text()
