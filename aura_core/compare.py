@@ -31,8 +31,9 @@ def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None)
             if e["available"]:
                 ours[e["level"]] = e["metrics"]["macro_f1"]
                 prov = e["provenance"]
+                ci = e["metrics"].get("macro_f1_ci")
                 notes[e["level"]] = "; ".join(x for x in (
-                    f"{prov['rows']} rows", prov.get("note", ""),
+                    f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "", f"{prov['rows']} rows", prov.get("note", ""),
                     f"subsample: {prov['subsampled']}" if prov.get("subsampled") else "") if x)
             else:
                 notes[e["level"]] = e["reason"]

@@ -161,3 +161,19 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
         out.append((question, f"Changing only this (config `{cfg}` vs `{rows['vs'].iloc[0]}`, runs {rows['cells'].iloc[0]}): "
                               f"{'; '.join(lines)} (change in macro-F1, 95% CI over seeds and items). {verdict}"))
     return out
+
+
+def mechanism_table(grid: Grid) -> pd.DataFrame:
+    """Per configuration, over seeds: the domain-shortcut gap and each tier's predicted/true positive rate (mean ± sd),
+    the two numbers that tell a threshold problem and a learned shortcut apart (see aura_core/anatomy.py)."""
+    summary = pd.read_csv(grid.dir / "summary.csv")
+    summary = summary[summary["status"] == "finished"]
+    cols = ["shortcut_gap"] + [c for c in summary.columns if c.startswith("pred/true")]
+    rows = []
+    for label, g in summary.groupby("config", sort=False):
+        row = {"config": label, "seeds": len(g)}
+        for c in cols:
+            s = seed_summary(g[c].tolist())
+            row[c] = None if s["mean"] is None else f"{s['mean']:.3f} ± {s['sd']:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -240,6 +240,7 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
     """Per tier at the tuned threshold: metrics, error anatomy and the most confident errors; the GoEmotions-test
     emotion F1; the domain-shortcut probe; ΔF1 = L1 − L3."""
     from .anatomy import confident_errors, run_summary, shortcut_probe, tier_anatomy
+    from .stats import bootstrap_ci, bootstrap_ci_multiclass
     run_dir = Path(run_dir)
     threshold = read_json(metrics_path(run_dir))["tune"]["threshold"]
     result = {"threshold": threshold, "tiers": {}}
@@ -252,6 +253,8 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
             pt = predict(model, tokenizer, tier.frame["text"].tolist(), p.eval_batch_size, p.max_length,
                          device, _amp(p, device))["toxicity"][:, 1]
             entry["metrics"] = toxicity_metrics(y, pt, threshold)
+            ci = bootstrap_ci(y, (pt >= threshold).astype(int), seed=EVAL_SAMPLE_SEED)
+            entry["metrics"]["macro_f1_ci"] = [ci["ci_low"], ci["ci_high"]]
             entry["anatomy"] = tier_anatomy(y, pt, threshold)
             entry["errors"] = confident_errors(tier.frame, pt, threshold)
             keep = [c for c in ("id", "label", "target_group", "raw_label") if c in tier.frame]
@@ -269,7 +272,10 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
                                                   p.eval_max_rows, EVAL_SAMPLE_SEED), p.preprocess)
         probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device,
                     _amp(p, device))
+        ci = bootstrap_ci_multiclass(ge["label"].to_numpy(), probs["emotion"].argmax(1), len(D.EKMAN),
+                                     seed=EVAL_SAMPLE_SEED)
         result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
+                                             "macro_f1_ci": [ci["ci_low"], ci["ci_high"]],
                                              "subsampled": ge.attrs.get("subsampled", "")}
         ge_scores = (probs["toxicity"][:, 1], ge["label"].to_numpy())
         atomic_write_text(run_dir / "predictions" / "goemotions_test.csv",
@@ -287,7 +293,9 @@ def emotion_summary(stress: dict) -> str:
     emo = stress["emotion_goemotions_test"]
     if "not_applicable" in emo:
         return f"Emotion head: not applicable ({emo['not_applicable']})."
-    return (f"Emotion head, GoEmotions test ({emo['n']} rows): 7-class macro-F1 **{emo['macro_f1']:.4f}**, "
+    ci = emo.get("macro_f1_ci")
+    ci_text = f" [95% CI {ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+    return (f"Emotion head, GoEmotions test ({emo['n']} rows): 7-class macro-F1 **{emo['macro_f1']:.4f}**{ci_text}, "
             f"accuracy {emo['accuracy']:.4f}. (The official GoEmotions protocol is multi-label, sigmoid at 0.3; "
             f"this 7-way softmax score is not directly comparable to published GoEmotions numbers.)")
 
@@ -296,8 +304,9 @@ def tier_table(stress: dict) -> pd.DataFrame:
     rows = []
     for key, e in stress["tiers"].items():
         m = e.get("metrics", {})
+        ci = m.get("macro_f1_ci")
         rows.append({"level": e["level"], "tier": e["name"], "rows": m.get("n"),
-                     "macro-F1": m.get("macro_f1"), "toxic F1": m.get("pos_f1"), "accuracy": m.get("accuracy"),
+                     "macro-F1": m.get("macro_f1"), "95% CI": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, "toxic F1": m.get("pos_f1"), "accuracy": m.get("accuracy"),
                      "ROC-AUC": m.get("roc_auc"), "true pos. rate": m.get("true_pos_rate"),
                      "pred. pos. rate": m.get("pred_pos_rate"),
                      "status": "ok" if e["available"] else e["reason"]})

@@ -114,3 +114,22 @@ def hierarchical_mean(y: np.ndarray, preds: np.ndarray, n_resamples: int = N_RES
     alpha = (1 - level) / 2
     return {"value": float(binary_macro_f1(y, A).mean()), "ci_low": float(np.quantile(draws, alpha)),
             "ci_high": float(np.quantile(draws, 1 - alpha))}
+
+
+def multiclass_macro_f1(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """Macro-F1 over all n_classes (absent classes count 0), from one bincount: fast enough to bootstrap."""
+    cm = np.bincount(np.asarray(y) * n_classes + np.asarray(pred), minlength=n_classes * n_classes).reshape(n_classes,
+                                                                                                          n_classes)
+    tp = np.diag(cm).astype(float)
+    denom = cm.sum(0) + cm.sum(1)
+    return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
+
+
+def bootstrap_ci_multiclass(y: np.ndarray, pred: np.ndarray, n_classes: int, seed: int = 0,
+                            n_resamples: int = N_RESAMPLES, level: float = 0.95) -> dict:
+    y, pred = np.asarray(y), np.asarray(pred)
+    res = sps.bootstrap((y, pred), lambda a, b: multiclass_macro_f1(a, b, n_classes), paired=True, vectorized=False,
+                        n_resamples=n_resamples, confidence_level=level, method="percentile",
+                        random_state=np.random.default_rng(seed))
+    return {"value": multiclass_macro_f1(y, pred, n_classes), "ci_low": float(res.confidence_interval.low),
+            "ci_high": float(res.confidence_interval.high), "level": level, "n_resamples": n_resamples}

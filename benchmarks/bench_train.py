@@ -210,6 +210,7 @@ def main() -> None:
           f"{a.max_length}; {a.steps} timed steps after {a.warmup} warm-up; medians of {a.repeats}")
     r = {"gemm": run_phase("gemm", argv), "tokens": run_phase("tokens", argv),
          "hf_trainer": run_phase("hf_trainer", argv), "aura_train": run_phase("aura_train", argv),
+         "aura_train_grouped": run_phase("aura_train", argv, ["--group-by-length"]),
          "aura_train_bf16": run_phase("aura_train", argv, ["--precision", "bf16"]),
          "aura_train_bf16_grouped": run_phase("aura_train", argv, ["--precision", "bf16", "--group-by-length"]),
          "naive_infer": run_phase("naive_infer", argv), "aura_infer": run_phase("aura_infer", argv),
@@ -223,6 +224,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     rows = [("transformers.Trainer (pad to 128, fp32)", "hf_trainer", "fp32"),
             ("aura_core (default: per-batch padding, fp32)", "aura_train", "fp32"),
+            ("aura_core group_by_length (fp32)", "aura_train_grouped", "fp32"),
             ("aura_core precision=bf16", "aura_train_bf16", "bf16"),
             ("aura_core bf16 + group_by_length", "aura_train_bf16_grouped", "bf16")]
     for label, key, prec in rows:

@@ -87,3 +87,11 @@ def test_answers_cite_runs_and_say_when_inconclusive(grid):
     assert "inconclusive" in q1 or "does not explain" in q1
     assert next(v for k, v in ans.items() if k.startswith("4.")).startswith("Not tested")
     assert "over 3 seeds" in next(v for k, v in ans.items() if k.startswith("6."))
+
+
+def test_mechanism_table_per_configuration(grid):
+    from aura_core.grid import summarize
+    summarize(grid)
+    m = Dg.mechanism_table(grid).set_index("config")
+    assert list(m.index) == ["partner_b", "tuned", "interleaved"] and (m["seeds"] == 3).all()
+    assert m.loc["partner_b", "shortcut_gap"] == "0.000 ± 0.000"

@@ -69,3 +69,14 @@ def test_hierarchical_diff_widens_with_seed_spread():
     noisy = hierarchical_diff(y, runs([0.9, 0.8, 0.7]), runs([0.8, 0.7, 0.6]), seed=0)
     assert steady["ci_low"] > 0 and steady["diff"] == pytest.approx(0.1, abs=0.03)
     assert (noisy["ci_high"] - noisy["ci_low"]) > 1.5 * (steady["ci_high"] - steady["ci_low"])
+
+
+def test_multiclass_macro_f1_and_its_ci():
+    from aura_core.stats import bootstrap_ci_multiclass, multiclass_macro_f1
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 7, 3000)
+    pred = np.where(rng.random(3000) < 0.6, y, rng.integers(0, 7, 3000))
+    assert multiclass_macro_f1(y, pred, 7) == pytest.approx(f1_score(y, pred, average="macro", labels=range(7)))
+    assert multiclass_macro_f1(np.array([0, 1]), np.array([0, 1]), 7) == pytest.approx(2 / 7)  # absent classes: 0
+    ci = bootstrap_ci_multiclass(y, pred, 7, seed=0)
+    assert ci["ci_low"] < ci["value"] < ci["ci_high"] and ci["ci_high"] - ci["ci_low"] < 0.06
