@@ -10,7 +10,7 @@ import pandas as pd
 from . import data as D
 from . import preprocess
 from .batching import paired_frame, training_frame
-from .evaluate import emotion_metrics, macro_f1_by_threshold, predict, toxicity_metrics, tune_threshold
+from .evaluate import emotion_metrics, predict, toxicity_metrics, tune_threshold
 from .io import atomic_write_text, read_json, update_json
 from .params import Params, load, tier_specs
 

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -51,7 +49,6 @@ def _epoch_lines(ax, steps: pd.DataFrame) -> None:
 def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict] | None = None) -> plt.Figure:
     """σ_i and the learned weight 1/(2σ_i²) per step; Partner B's end-of-epoch weights as markers."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-    ends = steps.groupby("epoch")["step"].max()
     for t, c in TASK_COLORS.items():
         if f"sigma_{t}" in steps:
             axes[0].plot(steps["step"], steps[f"sigma_{t}"], color=c, label=f"σ_{t}")
@@ -112,9 +109,8 @@ def class_balance(cards: list[dict], run_dir) -> plt.Figure:
     return fig
 
 
-def threshold_diagnostics(y: "np.ndarray", p: "np.ndarray", chosen: float, run_dir, title: str = "") -> plt.Figure:
+def threshold_diagnostics(y: np.ndarray, p: np.ndarray, chosen: float, run_dir, title: str = "") -> plt.Figure:
     """Validation macro-F1 against the threshold, the PR curve, and a reliability diagram (10 equal-width bins)."""
-    import numpy as np
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import average_precision_score, precision_recall_curve
 

@@ -236,7 +236,7 @@ def main() -> None:
     print("\n| stress-test inference (ToxiGen rows) | sentences/s | vs naive | peak RSS MiB |\n|---|---|---|---|")
     for label, key in (("naive loop: batches of 32 padded to 128, input order, fp32", "naive_infer"),
                        (f"aura_core predict: sorted by length, batch {a.infer_batch}, fp32", "aura_infer"),
-                       (f"aura_core predict, bf16 autocast", "aura_infer_bf16")):
+                       ("aura_core predict, bf16 autocast", "aura_infer_bf16")):
         s = r[key]["sentences_per_s"]
         print(f"| {label} | {s:.1f} | {s / nb:.2f}× | {r[key]['peak_rss_mib']:.0f} |")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

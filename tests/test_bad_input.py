@@ -1,6 +1,5 @@
 """The bad-input table (README): every case exits non-zero from `aura run` with one line naming the file and row or
 key, before any notebook runs. Run this file as a script to print the table with the messages it produces."""
-import shutil
 
 import pytest
 import yaml

@@ -1,6 +1,5 @@
 """Speed-ups that must not change what is computed: token cache, length grouping, inference batching, bf16."""
 import numpy as np
-import pytest
 import torch
 
 from aura_core.batching import LengthGroupedSampler, tokenize_cached

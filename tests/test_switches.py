@@ -6,14 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from aura_core import pipeline
 from aura_core import train as T
-from aura_core.batching import IGNORE, PadCollator, TaskBatchSampler, TokenizedRows, masked_frame, training_frame
+from aura_core.batching import IGNORE, TaskBatchSampler, masked_frame, training_frame
 from aura_core.evaluate import macro_f1_by_threshold, toxicity_metrics, tune_threshold
 from aura_core.losses import make_weighting
-from aura_core.model import load_tokenizer
 from aura_core.preprocess import normalise_tweet
 from test_train import frames, tiny_params
 
