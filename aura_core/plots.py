@@ -66,7 +66,10 @@ def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict
     axes[1].set(title="Learned weight 1/(2σ_i²)", xlabel="optimizer step",
                 ylim=(0, max([2.2] + [steps[c].max() * 1.05 for c in steps if c.startswith("weight_")])))
     for ax in axes:
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        else:  # equal or fixed weighting: nothing is learned
+            ax.text(0.5, 0.5, "no learned loss weights in this run", ha="center", transform=ax.transAxes)
         _epoch_lines(ax, steps)
     save(fig, run_dir, "sigma_trajectories")
     return fig
