@@ -38,8 +38,7 @@ def check_report(run_dir: str | Path) -> list[dict]:
     results = []
     try:
         for page in pages:
-            driver.get(page.as_uri())
-            driver.execute_script("return document.readyState")
+            driver.get(page.as_uri())  # returns once the page's load event has fired
             images = driver.execute_script(
                 "return Array.from(document.images).map(i => [i.getAttribute('src') ? i.getAttribute('src').slice(0, 60) : '',"
                 " i.complete && i.naturalWidth > 0])")

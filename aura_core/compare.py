@@ -68,14 +68,17 @@ def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None)
                "note"]]
 
 
-def format_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Numbers to 4 decimals, gaps signed, missing as '—' (for display and index.html)."""
+def format_numbers(df: pd.DataFrame, columns, signed=()) -> pd.DataFrame:
+    """Numbers to 4 decimals (signed columns with +/−), missing as '—': for display and index.html."""
     out = df.copy().astype(object)
-    for col in ("Partner A (claimed)", "Partner B (reproduced)", "this run"):
-        out[col] = [("—" if v is None or pd.isna(v) else f"{v:.4f}") for v in df[col]]
-    for col in ("this − A", "this − B"):
-        out[col] = [("—" if v is None or pd.isna(v) else f"{v:+.4f}") for v in df[col]]
+    for col in [*columns, *signed]:
+        fmt = "{:+.4f}" if col in signed else "{:.4f}"
+        out[col] = ["—" if v is None or pd.isna(v) else fmt.format(v) for v in df[col]]
     return out
+
+
+def format_table(df: pd.DataFrame) -> pd.DataFrame:
+    return format_numbers(df, ("Partner A (claimed)", "Partner B (reproduced)", "this run"), ("this − A", "this − B"))
 
 
 RUN_COLUMNS = ["L1", "L2", "L3", "ΔF1", "emotion"]
@@ -127,7 +130,4 @@ def runs_table(claims: dict, this: dict, references: list[tuple[str, dict | None
 
 
 def format_scores(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy().astype(object)
-    for col in RUN_COLUMNS:
-        out[col] = [("—" if v is None or pd.isna(v) else f"{v:.4f}") for v in df[col]]
-    return out
+    return format_numbers(df, RUN_COLUMNS)

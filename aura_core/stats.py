@@ -62,21 +62,10 @@ def seed_summary(values) -> dict:
 def hierarchical_diff(y: np.ndarray, preds_a: list[np.ndarray], preds_b: list[np.ndarray], seed: int = 0,
                       n_resamples: int = N_RESAMPLES, level: float = 0.95) -> dict:
     """Mean-over-seeds F1(a) − F1(b) on the same items, with a CI that resamples seeds (per configuration) and items
-    (jointly): both sources of variation a reader of one number would otherwise miss."""
-    y = np.asarray(y)
-    A, B = np.asarray(preds_a, float), np.asarray(preds_b, float)      # seeds × items
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    point = float(binary_macro_f1(y, A).mean() - binary_macro_f1(y, B).mean())
-    draws = np.empty(n_resamples)
-    for i in range(n_resamples):
-        items = rng.integers(0, n, n)
-        sa, sb = rng.integers(0, len(A), len(A)), rng.integers(0, len(B), len(B))
-        draws[i] = binary_macro_f1(y[items], A[sa][:, items]).mean() - binary_macro_f1(y[items], B[sb][:, items]).mean()
-    alpha = (1 - level) / 2
-    return {"diff": point, "ci_low": float(np.quantile(draws, alpha)), "ci_high": float(np.quantile(draws, 1 - alpha)),
-            "p_le_0": float(np.mean(draws <= 0)), "level": level, "n_resamples": n_resamples,
-            "seeds": [len(A), len(B)]}
+    (jointly): both sources of variation a reader of one number would otherwise miss. One tier of
+    hierarchical_effects."""
+    e = hierarchical_effects({"tier": (y, preds_a, preds_b)}, n_resamples, seed, level, delta=None)["tier"]
+    return {**e, "level": level, "n_resamples": n_resamples, "seeds": [len(preds_a), len(preds_b)]}
 
 
 def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int = 0, level: float = 0.95,

@@ -133,7 +133,8 @@ def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) 
     thr = validation_threshold(p)
     y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
     olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
-    out = {"val_tox_macro_f1_paired": toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["macro_f1"]}
+    paired_tox = toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)
+    out = {"val_tox_macro_f1_paired": paired_tox["macro_f1"]}
     olid_tox = toxicity_metrics(y_tox[olid], probs["toxicity"][olid, 1], thr)
     out["val_tox_macro_f1_olid"] = olid_tox["macro_f1"]
     if "emotion" in probs:
@@ -142,7 +143,7 @@ def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) 
             out["val_emo_macro_f1_goemotions"] = emotion_metrics(y_emo[goemo], probs["emotion"][goemo])["macro_f1"]
     if p.validation == "paired":
         out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_paired"], out.get("val_emo_macro_f1_paired")
-        out["val_tox_roc_auc"] = toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["roc_auc"]
+        out["val_tox_roc_auc"] = paired_tox["roc_auc"]
     else:
         out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_olid"], out.get("val_emo_macro_f1_goemotions")
         out["val_tox_roc_auc"] = olid_tox["roc_auc"]

@@ -104,7 +104,9 @@ def test_smoke_index_has_headline_table_and_links(smoke_run):
     for name in NOTEBOOKS:
         assert f"html/{name}.html" in index
     assert "Partner A (claimed)" in index and "0.7917" in index and "figures/sigma_trajectories.png" in index
-    assert "not available" in index or "Jigsaw" in index
+    jigsaw = json.loads((smoke_run / "metrics.json").read_text())["stress"]["tiers"]["jigsaw"]
+    if not jigsaw["available"]:   # an absent tier is listed with its reason, never silently dropped
+        assert "Tiers not available" in index and "jigsaw/test_labels.csv" in index
 
 
 def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
