@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--shard", help="i/n: run only every n-th cell starting at i (several machines, SLURM arrays).")
     g.add_argument("--root", default="outputs/grids", help="Where grid folders go.")
     g.add_argument("--dry-run", action="store_true", help="List the cells that would run.")
+    t = sub.add_parser("train", help="Train a prepared run folder (its params.yaml); what 02_train runs in every "
+                                     "process under accelerate launch when num_processes > 1.")
+    t.add_argument("run_dir")
+    t.add_argument("--resume", action="store_true", help="Continue from the run folder's last checkpoint.")
     k = sub.add_parser("check-report", help="Open a run's HTML in headless Chromium: images, claims table, console.")
     k.add_argument("run_dir")
     s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
@@ -40,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
             table = run_grid(load_grid(args.grid, args.root), args.jobs, args.shard, args.dry_run)
             done = (table["status"] == "finished").sum()
             print(f"[grid] {done}/{len(table)} cells finished; summary: {args.root}/{load_grid(args.grid, args.root).name}/summary.csv")
+            return 0
+        if args.cmd == "train":
+            from .pipeline import load_run_params, prepare
+            from .train import train
+            p = load_run_params(args.run_dir)
+            prep = prepare(p)
+            train(p, args.run_dir, prep.train, prep.dev, resume=args.resume)
             return 0
         if args.cmd == "check-report":
             from .browser_check import check_report

@@ -131,6 +131,9 @@ class Params:
     group_by_length: bool = _p(False, "Batch rows of similar length together (shuffled mega-batches): less padding, "
                                "faster; changes batch composition, so off in the seed's configuration.")
     num_workers: int = _p(0, "DataLoader worker processes (0 suits 2 CPU cores).", min=0)
+    num_processes: int = _p(1, "Training processes (DDP under accelerate launch: GPUs, or CPU processes with gloo). The "
+                            "global batch stays batch_size rows, split across processes, so the optimizer steps are "
+                            "the same as with one process.", min=1)
 
     # --- evaluation ------------------------------------------------------------------------------------------------
     threshold: Union[float, Literal["tuned"]] = _p(

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import distributed
 from .batching import IGNORE, SOURCE_TASK, LengthGroupedSampler, TaskBatchSampler, TokenizedRows, make_loader
 from .evaluate import emotion_metrics, predict, toxicity_metrics
 from .io import atomic_write_text, write_json
@@ -101,6 +102,21 @@ def task_losses(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]
         if t in logits and (y != IGNORE).any():
             out[t] = nn.functional.cross_entropy(logits[t].float(), y, ignore_index=IGNORE)
     return out
+
+
+class TrainStep(nn.Module):
+    """Forward pass to weighted loss in one module, so DDP sees every parameter that gets a gradient (encoder, heads
+    and the loss-weighting s_i) and all-reduces them together."""
+
+    def __init__(self, model: AuraModel, weighting: LossWeighting, amp_dtype: torch.dtype | None, device_type: str):
+        super().__init__()
+        self.model, self.weighting, self.amp_dtype, self.device_type = model, weighting, amp_dtype, device_type
+
+    def forward(self, ids, mask, labels):
+        with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            logits = self.model(ids, mask)
+        losses = task_losses(logits, labels)
+        return self.weighting(losses), losses
 
 
 def save_checkpoint(path: Path, model: nn.Module, weighting: LossWeighting) -> None:
@@ -211,16 +227,21 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     set_seed(p.seed, p.deterministic)
-    device = resolve_device(p)
+    dist = distributed.setup(p.device)  # single process unless started by accelerate launch
+    device = dist.device or resolve_device(p)
     amp_dtype = autocast_dtype(p, device)
 
     tokenizer = load_tokenizer(p.encoder)
     model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout).to(device)
     weighting = weighting_from_params(p, p.tasks).to(device)
+    if dist.rank:  # same initial weights everywhere (seeded above), own dropout stream per process
+        torch.manual_seed(p.seed + dist.rank)
     rows = TokenizedRows.from_frame(train_df, p.tasks, tokenizer, p.max_length)
     loader = make_train_loader(rows, train_df, p)
     task_sampler = loader.batch_sampler if isinstance(loader.batch_sampler, (TaskBatchSampler, LengthGroupedSampler)) \
         else None
+    loader = distributed.shard_loader(loader, dist)  # each process: its slice of every global batch
+    step_fn = distributed.wrap(TrainStep(model, weighting, amp_dtype, device.type), dist)
     steps_per_epoch = -(-len(loader) // p.grad_accum)
     total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
     opt = build_optimizer(model, weighting, p)
@@ -233,21 +254,24 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
     restored = load_state(run_dir, model, weighting, opt, sched, scaler) if resume else None
     if restored:
         loop = restored
-        _truncate_step_log(run_dir / "steps.csv", loop["step"])
+        if dist.main:
+            _truncate_step_log(run_dir / "steps.csv", loop["step"])
         if loop["epoch_generator_state"] is not None:
             loader.generator.set_state(loop["epoch_generator_state"])
         if task_sampler is not None:
             task_sampler.epoch = loop["sampler_epoch"]
         print(f"resuming at epoch {loop['epoch']}, batch {loop['batches_done']}, step {loop['step']}", flush=True)
-    step_log = open(run_dir / "steps.csv", "a" if restored else "w", newline="")
+    step_log = open(run_dir / "steps.csv", "a" if restored else "w", newline="") if dist.main else None
     writer = None
-    if restored and (run_dir / "steps.csv").stat().st_size:
+    if dist.main and restored and (run_dir / "steps.csv").stat().st_size:
         writer = csv.DictWriter(step_log, fieldnames=pd.read_csv(run_dir / "steps.csv", nrows=0).columns.tolist(),
                                 extrasaction="ignore", restval="")
     step, seen, epochs = loop["step"], loop["seen"], loop["epochs"]
     t0 = time.time() - loop["elapsed"]
 
     def checkpoint_loop(epoch: int, batches_done: int, epoch_losses: list, gen_state, sampler_epoch) -> None:
+        if not dist.main:
+            return
         save_state(run_dir, model, weighting, opt, sched, scaler, {
             "epoch": epoch, "batches_done": batches_done, "step": step, "seen": seen,
             "epoch_losses": [float(x) for x in epoch_losses],
@@ -255,25 +279,26 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
             "elapsed": time.time() - t0, "epoch_generator_state": gen_state, "sampler_epoch": sampler_epoch})
 
     for epoch in range(loop["epoch"], p.epochs + 1):
-        model.train()
+        step_fn.train()
         skip = loop["batches_done"] if epoch == loop["epoch"] else 0
         epoch_losses = list(loop["epoch_losses"]) if skip else []
         gen_state = loader.generator.get_state().clone() if loader.generator is not None else None
         sampler_epoch = task_sampler.epoch if task_sampler is not None else None
-        micro, accum = skip, {}
+        micro, accum, rows_since_sync = skip, {}, 0
         bar = progress_bar(loader, desc=f"epoch {epoch}/{p.epochs}", total=len(loader))
         for i, batch in enumerate(bar):
             if i < skip:  # already trained on before the interruption
                 continue
             ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
             labels = {t: y.to(device) for t, y in batch["labels"].items()}
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                logits = model(ids, mask)
-            losses = task_losses(logits, labels)
-            total = weighting(losses)
-            scaler.scale(total / p.grad_accum).backward()
+            ends_step = (micro + 1) % p.grad_accum == 0 or micro + 1 == len(loader)
+            with dist.no_sync(step_fn, skip_sync=not ends_step):
+                total, losses = step_fn(ids, mask, labels)
+                if "loss_scale" in batch:  # a DDP slice: scaled so the mean over processes is the global batch's mean
+                    total, losses = total * batch["loss_scale"], {t: v * batch["loss_scale"] for t, v in losses.items()}
+                scaler.scale(total / p.grad_accum).backward()
             micro += 1
-            seen += len(ids)
+            rows_since_sync += batch.get("real_rows", len(ids))
             accum["total"] = accum.get("total", 0.0) + total.detach() / p.grad_accum
             for t, v in losses.items():
                 accum[f"loss_{t}"] = accum.get(f"loss_{t}", 0.0) + v.detach() / p.grad_accum
@@ -281,8 +306,13 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
                 continue
             # Host sync only when the numbers are needed: every step on CPU (free there), else at log and checkpoint
             # steps. Always before the optimizer step, so a non-finite loss never reaches the weights.
+            # With several processes the logged numbers are means over them (and rows a sum), so every process takes
+            # the same decision on a non-finite loss.
             nxt = step + 1
-            if device.type == "cpu" or nxt % p.log_every == 0 or (p.checkpoint_every and nxt % p.checkpoint_every == 0):
+            if device.type == "cpu" or nxt % p.log_every == 0 or (p.checkpoint_every and nxt % p.checkpoint_every == 0) \
+                    or micro == len(loader) or (p.max_steps is not None and nxt >= p.max_steps):
+                accum, rows = dist.reduce_logged(accum, rows_since_sync)
+                seen, rows_since_sync = seen + rows, 0
                 values = {k: float(v) for k, v in accum.items()}
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 if bad:
@@ -306,7 +336,7 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
                 raise TrainingDiverged(f"step {step} (epoch {epoch}): s_{runaway[0]} = {logged[f's_{runaway[0]}']:.3g} "
                                        f"ran past ±{p.max_abs_log_var} (max_abs_log_var); stopped, last good "
                                        f"checkpoint kept in {ckpt_dir}")
-            if step % p.log_every == 0:
+            if step % p.log_every == 0 and dist.main:
                 rec = {"step": step, "epoch": epoch, "samples": seen, "elapsed_s": round(time.time() - t0, 3),
                        **values, **logged,
                        **{f"lr_{g['name']}": g["lr"] for g in opt.param_groups if not g["name"].endswith("no_decay")}}
@@ -321,30 +351,35 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
             if p.max_steps is not None and step >= p.max_steps:
                 break
         bar.close()
-        val = validate(model, tokenizer, dev_df, p, device)
+        val = dist.broadcast(validate(model, tokenizer, dev_df, p, device) if dist.main else None)
         epochs.append({"epoch": epoch, "steps": step, "train_loss": float(np.mean([float(x) for x in epoch_losses])) if epoch_losses else None,
                        **val, **weighting.log_values()})
-        save_checkpoint(ckpt_dir / "last.safetensors", model, weighting)
+        if dist.main:
+            save_checkpoint(ckpt_dir / "last.safetensors", model, weighting)
         if val[p.selection_metric] > loop["best_value"]:
             loop["best_value"], loop["selected_best"] = val[p.selection_metric], epoch
-            save_checkpoint(ckpt_dir / "best.safetensors", model, weighting)
+            if dist.main:
+                save_checkpoint(ckpt_dir / "best.safetensors", model, weighting)
         loop["batches_done"] = 0
         checkpoint_loop(epoch + 1, 0, [], loader.generator.get_state().clone() if loader.generator is not None
                         else None, task_sampler.epoch if task_sampler is not None else None)
-        print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in epochs[-1].items()
-                                               if isinstance(v, float)), flush=True)
+        if dist.main:
+            print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in epochs[-1].items()
+                                                   if isinstance(v, float)), flush=True)
         if p.max_steps is not None and step >= p.max_steps:
             break
-    step_log.close()
     seconds = time.time() - t0
     selected = loop["selected_best"] if p.selection == "best" else epochs[-1]["epoch"]
     checkpoint = ckpt_dir / ("best.safetensors" if p.selection == "best" else "last.safetensors")
     table = pd.DataFrame(epochs)
+    if not dist.main:
+        return TrainResult(run_dir, table, selected, checkpoint, seconds, seen / seconds, step)
+    step_log.close()
     atomic_write_text(run_dir / "epochs.csv", table.to_csv(index=False))
     write_json(run_dir / "train.json", {
         "selection": p.selection, "selection_metric": p.selection_metric, "selected_epoch": selected,
         "checkpoint": str(checkpoint.relative_to(run_dir)), "steps": step, "samples_seen": seen,
         "train_rows": len(train_df), "seconds": seconds, "samples_per_s": seen / seconds,
-        "resumed": bool(restored), "device": str(device), "autocast": str(amp_dtype), "torch": torch.__version__,
+        "resumed": bool(restored), "device": str(device), "processes": dist.world, "autocast": str(amp_dtype), "torch": torch.__version__,
     })
     return TrainResult(run_dir, table, selected, checkpoint, seconds, seen / seconds, step)
