@@ -177,3 +177,33 @@ def mechanism_table(grid: Grid) -> pd.DataFrame:
             row[c] = None if s["mean"] is None else f"{s['mean']:.3f} ± {s['sd']:.3f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def headline(table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "ΔF1", "emotion")) -> pd.DataFrame:
+    """config × tier, "mean ± sd" over seeds: the one table a reader looks at first (full numbers in config_table)."""
+    t = table[table["tier"].isin(tiers)].copy()
+    if t.empty:
+        return pd.DataFrame()
+    t["cell"] = [f"{m:.3f} ± {s:.3f}" if pd.notna(s) else f"{m:.3f}" for m, s in zip(t["mean"], t["sd"])]
+    out = t.pivot(index="config", columns="tier", values="cell")
+    order = list(dict.fromkeys(table["config"]))
+    return out.reindex(index=[c for c in order if c in out.index], columns=[c for c in tiers if c in out.columns])
+
+
+# factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
+SPEED_FACTORS = ("group_by_length",)
+
+
+def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """For each speed switch and tier: its change in F1 with CI beside the baseline's seed range (max − min). Parity =
+    the CI includes 0 and |change| is within the seed range: the switch moves F1 less than re-seeding does."""
+    if attrib.empty or "change" not in attrib:
+        return pd.DataFrame()
+    rows = []
+    for _, r in attrib[attrib["factor"].isin(SPEED_FACTORS)].iterrows():
+        base = table[(table["config"] == r["vs"]) & (table["tier"] == r["tier"])]
+        spread = float(base["max"].iloc[0] - base["min"].iloc[0]) if len(base) else float("nan")
+        rows.append({"factor": r["factor"], "config": r["config"], "tier": r["tier"], "change": r["change"], "ci_low": r["ci_low"],
+                     "ci_high": r["ci_high"], f"seed range of {r['vs']}": spread,
+                     "parity": bool(not r["excludes_0"] and abs(r["change"]) <= spread)})
+    return pd.DataFrame(rows)

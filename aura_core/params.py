@@ -128,6 +128,9 @@ class Params:
                                 min=0.0, exclusive_min=True)
     selection: Literal["last", "best"] = _p("last", "Which epoch's weights the evaluation uses.")
     selection_metric: str = _p("val_tox_macro_f1", "Validation metric maximised when selection = best.")
+    fused_adamw: bool = _p(True, "torch's fused AdamW kernel: the same update as the per-tensor loop (equal to float "
+                           "rounding), one kernel over all tensors; false = the per-tensor loop torch uses on CPU by "
+                           "default.")
     group_by_length: bool = _p(False, "Batch rows of similar length together (shuffled mega-batches): less padding, "
                                "faster; changes batch composition, so off in the seed's configuration.")
     num_workers: int = _p(0, "DataLoader worker processes (0 suits 2 CPU cores).", min=0)

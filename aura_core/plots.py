@@ -224,3 +224,20 @@ def sigma_overlay(series: dict[str, pd.DataFrame], run_dir) -> plt.Figure:
         ax.legend(fontsize=7)
     save(fig, run_dir, "sigma_overlay")
     return fig
+
+
+def tradeoff(table: pd.DataFrame, run_dir, x: str = "L1", y: str = "emotion") -> plt.Figure | None:
+    """Toxicity (L1) against emotion macro-F1 per configuration, mean ± sd over seeds: a gain on one task bought with
+    the other shows up as a point moving along the diagonal."""
+    pts = table[table["tier"].isin([x, y])].pivot(index="config", columns="tier", values=["mean", "sd"])
+    if pts.empty or ("mean", x) not in pts or ("mean", y) not in pts:
+        return None
+    pts = pts.dropna(subset=[("mean", x), ("mean", y)])
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for label, r in pts.iterrows():
+        ax.errorbar(r[("mean", x)], r[("mean", y)], xerr=r[("sd", x)], yerr=r[("sd", y)], fmt="o", capsize=3)
+        ax.annotate(label, (r[("mean", x)], r[("mean", y)]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set(xlabel=f"{x} toxicity macro-F1", ylabel="emotion macro-F1 (GoEmotions test, 7 classes)",
+           title="Task trade-off per configuration (mean ± sd over seeds)")
+    save(fig, run_dir, "tradeoff")
+    return fig

@@ -85,7 +85,7 @@ def build_optimizer(model: AuraModel, weighting: LossWeighting, p: Params) -> to
     if list(weighting.parameters()):
         groups.append({"name": "loss_weights", "params": list(weighting.parameters()), "lr": p.lr_loss_weights,
                        "weight_decay": 0.0})
-    return torch.optim.AdamW([g for g in groups if g["params"]])
+    return torch.optim.AdamW([g for g in groups if g["params"]], fused=p.fused_adamw or None)
 
 
 def build_scheduler(opt: torch.optim.Optimizer, p: Params, total_steps: int):
@@ -323,7 +323,7 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
                 values = accum
             if p.max_grad_norm:
                 scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params_to_clip, p.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(params_to_clip, p.max_grad_norm, foreach=True)
             scaler.step(opt)
             scaler.update()
             opt.zero_grad(set_to_none=True)

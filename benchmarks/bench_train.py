@@ -69,7 +69,7 @@ def phase_aura_train(a) -> dict:
         p = Params(encoder=a.encoder, tasks=["toxicity"], weighting="equal", epochs=1, batch_size=a.batch,
                    grad_accum=1, max_length=a.max_length, max_steps=a.steps + a.warmup, checkpoint_every=0,
                    device="cpu", seed=a.seed + r, precision=a.precision, group_by_length=a.group_by_length,
-                   eval_batch_size=4)
+                   fused_adamw=not a.per_tensor_adamw, eval_batch_size=4)
         with tempfile.TemporaryDirectory() as d:
             train(p, d, frame, dev)
             log = pd.read_csv(Path(d) / "steps.csv")
@@ -190,6 +190,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help=argparse.SUPPRESS)
     ap.add_argument("--group-by-length", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--per-tensor-adamw", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     ap.add_argument("--out", default="outputs/bench/bench.json", help="Where the JSON results go.")
     a = ap.parse_args()
@@ -199,7 +200,7 @@ def main() -> None:
         print(json.dumps(res))
         return
     argv = [f"--{k.replace('_', '-')}={v}" for k, v in vars(a).items()
-            if k not in ("out", "phase", "precision", "group_by_length")]
+            if k not in ("out", "phase", "precision", "group_by_length", "per_tensor_adamw")]
     import torch
     import transformers
     print(f"# aura_core vs transformers.Trainer — {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
@@ -210,6 +211,7 @@ def main() -> None:
           f"{a.max_length}; {a.steps} timed steps after {a.warmup} warm-up; medians of {a.repeats}")
     r = {"gemm": run_phase("gemm", argv), "tokens": run_phase("tokens", argv),
          "hf_trainer": run_phase("hf_trainer", argv), "aura_train": run_phase("aura_train", argv),
+         "aura_train_per_tensor_adamw": run_phase("aura_train", argv, ["--per-tensor-adamw"]),
          "aura_train_grouped": run_phase("aura_train", argv, ["--group-by-length"]),
          "aura_train_bf16": run_phase("aura_train", argv, ["--precision", "bf16"]),
          "aura_train_bf16_grouped": run_phase("aura_train", argv, ["--precision", "bf16", "--group-by-length"]),
@@ -223,7 +225,9 @@ def main() -> None:
     print("| training | samples/s | real tokens/s | vs Trainer | model GFLOP/s (6·N·real tokens) | % of GEMM peak | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|")
     rows = [("transformers.Trainer (pad to 128, fp32)", "hf_trainer", "fp32"),
-            ("aura_core (default: per-batch padding, fp32)", "aura_train", "fp32"),
+            ("aura_core, per-tensor AdamW loop (torch's CPU default; before fused_adamw)", "aura_train_per_tensor_adamw",
+             "fp32"),
+            ("aura_core (default: per-batch padding, fused AdamW, fp32)", "aura_train", "fp32"),
             ("aura_core group_by_length (fp32)", "aura_train_grouped", "fp32"),
             ("aura_core precision=bf16", "aura_train_bf16", "bf16"),
             ("aura_core bf16 + group_by_length", "aura_train_bf16_grouped", "bf16")]

@@ -95,3 +95,36 @@ def test_mechanism_table_per_configuration(grid):
     m = Dg.mechanism_table(grid).set_index("config")
     assert list(m.index) == ["partner_b", "tuned", "interleaved"] and (m["seeds"] == 3).all()
     assert m.loc["partner_b", "shortcut_gap"] == "0.000 ± 0.000"
+
+
+def test_headline_is_config_by_tier_in_grid_order(grid):
+    h = Dg.headline(Dg.config_table(grid, load_claims(REPO / "params/claims.yaml"), n_resamples=100))
+    assert list(h.index) == ["partner_b", "tuned", "interleaved"] and list(h.columns) == ["L1", "L3", "ΔF1", "emotion"]
+    mean, sd = (float(x) for x in h.loc["tuned", "L1"].split(" ± "))
+    assert mean == pytest.approx(0.82, abs=0.04) and 0 <= sd < 0.05
+
+
+@pytest.fixture
+def speed_grid(tmp_path):
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "name": "speed", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3], "baseline": "base",
+        "configs": [{"label": "base", "set": {}},
+                    {"label": "grouped", "factor": "group_by_length", "set": {"group_by_length": True}},
+                    {"label": "grouped_broken", "factor": "group_by_length", "set": {"group_by_length": True,
+                                                                                       "threshold": 0.4}}]}))
+    g = load_grid(tmp_path / "s.yaml", tmp_path / "out")
+    acc = {"base": {"L1": 0.72, "L3": 0.60}, "grouped": {"L1": 0.72, "L3": 0.60},
+           "grouped_broken": {"L1": 0.86, "L3": 0.70}}
+    for c in cells(g):
+        write_cell(c, acc[c.config.label])
+    return g
+
+
+def test_speed_parity_passes_a_switch_that_leaves_f1_alone_and_fails_one_that_moves_it(speed_grid):
+    claims = load_claims(REPO / "params/claims.yaml")
+    attrib = Dg.attribution(speed_grid, n_resamples=300)
+    par = Dg.speed_parity(attrib, Dg.config_table(speed_grid, claims, 100), "base")
+    ok, broken = (par[par["config"] == c].set_index("tier") for c in ("grouped", "grouped_broken"))
+    assert ok.loc["L1", "parity"] and ok.loc["L3", "parity"]
+    assert not broken.loc["L1", "parity"] and broken.loc["L1", "change"] > 0.08
+    assert "seed range of base" in par

@@ -48,3 +48,26 @@ def test_bf16_inference_stays_close_to_fp32(tiny_encoder):
     fp32 = predict(model, tok, texts, batch_size=8)
     bf16 = predict(model, tok, texts, batch_size=8, amp_dtype=torch.bfloat16)
     assert np.abs(fp32["toxicity"] - bf16["toxicity"]).max() < 0.02
+
+
+def test_fused_adamw_takes_the_per_tensor_loops_steps(tiny_encoder, tmp_path):
+    """fused_adamw is a speed switch only: the same training, equal up to float rounding."""
+    import pandas as pd
+
+    from aura_core import train as T
+    from aura_core.batching import paired_frame
+    olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(16)],
+                         "label": [i % 2 for i in range(16)]})
+    ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(16)],
+                       "label": [4 if i % 3 else 3 for i in range(16)]})
+    df = paired_frame(olid, ge)
+    logs = {}
+    for fused in (False, True):
+        p = T.Params(encoder=tiny_encoder, epochs=2, batch_size=4, grad_accum=1, max_length=32, eval_batch_size=8,
+                     device="cpu", seed=0, lr_encoder=1e-3, lr_heads=1e-2, fused_adamw=fused)
+        T.train(p, tmp_path / str(fused), df, df)
+        logs[fused] = pd.read_csv(tmp_path / str(fused) / "steps.csv")
+    assert len(logs[True]) == len(logs[False]) == 16
+    assert not np.allclose(logs[True]["total"].iloc[0], logs[True]["total"].iloc[-1])  # it did train
+    np.testing.assert_allclose(logs[True]["total"], logs[False]["total"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logs[True]["s_toxicity"], logs[False]["s_toxicity"], atol=1e-6)

@@ -21,3 +21,15 @@ def test_training_figures_render_with_or_without_sigma(tmp_path, columns):
     plots.epochs_vs_partner_b(epochs, claims["partner_b_epochs"], tmp_path)
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {"loss_curves.png", "sigma_trajectories.png",
                                                                   "epochs_vs_partner_b.png"}
+
+
+def test_tradeoff_plot_marks_every_configuration_with_both_scores(tmp_path):
+    from aura_core import plots
+    table = pd.DataFrame([
+        {"config": "a", "tier": "L1", "mean": 0.72, "sd": 0.01}, {"config": "a", "tier": "emotion", "mean": 0.30, "sd": 0.02},
+        {"config": "b", "tier": "L1", "mean": 0.79, "sd": 0.01}, {"config": "b", "tier": "emotion", "mean": 0.27, "sd": 0.01},
+        {"config": "single", "tier": "L1", "mean": 0.80, "sd": 0.01}])  # no emotion head: left out, not plotted as 0
+    fig = plots.tradeoff(table, tmp_path)
+    labels = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert labels == ["a", "b"] and (tmp_path / "figures" / "tradeoff.png").is_file()
+    assert plots.tradeoff(table[table["tier"] == "L1"], tmp_path) is None
