@@ -50,11 +50,13 @@ class TaskBatchSampler:
     An epoch has ceil(n_tox/b) + ceil(n_emo/b) batches whatever the rule, so epochs are comparable across rules.
     proportional: each task's batches exactly once, in a shuffled order (MT-DNN). round_robin: tasks alternate; the
     smaller task is cycled (re-shuffled when exhausted). temperature: the task of each batch is drawn with
-    p_i ∝ n_i^(1/T) and exhausted tasks are cycled (jiant). Seeded; a new permutation every epoch.
+    p_i ∝ n_i^(1/T) and exhausted tasks are cycled (jiant). Seeded; a new permutation every epoch. With `lengths`
+    (row index → tokens), each task's batches are length-grouped (length_grouped_batches).
     """
 
     def __init__(self, task_rows: dict[str, np.ndarray], batch_size: int, rule: str, temperature: float = 2.0,
-                 seed: int = 0):
+                 seed: int = 0, lengths: np.ndarray | None = None):
+        self.lengths = None if lengths is None else np.asarray(lengths)
         self.task_rows = {t: np.asarray(r) for t, r in task_rows.items() if len(r)}
         self.tasks = list(self.task_rows)
         self.batch_size, self.rule, self.temperature, self.seed = batch_size, rule, temperature, seed
@@ -86,7 +88,9 @@ class TaskBatchSampler:
         for task in self.task_sequence(rng):
             if not queues[task]:  # (re)fill: a fresh permutation of the task's rows, cut into batches
                 rows = self.task_rows[task][rng.permutation(len(self.task_rows[task]))]
-                queues[task] = [rows[i:i + self.batch_size].tolist() for i in range(0, len(rows), self.batch_size)]
+                queues[task] = ([rows[i:i + self.batch_size].tolist() for i in range(0, len(rows), self.batch_size)]
+                                if self.lengths is None else
+                                length_grouped_batches(rows, self.lengths, self.batch_size, rng))
             yield queues[task].pop(0)
 
 
@@ -122,6 +126,19 @@ def tokenize_cached(texts: list[str], tokenizer, max_length: int) -> list[list[i
     return ids
 
 
+def length_grouped_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                           group: int = 50) -> list[list[int]]:
+    """Cut an order of rows into batches of similar length: mega-batches of `group` batches, each sorted by length
+    and cut, then the batch order shuffled. Less padding; rows still meet different partners every epoch."""
+    mega = batch_size * group
+    batches = []
+    for start in range(0, len(order), mega):
+        chunk = order[start:start + mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size].tolist() for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 class LengthGroupedSampler:
     """Shuffled batches of similar length (less padding): shuffle, cut into mega-batches of `group` batches, sort each
     by length, cut into batches, shuffle the batch order. Seeded; a new permutation every epoch."""
@@ -135,15 +152,8 @@ class LengthGroupedSampler:
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
-        order = rng.permutation(len(self.lengths))
-        mega = self.batch_size * self.group
-        batches = []
-        for start in range(0, len(order), mega):
-            chunk = order[start:start + mega]
-            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-            batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
-        for i in rng.permutation(len(batches)):
-            yield batches[i]
+        yield from length_grouped_batches(rng.permutation(len(self.lengths)), self.lengths, self.batch_size, rng,
+                                          self.group)
 
 
 class TokenizedRows(Dataset):

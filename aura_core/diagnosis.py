@@ -200,7 +200,7 @@ def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame, baseline: str) -> pd
     if attrib.empty or "change" not in attrib:
         return pd.DataFrame()
     rows = []
-    for _, r in attrib[attrib["factor"].isin(SPEED_FACTORS)].iterrows():
+    for _, r in attrib[attrib["factor"].isin(SPEED_FACTORS)].dropna(subset=["change"]).iterrows():
         base = table[(table["config"] == r["vs"]) & (table["tier"] == r["tier"])]
         spread = float(base["max"].iloc[0] - base["min"].iloc[0]) if len(base) else float("nan")
         rows.append({"factor": r["factor"], "config": r["config"], "tier": r["tier"], "change": r["change"], "ci_low": r["ci_low"],

@@ -137,6 +137,16 @@ def finished(cell: Cell) -> bool:
     return state.is_file() and read_json(state).get("completed") == NOTEBOOKS and (cell.dir / "metrics.json").is_file()
 
 
+def stale_keys(grid: Grid, cell: Cell) -> list[str]:
+    """Params in which an existing cell folder differs from what the grid file asks for now (edited after it ran)."""
+    from .params import to_dict
+    from .runner import _changed_keys
+    saved = cell.dir / "params.yaml"
+    if not saved.is_file():
+        return []
+    return _changed_keys(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
+
+
 def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
     """Run one cell with `aura run` in a subprocess; returns 'ok' or 'failed: <last error line>'."""
     cmd = [sys.executable, "-m", "aura_core.cli", "run", str(grid.base), "--out", str(cell.dir)]
@@ -156,6 +166,11 @@ def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
 
 def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: bool = False) -> pd.DataFrame:
     todo = shard(cells(grid), shard_spec)
+    for c in todo:  # never skip or resume a cell that ran under other params: its numbers would be mislabelled
+        keys = stale_keys(grid, c)
+        if keys:
+            raise ParamError(f"{c.dir}: ran with other params than {grid.path} gives now ({', '.join(keys)}); move "
+                             f"the folder away or give the grid another name")
     status = {}
     pending = []
     for c in todo:

@@ -167,8 +167,8 @@ def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) 
 
 
 def make_train_loader(rows: TokenizedRows, train_df: pd.DataFrame, p: Params):
-    """paired / masked: shuffled mixed batches (grouped by length when group_by_length); interleaved: single-task
-    batches from TaskBatchSampler."""
+    """paired / masked: shuffled mixed batches; interleaved: single-task batches from TaskBatchSampler. Either grouped
+    by length when group_by_length."""
     if p.paradigm != "interleaved":
         if p.group_by_length:
             return make_loader(rows, p.batch_size, shuffle=False, seed=p.seed, num_workers=p.num_workers,
@@ -176,7 +176,8 @@ def make_train_loader(rows: TokenizedRows, train_df: pd.DataFrame, p: Params):
         return make_loader(rows, p.batch_size, shuffle=True, seed=p.seed, num_workers=p.num_workers)
     sources = train_df["source"].to_numpy()
     sampler = TaskBatchSampler({task: np.flatnonzero(sources == src) for src, task in SOURCE_TASK.items()},
-                               p.batch_size, p.task_sampling, p.sampling_temperature, p.seed)
+                               p.batch_size, p.task_sampling, p.sampling_temperature, p.seed,
+                               lengths=[len(x) for x in rows.input_ids] if p.group_by_length else None)
     return make_loader(rows, p.batch_size, shuffle=False, seed=p.seed, num_workers=p.num_workers,
                        batch_sampler=sampler)
 

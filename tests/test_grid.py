@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from aura_core import grid as G
-from aura_core.params import ParamError
+from aura_core.params import ParamError, load, to_dict
 from aura_core.runner import NOTEBOOKS
 from conftest import REPO
 
@@ -122,3 +122,14 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
     assert "2. Pseudo-labelling" in html and "masked__seed5" in html and "Not tested" in html
     r = aura_grid()
     assert "2 finished, 0 to run" in r.stdout
+
+
+def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path):
+    g = G.load_grid(grid_file(tmp_path), tmp_path)
+    cell = G.cells(g)[0]
+    fake_finished(cell)
+    (cell.dir / "params.yaml").write_text(yaml.safe_dump({**to_dict(load(g.base, cell.overrides)), "epochs": 7}))
+    with pytest.raises(ParamError, match=f"{cell.id}: ran with other params .* \\(epochs\\); move the folder away"):
+        G.run_grid(g, dry_run=True)
+    (cell.dir / "params.yaml").write_text(yaml.safe_dump(to_dict(load(g.base, cell.overrides))))
+    assert G.run_grid(g, dry_run=True).set_index("cell").loc[cell.id, "status"] == "finished"

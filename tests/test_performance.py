@@ -71,3 +71,19 @@ def test_fused_adamw_takes_the_per_tensor_loops_steps(tiny_encoder, tmp_path):
     assert not np.allclose(logs[True]["total"].iloc[0], logs[True]["total"].iloc[-1])  # it did train
     np.testing.assert_allclose(logs[True]["total"], logs[False]["total"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(logs[True]["s_toxicity"], logs[False]["s_toxicity"], atol=1e-6)
+
+
+def test_interleaved_batches_can_be_length_grouped_and_stay_single_task():
+    from aura_core.batching import TaskBatchSampler
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(5, 120, size=600)
+    rows = {"toxicity": np.arange(0, 400), "emotion": np.arange(400, 600)}
+    grouped = list(TaskBatchSampler(rows, 16, "proportional", seed=3, lengths=lengths))
+    plain = list(TaskBatchSampler(rows, 16, "proportional", seed=3))
+    assert len(grouped) == len(plain) == 25 + 13
+    assert sorted(i for b in grouped for i in b) == list(range(600))          # every row once per epoch
+    assert all(set(b) <= set(rows["toxicity"]) or set(b) <= set(rows["emotion"]) for b in grouped)
+
+    def padding(batches):
+        return sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in batches)
+    assert padding(grouped) < 0.3 * padding(plain)
