@@ -82,3 +82,21 @@ def test_two_gloo_processes_take_the_same_steps_and_agree_with_one(fixture_data,
     for col in ("val_tox_macro_f1", "train_loss"):
         np.testing.assert_allclose(r2.epochs[col], r1.epochs[col], atol=1e-3)
     assert (tmp_path / "run2" / "checkpoints" / "last.safetensors").is_file()
+
+
+def test_aura_run_trains_with_two_processes_from_the_notebook(fixture_data, tiny_encoder, tmp_path):
+    """The same path a user takes: `aura run --set num_processes=2`; 02_train launches DDP and reads its result."""
+    import subprocess
+    import sys
+    prof = tmp_path / "p.yaml"
+    prof.write_text(yaml.safe_dump({"name": "ddp", "data_dir": str(fixture_data), "encoder": tiny_encoder, "epochs": 1,
+                                    "batch_size": 8, "olid_dev_fraction": 0.3, "allow_hub": False, "device": "cpu",
+                                    "claims": str(REPO / "params" / "claims.yaml")}))
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "aura_core.cli", "run", str(prof), "--out", str(out), "--set",
+                        "num_processes=2"], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert read_json(out / "train.json")["processes"] == 2
+    nb = (out / "notebooks" / "02_train.ipynb").read_text()
+    assert "training with 2 processes" in nb and "Trained " in nb
+    assert read_json(out / "metrics.json")["stress"]["tiers"]["olid"]["available"]
