@@ -13,15 +13,16 @@ from .io import read_json
 from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
 
 TIERS = ["L1", "L2", "L3"]
-# factor keys a grid config may declare → the seed report's question it answers
+# the seed report's questions ← the factor keys (grid configs / comparisons) whose attribution answers each
 QUESTIONS = [
-    ("paradigm", "1. Training paradigm: interleaved single-task batches or joint paired batches?"),
-    ("pseudo_labels", "2. Pseudo-labelling: did OLID rows carry emotion labels and GoEmotions rows toxicity labels?"),
-    ("validation", "3. Validation: separate toxicity and emotion sets, or a combined paired set?"),
-    ("preprocess", "4. Preprocessing: any differences in text cleaning or tokenisation?"),
-    ("threshold", "5. Threshold: was the 0.5 toxicity threshold tuned on validation data?"),
-    ("seed", "6. Random seed: was a fixed seed used, and how much does the seed alone move the numbers?"),
-    ("selection", "7. Model selection: which epoch was evaluated?"),
+    (("paradigm", "batch_composition"),
+     "1. Training paradigm: interleaved single-task batches or joint paired batches?"),
+    (("pseudo_labels",), "2. Pseudo-labelling: did OLID rows carry emotion labels and GoEmotions rows toxicity labels?"),
+    (("validation",), "3. Validation: separate toxicity and emotion sets, or a combined paired set?"),
+    (("preprocess",), "4. Preprocessing: any differences in text cleaning or tokenisation?"),
+    (("threshold",), "5. Threshold: was the 0.5 toxicity threshold tuned on validation data?"),
+    (("seed",), "6. Random seed: was a fixed seed used, and how much does the seed alone move the numbers?"),
+    (("selection",), "7. Model selection: which epoch was evaluated?"),
 ]
 
 
@@ -85,22 +86,19 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
     CI over seeds and items (stats.hierarchical_effects), as one row per factor and tier."""
     groups = _by_config(grid)
     rows = []
-    for cfg in grid.configs:
-        if cfg.label == grid.baseline or not cfg.factor:
-            continue
-        ref = cfg.vs or grid.baseline
+    for factor, label, ref in grid.contrasts():
         base = [tier_predictions(c.dir) for c in groups[ref]]
-        other = [tier_predictions(c.dir) for c in groups[cfg.label]]
+        other = [tier_predictions(c.dir) for c in groups[label]]
         if not other or not base:
-            rows.append({"factor": cfg.factor, "config": cfg.label, "tier": "—", "note": "cells not finished"})
+            rows.append({"factor": factor, "config": label, "vs": ref, "tier": "—", "note": "cells not finished"})
             continue
         tiers = {lvl: (base[0][lvl][0], [p[lvl][1] for p in other], [p[lvl][1] for p in base])
                  for lvl in TIERS if all(lvl in p for p in other + base)}
         for lvl, e in hierarchical_effects(tiers, n_resamples).items():
-            rows.append({"factor": cfg.factor, "config": cfg.label, "vs": ref, "tier": lvl, "change": e["diff"],
+            rows.append({"factor": factor, "config": label, "vs": ref, "tier": lvl, "change": e["diff"],
                          "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                          "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
-                         "cells": ", ".join(c.id for c in groups[cfg.label])})
+                         "cells": ", ".join(c.id for c in groups[label])})
     return pd.DataFrame(rows)
 
 
@@ -126,8 +124,8 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
     """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on."""
     gap = {t: claims["tiers"][t]["partner_a"] - claims["tiers"][t]["partner_b"] for t in TIERS if t in claims["tiers"]}
     out = []
-    for key, question in QUESTIONS:
-        if key == "seed":
+    for keys, question in QUESTIONS:
+        if keys == ("seed",):
             base = table[(table["config"] == grid.baseline) & table["tier"].isin(TIERS)]
             if base.empty or base["seeds"].max() < 2:
                 out.append((question, "Inconclusive: the baseline needs at least two seeds to measure seed spread."))
@@ -142,25 +140,32 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
             out.append((question, f"Baseline `{grid.baseline}`: {'; '.join(parts)}. {verdict} Both partners should "
                                   "report several seeds; this project fixes seed and data order (`deterministic`)."))
             continue
-        rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
-        if rows.empty or "change" not in rows:
-            out.append((question, f"Not tested: the grid has no configuration with factor `{key}`."))
-            continue
-        cfg = rows["config"].iloc[0]
-        lines, toward = [], []
-        for _, r in rows.iterrows():
-            lines.append(f"{r.tier} {_fmt(r)}")
-            if r.tier in gap and r.excludes_0 and np.sign(r.change) == np.sign(gap[r.tier]):
-                toward.append(f"{r.tier} ({abs(r.change) / abs(gap[r.tier]):.0%} of the A−B gap)")
-        if toward:
-            verdict = f"It moves the numbers toward Partner A's on {', '.join(toward)}: a plausible contributor."
-        elif rows["excludes_0"].any():
-            verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
-        else:
-            verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
-        out.append((question, f"Changing only this (config `{cfg}` vs `{rows['vs'].iloc[0]}`, runs {rows['cells'].iloc[0]}): "
-                              f"{'; '.join(lines)} (change in macro-F1, 95% CI over seeds and items). {verdict}"))
+        paragraphs = [_answer_factor(key, attrib, gap) for key in keys]
+        tested = [x for x in paragraphs if x]
+        out.append((question, " ".join(tested) if tested else
+                    f"Not tested: the grid has no configuration with factor {' or '.join(f'`{k}`' for k in keys)}."))
     return out
+
+
+def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict) -> str | None:
+    """One factor's evidence as a sentence: its change per tier with CI, and what that says about the A−B gap."""
+    rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
+    if rows.empty or "change" not in rows or rows["change"].isna().all():
+        return None
+    rows = rows.dropna(subset=["change"])
+    lines, toward = [], []
+    for _, r in rows.iterrows():
+        lines.append(f"{r.tier} {_fmt(r)}")
+        if r.tier in gap and r.excludes_0 and np.sign(r.change) == np.sign(gap[r.tier]):
+            toward.append(f"{r.tier} ({abs(r.change) / abs(gap[r.tier]):.0%} of the A−B gap)")
+    if toward:
+        verdict = f"It moves the numbers toward Partner A's on {', '.join(toward)}: a plausible contributor."
+    elif rows["excludes_0"].any():
+        verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
+    else:
+        verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
+    return (f"`{key}` — changing only this (config `{rows['config'].iloc[0]}` vs `{rows['vs'].iloc[0]}`, runs "
+            f"{rows['cells'].iloc[0]}): {'; '.join(lines)} (change in macro-F1, 95% CI over seeds and items). {verdict}")
 
 
 def mechanism_table(grid: Grid) -> pd.DataFrame:

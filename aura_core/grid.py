@@ -52,6 +52,13 @@ class Grid:
     configs: list[Config]
     baseline: str
     root: Path = field(default=Path("outputs/grids"))
+    # extra (factor, config, vs) contrasts over cells the configs already hold, e.g. masked vs interleaved
+    comparisons: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def contrasts(self) -> list[tuple[str, str, str]]:
+        """Every (factor, config, vs) the attribution measures: each config with a factor, then the comparisons."""
+        return [(c.factor, c.label, c.vs or self.baseline) for c in self.configs
+                if c.factor and c.label != self.baseline] + list(self.comparisons)
 
     @property
     def dir(self) -> Path:
@@ -73,7 +80,7 @@ class Cell:
         return {**self.config.overrides, "seed": self.seed}
 
 
-GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "baseline", "description"}
+GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "baseline", "description", "comparisons"}
 
 
 def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
@@ -103,11 +110,16 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     if len(set(labels)) != len(labels):
         raise ParamError(f"{path}: duplicate config labels")
     baseline = raw.get("baseline", labels[0])
-    for ref in [baseline] + [c.vs for c in configs if c.vs]:
+    comparisons = []
+    for i, c in enumerate(raw.get("comparisons") or []):
+        if not isinstance(c, dict) or set(c) != {"factor", "config", "vs"}:
+            raise ParamError(f"{path}: comparisons[{i}]: expected {{factor, config, vs}}, got {c!r}")
+        comparisons.append((str(c["factor"]), str(c["config"]), str(c["vs"])))
+    for ref in [baseline] + [c.vs for c in configs if c.vs] + [x for _, a, b in comparisons for x in (a, b)]:
         if ref not in labels:
-            raise ParamError(f"{path}: baseline/vs {ref!r} is not a config label ({labels})")
+            raise ParamError(f"{path}: baseline/vs/comparison {ref!r} is not a config label ({labels})")
     grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
-                configs, baseline, Path(root))
+                configs, baseline, Path(root), comparisons)
     for c in configs:  # every configuration must resolve: a misspelled key fails now, not hours into the grid
         load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
     return grid

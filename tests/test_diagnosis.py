@@ -47,7 +47,8 @@ def grid(tmp_path):
         "name": "syn", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3], "baseline": "partner_b",
         "configs": [{"label": "partner_b", "set": {}},
                     {"label": "tuned", "factor": "threshold", "set": {"threshold": "tuned"}},
-                    {"label": "interleaved", "factor": "paradigm", "set": {"paradigm": "interleaved"}}]}))
+                    {"label": "interleaved", "factor": "paradigm", "set": {"paradigm": "interleaved"}}],
+        "comparisons": [{"factor": "batch_composition", "config": "interleaved", "vs": "tuned"}]}))
     g = load_grid(tmp_path / "g.yaml", tmp_path / "out")
     acc = {"partner_b": {"L1": 0.72, "L3": 0.60}, "tuned": {"L1": 0.82, "L3": 0.66}, "interleaved": {"L1": 0.72, "L3": 0.60}}
     for c in cells(g):
@@ -63,6 +64,9 @@ def test_attribution_finds_the_factor_that_matters_and_not_the_one_that_does_not
     assert a.loc[("threshold", "ΔF1"), "change"] == pytest.approx(
         a.loc[("threshold", "L1"), "change"] - a.loc[("threshold", "L3"), "change"])
     assert "tuned__seed1" in a.loc[("threshold", "L1"), "cells"]
+    # a comparison between two non-baseline configs, over the cells they already hold: interleaved is ~0.10 below tuned
+    assert a.loc[("batch_composition", "L1"), "vs"] == "tuned"
+    assert a.loc[("batch_composition", "L1"), "change"] == pytest.approx(-0.10, abs=0.04)
 
 
 def test_config_table_seed_ranges_and_claims(grid):
@@ -86,6 +90,7 @@ def test_answers_cite_runs_and_say_when_inconclusive(grid):
     assert "plausible contributor" in q5 and "tuned__seed1" in q5
     q1 = next(v for k, v in ans.items() if k.startswith("1."))
     assert "inconclusive" in q1 or "does not explain" in q1
+    assert "`paradigm`" in q1 and "`batch_composition`" in q1       # both factors behind question 1 answered
     assert next(v for k, v in ans.items() if k.startswith("4.")).startswith("Not tested")
     assert "over 3 seeds" in next(v for k, v in ans.items() if k.startswith("6."))
 

@@ -1,5 +1,6 @@
 """Grid expansion, validation, sharding, skip-finished and summaries."""
 import json
+import re
 
 import pytest
 import yaml
@@ -39,14 +40,16 @@ def test_cartesian_grid(tmp_path):
 
 @pytest.mark.parametrize("over, fragment", [
     ({"configs": [{"label": "b", "set": {"paradigmm": "masked"}}]}, "unknown param 'paradigmm'"),
-    ({"baseline": "zzz"}, "baseline/vs 'zzz' is not a config label"),
-    ({"configs": [{"label": "b"}, {"label": "c", "vs": "q"}]}, "baseline/vs 'q' is not a config label"),
+    ({"baseline": "zzz"}, "baseline/vs/comparison 'zzz' is not a config label"),
+    ({"configs": [{"label": "b"}, {"label": "c", "vs": "q"}]}, "baseline/vs/comparison 'q' is not a config label"),
+    ({"comparisons": [{"factor": "f", "config": "b", "vs": "nope"}]}, "comparison 'nope' is not a config label"),
+    ({"comparisons": [{"factor": "f", "config": "b"}]}, "comparisons[0]: expected {factor, config, vs}"),
     ({"factors": {"seed": [1]}}, "either 'configs'"),
     ({"seedz": [1]}, "unknown grid key"),
     ({"configs": [{"label": "b"}, {"label": "b"}]}, "duplicate config labels"),
 ])
 def test_bad_grids_fail_before_anything_runs(tmp_path, over, fragment):
-    with pytest.raises(ParamError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ParamError, match=re.escape(fragment)):
         G.load_grid(grid_file(tmp_path, **over), tmp_path)
 
 
