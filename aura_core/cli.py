@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--shard", help="i/n: run only every n-th cell starting at i (several machines, SLURM arrays).")
     g.add_argument("--root", default="outputs/grids", help="Where grid folders go.")
     g.add_argument("--dry-run", action="store_true", help="List the cells that would run.")
+    g.add_argument("--summary", action="store_true",
+                   help="Run nothing: print the headline table, factor attribution and speed parity (markdown) from "
+                        "the cells finished so far.")
     t = sub.add_parser("train", help="Train a prepared run folder (its params.yaml); what 02_train runs in every "
                                      "process under accelerate launch when num_processes > 1.")
     t.add_argument("run_dir")
@@ -39,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "grid" and args.summary:
+            from .diagnosis import markdown_summary
+            from .grid import load_grid
+            print(markdown_summary(load_grid(args.grid, args.root)))
+            return 0
         if args.cmd == "grid":
             from .grid import load_grid, run_grid
             table = run_grid(load_grid(args.grid, args.root), args.jobs, args.shard, args.dry_run)

@@ -192,7 +192,9 @@ def headline(table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "�
     t["cell"] = [f"{m:.3f} ± {s:.3f}" if pd.notna(s) else f"{m:.3f}" for m, s in zip(t["mean"], t["sd"])]
     out = t.pivot(index="config", columns="tier", values="cell")
     order = list(dict.fromkeys(table["config"]))
-    return out.reindex(index=[c for c in order if c in out.index], columns=[c for c in tiers if c in out.columns])
+    out = out.reindex(index=[c for c in order if c in out.index], columns=[c for c in tiers if c in out.columns])
+    out.insert(0, "seeds", t.groupby("config")["seeds"].max().reindex(out.index).astype(int))
+    return out
 
 
 # factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
@@ -212,3 +214,27 @@ def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame, baseline: str) -> pd
                      "ci_high": r["ci_high"], f"seed range of {r['vs']}": spread,
                      "parity": bool(not r["excludes_0"] and abs(r["change"]) <= spread)})
     return pd.DataFrame(rows)
+
+
+def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
+    """The grid's evidence so far as markdown (`aura grid --summary`): for a README, an issue, or a look mid-grid."""
+    from .compare import load_claims
+    from .params import load
+    claims = load_claims(load(grid.base).claims)
+    table = config_table(grid, claims, n_resamples)
+    attrib = attribution(grid, n_resamples)
+    done = sum(finished(c) for c in cells(grid))
+    parts = [f"Grid `{grid.name}`: {done}/{len(cells(grid))} cells finished; seeds {grid.seeds}; baseline "
+             f"`{grid.baseline}`.", "", "Macro-F1, mean ± sd over the finished seeds:", "",
+             headline(table).to_markdown()]
+    if "change" in attrib:
+        a = attrib.dropna(subset=["change"])
+        a = a.assign(change=[f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in a.itertuples()])
+        parts += ["", "Change when only that factor changes (95% CI over seeds and items):", "",
+                  a.pivot(index=["factor", "config", "vs"], columns="tier", values="change").reset_index()
+                  .to_markdown(index=False)]
+    parity = speed_parity(attrib, table, grid.baseline)
+    if not parity.empty:
+        parts += ["", "Speed switches, F1 parity within the seed spread:", "",
+                  parity.round(4).to_markdown(index=False)]
+    return "\n".join(parts)

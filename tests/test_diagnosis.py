@@ -105,7 +105,8 @@ def test_mechanism_table_per_configuration(grid):
 
 def test_headline_is_config_by_tier_in_grid_order(grid):
     h = Dg.headline(Dg.config_table(grid, load_claims(REPO / "params/claims.yaml"), n_resamples=100))
-    assert list(h.index) == ["partner_b", "tuned", "interleaved"] and list(h.columns) == ["L1", "L3", "ΔF1", "emotion"]
+    assert list(h.index) == ["partner_b", "tuned", "interleaved"]
+    assert list(h.columns) == ["seeds", "L1", "L3", "ΔF1", "emotion"] and (h["seeds"] == 3).all()
     mean, sd = (float(x) for x in h.loc["tuned", "L1"].split(" ± "))
     assert mean == pytest.approx(0.82, abs=0.04) and 0 <= sd < 0.05
 
@@ -137,3 +138,10 @@ def test_speed_parity_passes_a_switch_that_leaves_f1_alone_and_fails_one_that_mo
     assert ok.loc["L1", "parity"] and ok.loc["L3", "parity"]
     assert not broken.loc["L1", "parity"] and broken.loc["L1", "change"] > 0.08
     assert "seed range of base" in par
+
+
+def test_markdown_summary_reports_progress_headline_and_attribution(grid):
+    text = Dg.markdown_summary(grid, n_resamples=100)
+    assert text.startswith("Grid `syn`: 9/9 cells finished")
+    assert "| partner_b " in text and "0.8" in text                      # tuned's L1 ≈ 0.82 appears in the headline
+    assert "| threshold " in text and "| batch_composition " in text
