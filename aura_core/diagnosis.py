@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .grid import Grid, cells, finished
+from .grid import Grid, cells, finished, summarize
 from .io import read_json
 from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
 
@@ -150,8 +150,11 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
 def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict) -> str | None:
     """One factor's evidence as a sentence: its change per tier with CI, and what that says about the A−B gap."""
     rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
-    if rows.empty or "change" not in rows or rows["change"].isna().all():
+    if rows.empty:
         return None
+    if "change" not in rows or rows["change"].isna().all():
+        return (f"`{key}` — pending: the cells of config `{rows['config'].iloc[0]}` (vs `{rows['vs'].iloc[0]}`) have "
+                f"not finished; re-run the grid to complete them.")
     rows = rows.dropna(subset=["change"])
     lines, toward = [], []
     for _, r in rows.iterrows():
@@ -171,7 +174,7 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict) -> str | None:
 def mechanism_table(grid: Grid) -> pd.DataFrame:
     """Per configuration, over seeds: the domain-shortcut gap and each tier's predicted/true positive rate (mean ± sd),
     the two numbers that tell a threshold problem and a learned shortcut apart (see aura_core/anatomy.py)."""
-    summary = pd.read_csv(grid.dir / "summary.csv")
+    summary = summarize(grid)  # the cells as they are now (also mid-grid), not a summary.csv from an earlier run
     summary = summary[summary["status"] == "finished"]
     cols = ["shortcut_gap"] + [c for c in summary.columns if c.startswith("pred/true")]
     rows = []
