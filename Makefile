@@ -8,7 +8,7 @@ export AURA_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 PROFILE ?= params/cpu.yaml
 
-.PHONY: venv report smoke test bench lab clean-outputs
+.PHONY: venv report smoke test bench grid lab clean-outputs
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,9 @@ smoke: venv           ## the tiny profile CI runs → outputs/smoke/index.html
 
 test: venv            ## unit tests + the smoke pipeline on the real files (skipped with a reason when absent)
 	$(VENV)/bin/python -m pytest -q -rs tests
+
+grid: venv            ## the diagnosis grid (30 cells, 2 at a time; re-run to continue) → outputs/grids/diagnosis/compare/
+	$(VENV)/bin/aura grid params/grids/diagnosis.yaml --jobs 2
 
 bench: venv           ## aura_core vs transformers.Trainer and a naive inference loop (≈10 min, needs the real data)
 	$(VENV)/bin/python benchmarks/bench_train.py
