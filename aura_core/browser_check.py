@@ -34,7 +34,10 @@ def check_report(run_dir: str | Path) -> list[dict]:
     driver = webdriver.Chrome(service=Service(paths[1]), options=opts)
     shots = run_dir / "screenshots"
     shots.mkdir(exist_ok=True)
-    pages = [run_dir / "index.html"] + sorted((run_dir / "html").glob("*.html"))
+    # a run folder (index.html + html/) or a grid's compare/ folder (05_compare.html at the top)
+    pages = sorted(run_dir.glob("*.html"), key=lambda f: f.name != "index.html") + sorted((run_dir / "html").glob("*.html"))
+    if not pages:
+        raise FileNotFoundError(f"{run_dir}: no HTML report here (expected index.html, html/*.html or *.html)")
     results = []
     try:
         for page in pages:

@@ -123,6 +123,12 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
     assert (tmp_path / "out/tg/paired__seed5/index.html").is_file()
     html = (tmp_path / "out/tg/compare/05_compare.html").read_text()
     assert "2. Pseudo-labelling" in html and "masked__seed5" in html and "Not tested" in html
+    assert "Grid report." in html and "Headline: macro-F1" in html
+    from aura_core.browser_check import check_report, chromium_paths
+    if chromium_paths() is not None:  # the grid view as the partner sees it: every figure loads, no console error
+        pages = check_report(tmp_path / "out/tg/compare")
+        assert [x["page"] for x in pages] == ["05_compare.html"]
+        assert pages[0]["images"] >= 3 and not pages[0]["broken_images"] and not pages[0]["console_errors"]
     r = aura_grid()
     assert "2 finished, 0 to run" in r.stdout
 
