@@ -204,7 +204,7 @@ def headline(table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "Î
 SPEED_FACTORS = ("group_by_length",)
 
 
-def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame, baseline: str) -> pd.DataFrame:
+def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """For each speed switch and tier: its change in F1 with CI beside the baseline's seed range (max âˆ’ min). Parity =
     the CI includes 0 and |change| is within the seed range: the switch moves F1 less than re-seeding does."""
     if attrib.empty or "change" not in attrib:
@@ -236,7 +236,7 @@ def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
         parts += ["", "Change when only that factor changes (95% CI over seeds and items):", "",
                   a.pivot(index=["factor", "config", "vs"], columns="tier", values="change").reset_index()
                   .to_markdown(index=False)]
-    parity = speed_parity(attrib, table, grid.baseline)
+    parity = speed_parity(attrib, table)
     if not parity.empty:
         parts += ["", "Speed switches, F1 parity within the seed spread:", "",
                   parity.round(4).to_markdown(index=False)]

@@ -132,7 +132,7 @@ def speed_grid(tmp_path):
 def test_speed_parity_passes_a_switch_that_leaves_f1_alone_and_fails_one_that_moves_it(speed_grid):
     claims = load_claims(REPO / "params/claims.yaml")
     attrib = Dg.attribution(speed_grid, n_resamples=300)
-    par = Dg.speed_parity(attrib, Dg.config_table(speed_grid, claims, 100), "base")
+    par = Dg.speed_parity(attrib, Dg.config_table(speed_grid, claims, 100))
     ok, broken = (par[par["config"] == c].set_index("tier") for c in ("grouped", "grouped_broken"))
     assert ok.loc["L1", "parity"] and ok.loc["L3", "parity"]
     assert not broken.loc["L1", "parity"] and broken.loc["L1", "change"] > 0.08
