@@ -151,12 +151,11 @@ def finished(cell: Cell) -> bool:
 
 def stale_keys(grid: Grid, cell: Cell) -> list[str]:
     """Params in which an existing cell folder differs from what the grid file asks for now (edited after it ran)."""
-    from .params import to_dict
-    from .runner import _changed_keys
+    from .params import changed_keys, to_dict
     saved = cell.dir / "params.yaml"
     if not saved.is_file():
         return []
-    return _changed_keys(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
+    return changed_keys(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
 
 
 def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:

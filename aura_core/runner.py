@@ -27,10 +27,6 @@ def export_html(notebook: Path, html: Path) -> None:
     atomic_write_text(html, body)
 
 
-def _changed_keys(a: dict, b: dict) -> list[str]:
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k != "data_dir")
-
-
 def run(profile: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
         notebooks_dir: str | Path | None = None, log_output: bool = False, resume: bool = False) -> Path:
     """Execute 01→05. With resume=True, notebooks that finished are skipped and 02 continues training from its last
@@ -38,14 +34,14 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from .params import load, to_dict
+    from .params import changed_keys, load, to_dict
     from .pipeline import preflight
     p = load(profile, overrides)
     run_dir = Path(out or Path("outputs") / p.name).resolve()
     state_file = run_dir / "run_state.json"
     if resume and (run_dir / "params.yaml").is_file():
         saved = load(run_dir / "params.yaml")
-        changed = _changed_keys(to_dict(saved), to_dict(p))
+        changed = changed_keys(to_dict(saved), to_dict(p))
         if changed:
             raise RunError(f"--resume: params differ from those {run_dir} started with: {', '.join(changed)}")
         p = saved

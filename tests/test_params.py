@@ -81,3 +81,22 @@ def test_shipped_profiles_resolve():
         assert p.batch_size == 16 and p.grad_accum == 2 and p.lr_encoder == 2e-5 and p.lr_heads == 1e-4
     assert P.load(REPO / "params" / "paper.yaml").encoder == "bert-base-uncased"
     assert P.load(REPO / "params" / "paper.yaml").epochs == 5
+
+
+def test_changed_keys_sees_the_claims_file_by_content_not_by_where_the_checkout_lives(tmp_path):
+    """A grid resumed from a clone or a worktree resolves claims.yaml to another path; that alone is no change."""
+    claims = {"claims": {"A": {"L1": 0.79}}}
+    here, there = tmp_path / "here", tmp_path / "there"
+    for d in (here, there):
+        d.mkdir()
+        write(d / "claims.yaml", claims)
+        write(d / "p.yaml", {"epochs": 2})
+    a = P.to_dict(P.load(here / "p.yaml"))
+    b = P.to_dict(P.load(there / "p.yaml"))
+    assert a["claims"] != b["claims"] and P.changed_keys(a, b) == []
+    assert P.changed_keys(a, {**b, "data_dir": "/elsewhere"}) == []  # where the data lives is not what it is
+    assert P.changed_keys(a, P.to_dict(P.load(there / "p.yaml", ["epochs=3"]))) == ["epochs"]
+    write(there / "claims.yaml", {"claims": {"A": {"L1": 0.80}}})
+    assert P.changed_keys(a, b) == ["claims"]
+    (here / "claims.yaml").unlink()  # the original is gone: nothing to compare, so it counts as changed
+    assert P.changed_keys(a, b) == ["claims"]
