@@ -54,11 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[grid] {done}/{len(table)} cells finished; summary: {args.root}/{load_grid(args.grid, args.root).name}/summary.csv")
             return 0
         if args.cmd == "train":
-            from .pipeline import load_run_params, prepare
-            from .train import train
-            p = load_run_params(args.run_dir)
-            prep = prepare(p)
-            train(p, args.run_dir, prep.train, prep.dev, resume=args.resume)
+            from .pipeline import load_run_params, train_here
+            train_here(load_run_params(args.run_dir), args.run_dir, args.resume)
             return 0
         if args.cmd == "check-report":
             from .browser_check import check_report

@@ -321,19 +321,25 @@ def data_prep(p: Params, run_dir: str | Path) -> Prepared:
     return prep
 
 
+def train_here(p: Params, run_dir: str | Path, resume: bool = False):
+    """Prepare the data and train in this process: the single-process path, and what each DDP process runs."""
+    from .train import train
+    prep = prepare(p)
+    return train(p, run_dir, prep.train, prep.dev, resume=resume)
+
+
 def train_stage(p: Params, run_dir: str | Path, resume: bool = False):
     """Train in this process, or, when num_processes > 1, in that many DDP processes started by accelerate launch
     (`aura train <run_dir>`), whose result files are then read back."""
     from . import distributed
-    from .train import TrainResult, train
+    from .train import TrainResult
     if p.num_processes > 1 and not distributed.launched():
         distributed.launch(run_dir, p.num_processes, resume, p.device)
         info = read_json(Path(run_dir) / "train.json")
         result = TrainResult(Path(run_dir), pd.read_csv(Path(run_dir) / "epochs.csv"), info["selected_epoch"],
                              Path(run_dir) / info["checkpoint"], info["seconds"], info["samples_per_s"], info["steps"])
     else:
-        prep = prepare(p)
-        result = train(p, run_dir, prep.train, prep.dev, resume=resume)
+        result = train_here(p, run_dir, resume)
     update_json(metrics_path(run_dir), "train", {
         **read_json(Path(run_dir) / "train.json"), "epochs": result.epochs.to_dict("records")})
     return result
