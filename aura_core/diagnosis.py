@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .grid import Grid, cells, finished, summarize
+from .grid import Grid, cell_table, cells, finished
 from .io import read_json
 from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
 
@@ -122,33 +122,47 @@ def _fmt(e: pd.Series) -> str:
 
 def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
     """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on."""
-    gap = {t: claims["tiers"][t]["partner_a"] - claims["tiers"][t]["partner_b"] for t in TIERS if t in claims["tiers"]}
+    gap = claim_gap(claims)
+    per_cell = cell_table(grid)
     out = []
     for keys, question in QUESTIONS:
         if keys == ("seed",):
-            base = table[(table["config"] == grid.baseline) & table["tier"].isin(TIERS)]
-            if base.empty or base["seeds"].max() < 2:
-                out.append((question, "Inconclusive: the baseline needs at least two seeds to measure seed spread."))
-                continue
-            parts = [f"{r.tier} spans {r['min']:.3f}–{r['max']:.3f} (sd {r.sd:.3f}) over {r.seeds} seeds"
-                     for _, r in base.iterrows()]
-            covers = [r.tier for _, r in base.iterrows() if r.tier in gap and (r["max"] - r["min"]) >= abs(gap[r.tier])]
-            verdict = (f"The seed alone moves {', '.join(covers)} as much as the A−B gap there, so a single-seed "
-                       f"comparison cannot separate the partners on {'it' if len(covers) == 1 else 'them'}."
-                       if covers else "The seed spread is smaller than the A−B gap on every tier: seeds alone do "
-                                      "not explain the discrepancy.")
-            out.append((question, f"Baseline `{grid.baseline}`: {'; '.join(parts)}. {verdict} Both partners should "
-                                  "report several seeds; this project fixes seed and data order (`deterministic`)."))
+            out.append((question, _answer_seed(grid, table, gap)))
             continue
-        paragraphs = [_answer_factor(key, attrib, gap) for key in keys]
+        paragraphs = [_answer_factor(key, attrib, gap, table, per_cell, claims) for key in keys]
         tested = [x for x in paragraphs if x]
         out.append((question, " ".join(tested) if tested else
                     f"Not tested: the grid has no configuration with factor {' or '.join(f'`{k}`' for k in keys)}."))
     return out
 
 
-def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict) -> str | None:
-    """One factor's evidence as a sentence: its change per tier with CI, and what that says about the A−B gap."""
+def claim_gap(claims: dict) -> dict[str, float]:
+    """Partner A − Partner B per tier: the gap each factor is measured against."""
+    return {t: claims["tiers"][t]["partner_a"] - claims["tiers"][t]["partner_b"] for t in TIERS if t in claims["tiers"]}
+
+
+def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict) -> str:
+    base = table[(table["config"] == grid.baseline) & table["tier"].isin(TIERS)]
+    if base.empty or base["seeds"].max() < 2:
+        return "Inconclusive: the baseline needs at least two seeds to measure seed spread."
+    parts = [f"{r.tier} spans {r['min']:.3f}–{r['max']:.3f} (sd {r.sd:.3f}) over {r.seeds} seeds"
+             for _, r in base.iterrows()]
+    covers = [r.tier for _, r in base.iterrows() if r.tier in gap and (r["max"] - r["min"]) >= abs(gap[r.tier])]
+    verdict = (f"The seed alone moves {', '.join(covers)} as much as the A−B gap there, so a single-seed comparison "
+               f"cannot separate the partners on {'it' if len(covers) == 1 else 'them'}." if covers else
+               "The seed spread is smaller than the A−B gap on every tier: seeds alone do not explain the discrepancy.")
+    return (f"Baseline `{grid.baseline}`: {'; '.join(parts)}. {verdict} Both partners should report several seeds; "
+            "this project fixes seed and data order (`deterministic`).")
+
+
+# a factor that closes less than this share of the A−B gap on every tier is called minor
+MATERIAL_SHARE = 0.25
+
+
+def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFrame, per_cell: pd.DataFrame,
+                   claims: dict) -> str | None:
+    """One factor's evidence: its change per tier with CI, which way that moves the numbers relative to the A−B gap,
+    where the changed configuration lands beside Partner A's claims, and what moved inside the model."""
     rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
     if rows.empty:
         return None
@@ -156,25 +170,128 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict) -> str | None:
         return (f"`{key}` — pending: the cells of config `{rows['config'].iloc[0]}` (vs `{rows['vs'].iloc[0]}`) have "
                 f"not finished; re-run the grid to complete them.")
     rows = rows.dropna(subset=["change"])
-    lines, toward = [], []
-    for _, r in rows.iterrows():
-        lines.append(f"{r.tier} {_fmt(r)}")
-        if r.tier in gap and r.excludes_0 and np.sign(r.change) == np.sign(gap[r.tier]):
-            toward.append(f"{r.tier} ({abs(r.change) / abs(gap[r.tier]):.0%} of the A−B gap)")
-    if toward:
-        verdict = f"It moves the numbers toward Partner A's on {', '.join(toward)}: a plausible contributor."
+    config, ref = rows["config"].iloc[0], rows["vs"].iloc[0]
+    toward = {r.tier: abs(r.change) / abs(gap[r.tier]) for r in rows.itertuples()
+              if r.tier in gap and gap[r.tier] and r.excludes_0 and np.sign(r.change) == np.sign(gap[r.tier])}
+    away = [r.tier for r in rows.itertuples()
+            if r.tier in gap and r.excludes_0 and np.sign(r.change) == -np.sign(gap[r.tier])]
+    share = ", ".join(f"{t} ({v:.0%} of the A−B gap)" for t, v in toward.items())
+    if toward and away:
+        verdict = (f"Mixed: it moves {share} toward Partner A's numbers but {', '.join(away)} away from them, so it "
+                   "cannot account for Partner A's numbers by itself.")
+    elif toward and max(toward.values()) >= MATERIAL_SHARE:
+        verdict = f"It moves the numbers toward Partner A's on {share}: a plausible contributor."
+    elif toward:
+        verdict = (f"It moves the numbers toward Partner A's on {share}, under {MATERIAL_SHARE:.0%} of the gap "
+                   "everywhere: a minor contributor at most.")
+    elif away:
+        verdict = (f"It moves {', '.join(away)} away from Partner A's numbers: this change does not explain the gap "
+                   "(if anything the partner who made it would score lower).")
     elif rows["excludes_0"].any():
         verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
     else:
         verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
-    return (f"`{key}` — changing only this (config `{rows['config'].iloc[0]}` vs `{rows['vs'].iloc[0]}`, runs "
-            f"{rows['cells'].iloc[0]}): {'; '.join(lines)} (change in macro-F1, 95% CI over seeds and items). {verdict}")
+    lines = "; ".join(f"{r.tier} {_fmt(r)}" for _, r in rows.iterrows())
+    return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
+            f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_landing(config, table, claims)}"
+            f"{_mechanism(config, ref, per_cell)}")
+
+
+def _landing(config: str, table: pd.DataFrame, claims: dict) -> str:
+    """Where the configuration's numbers land beside Partner A's claims: inside its 95% CI or not."""
+    parts = []
+    for r in table[(table["config"] == config) & table["tier"].isin(TIERS)].itertuples():
+        a = claims["tiers"].get(r.tier, {}).get("partner_a")
+        if a is not None and pd.notna(r.ci_low):
+            where = "inside" if r.ci_low <= a <= r.ci_high else ("above" if a > r.ci_high else "below")
+            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} (Partner A's {a:.3f} is {where} its CI)")
+    return f" With `{config}`: {'; '.join(parts)}." if parts else ""
+
+
+def _mechanism(config: str, ref: str, per_cell: pd.DataFrame) -> str:
+    """What changed inside: decision threshold, domain-shortcut gap, ToxiGen predicted/true positive rate (seed means)."""
+    if per_cell.empty or "status" not in per_cell:
+        return ""
+    done = per_cell[per_cell["status"] == "finished"]
+    means = {c: done[done["config"] == c].mean(numeric_only=True) for c in (ref, config)}
+    parts = []
+    for col, label in (("threshold", "threshold"), ("shortcut_gap", "shortcut gap"),
+                       ("pred/true L3", "ToxiGen predicted/true positive rate")):
+        a, b = (means[c].get(col, np.nan) for c in (ref, config))
+        if pd.notna(a) and pd.notna(b) and not (col == "threshold" and abs(a - b) < 1e-9):
+            parts.append(f"{label} {a:.3f} → {b:.3f}")
+    return f" Inside the model (`{ref}` → `{config}`, seed means): {', '.join(parts)}." if parts else ""
+
+
+def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame) -> str:
+    """The grid's bottom line: does the baseline reproduce Partner B, which configuration comes closest to Partner A,
+    which factors carry the gap, and what this machine could not test."""
+    gap = claim_gap(claims)
+    t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
+    if t.empty:
+        return "No finished cell yet: nothing to conclude."
+    out = []
+    base = t[t["config"] == grid.baseline]
+    if len(base):
+        fits = [f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} vs B's {r.partner_b:.3f} "
+                f"({'inside' if r.ci_low <= r.partner_b <= r.ci_high else 'outside'} the CI)"
+                for r in base.itertuples() if pd.notna(getattr(r, "partner_b", np.nan))]
+        out.append(f"**Partner B.** The baseline `{grid.baseline}` ({int(base['seeds'].max())} seeds): {'; '.join(fits)}.")
+    dist = t.dropna(subset=["partner_a"]).assign(off=lambda d: (d["mean"] - d["partner_a"]).abs())
+    dist = dist.groupby("config", sort=False).agg(off=("off", "mean"), tiers=("tier", "count"))
+    dist = dist[dist["tiers"] == dist["tiers"].max()].sort_values("off")
+    if len(dist):
+        best = dist.index[0]
+        land = _landing(best, table, claims).strip()
+        out.append(f"**Partner A.** Closest configuration (mean distance {dist['off'].iloc[0]:.3f} to A's numbers over "
+                   f"{int(dist['tiers'].iloc[0])} tiers): `{best}`. {land}")
+    if "change" in attrib:
+        a = attrib.dropna(subset=["change"])
+        a = a[a["tier"].isin(gap) & a["excludes_0"]]
+        carry = []
+        for factor, g in a.groupby("factor", sort=False):
+            toward = [f"{r.tier} {r.change:+.3f} ({r.change / gap[r.tier]:.0%})" for r in g.itertuples()
+                      if gap[r.tier] and np.sign(r.change) == np.sign(gap[r.tier])]
+            against = [r.tier for r in g.itertuples() if gap[r.tier] and np.sign(r.change) != np.sign(gap[r.tier])]
+            if toward and not against:
+                carry.append(f"`{factor}` ({', '.join(toward)})")
+        out.append("**What carries the gap.** " + (
+            f"Factors whose CI excludes 0 and which move every affected tier toward Partner A (share of the A−B gap): "
+            f"{'; '.join(carry)}. Factors not listed were either undetectable at this size or moved numbers away from "
+            "Partner A's." if carry else "No single factor moves the numbers toward Partner A's with a CI excluding 0."))
+    out.append(_limits(grid))
+    return "\n\n".join(x for x in out if x)
+
+
+def _limits(grid: Grid) -> str:
+    """What the numbers are of: the setting every cell trained in, and each tier that is absent or not the partners'."""
+    first = next((c for c in cells(grid) if c.config.label == grid.baseline and finished(c)), None)
+    if first is None:
+        return ""
+    lines = []
+    if (first.dir / "params.yaml").is_file():
+        from .params import load
+        p = load(first.dir / "params.yaml")
+        rows = ", ".join(f"{getattr(p, k)} {k.split('_')[0]}" for k in ("olid_train_rows", "goemotions_train_rows")
+                         if getattr(p, k, None))
+        lines.append(f"Every cell trains `{p.encoder}` for {p.epochs} epochs on {rows or 'all'} training rows: effects "
+                     "are of this setting, and their size can differ at the paper's (bert-base, full data).")
+    for e in read_json(first.dir / "metrics.json")["stress"]["tiers"].values():
+        if e["level"] not in TIERS:
+            continue
+        if not e["available"]:
+            lines.append(f"{e['level']} ({e['name']}) not tested: {e['reason'].removeprefix('not available: ')}.")
+        elif e.get("provenance", {}).get("note"):
+            lines.append(f"{e['level']} ({e['name']}) is not the partners' test set: {e['provenance']['note']}; "
+                         "its level is not comparable with theirs; changes between configurations are measured on "
+                         "the same rows.")
+    return "**Limits.** " + " ".join(lines) if lines else ""
 
 
 def mechanism_table(grid: Grid) -> pd.DataFrame:
     """Per configuration, over seeds: the domain-shortcut gap and each tier's predicted/true positive rate (mean ± sd),
     the two numbers that tell a threshold problem and a learned shortcut apart (see aura_core/anatomy.py)."""
-    summary = summarize(grid)  # the cells as they are now (also mid-grid), not a summary.csv from an earlier run
+    summary = cell_table(grid)  # the cells as they are now (also mid-grid), not a summary.csv from an earlier run
     summary = summary[summary["status"] == "finished"]
     cols = ["shortcut_gap"] + [c for c in summary.columns if c.startswith("pred/true")]
     rows = []
@@ -229,7 +346,7 @@ def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
     done = sum(finished(c) for c in cells(grid))
     parts = [f"Grid `{grid.name}`: {done}/{len(cells(grid))} cells finished; seeds {grid.seeds}; baseline "
              f"`{grid.baseline}`.", "", "Macro-F1, mean ± sd over the finished seeds:", "",
-             headline(table).to_markdown()]
+             headline(table).to_markdown(), "", "Bottom line:", "", verdict(grid, claims, table, attrib)]
     if "change" in attrib:
         a = attrib.dropna(subset=["change"])
         a = a.assign(change=[f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in a.itertuples()])

@@ -222,8 +222,8 @@ def cell_scores(metrics: dict) -> dict:
     return out
 
 
-def summarize(grid: Grid) -> pd.DataFrame:
-    """One row per cell (missing or unfinished cells included, with their status) → summary.csv / summary.json."""
+def cell_table(grid: Grid) -> pd.DataFrame:
+    """One row per cell (missing or unfinished cells included, with their status) and its headline numbers."""
     rows = []
     for c in cells(grid):
         row = {"config": c.config.label, "factor": c.config.factor, "seed": c.seed, "cell": c.id}
@@ -232,7 +232,12 @@ def summarize(grid: Grid) -> pd.DataFrame:
         else:
             row["status"] = "not finished"
         rows.append(row)
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def summarize(grid: Grid) -> pd.DataFrame:
+    """cell_table written as the grid's summary.csv / summary.json."""
+    table = cell_table(grid)
     grid.dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(grid.dir / "summary.csv", table.to_csv(index=False))
     write_json(grid.dir / "summary.json", {"grid": grid.name, "base": str(grid.base), "baseline": grid.baseline,

@@ -144,6 +144,7 @@ def test_markdown_summary_reports_progress_headline_and_attribution(grid):
     assert text.startswith("Grid `syn`: 9/9 cells finished")
     assert "| partner_b " in text and "0.8" in text                      # tuned's L1 ≈ 0.82 appears in the headline
     assert "| threshold " in text and "| batch_composition " in text
+    assert "Bottom line:" in text and "**What carries the gap.** " in text
 
 
 def test_answers_say_pending_not_untested_while_a_config_has_no_finished_cell(grid):
@@ -155,3 +156,51 @@ def test_answers_say_pending_not_untested_while_a_config_has_no_finished_cell(gr
     ans = dict(Dg.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
     q5 = next(v for k, v in ans.items() if k.startswith("5."))
     assert "pending" in q5 and "`tuned`" in q5 and "Not tested" not in q5
+
+
+def attrib_rows(factor, changes):
+    """Attribution rows for one factor: tier → (change, excludes_0), CI ± 0.01 around the change."""
+    return [{"factor": factor, "config": f"cfg_{factor}", "vs": "partner_b", "tier": t, "change": c,
+             "ci_low": c - 0.01, "ci_high": c + 0.01, "excludes_0": ex, "cells": f"cfg_{factor}__seed1"}
+            for t, (c, ex) in changes.items()]
+
+
+def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
+    """Against the seed's gap (A − B: L1 +0.075, L3 +0.115), each verdict follows from the sign and size alone."""
+    claims = load_claims(REPO / "params/claims.yaml")
+    attrib = pd.DataFrame(
+        attrib_rows("pseudo_labels", {"L1": (0.06, True), "L3": (0.05, True)})        # 80% / 43% of the gap
+        + attrib_rows("preprocess", {"L1": (-0.06, True), "L3": (0.01, True)})        # away on L1, toward on L3
+        + attrib_rows("threshold", {"L1": (0.01, True), "L3": (0.004, False)})        # 13% of the L1 gap only
+        + attrib_rows("selection", {"L1": (-0.03, True), "L3": (-0.001, False)})      # away only
+        + attrib_rows("validation", {"L1": (0.02, False), "L3": (0.01, False)}))      # nothing detectable
+    ans = {k.split(".")[0]: v for k, v in Dg.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100))}
+    assert "a plausible contributor" in ans["2"] and "L1 (80% of the A−B gap)" in ans["2"]
+    assert ans["4"].count("Mixed") == 1 and "L1 away" in ans["4"] and "plausible" not in ans["4"]
+    assert "minor contributor at most" in ans["5"] and "L1 (13% of the A−B gap)" in ans["5"]
+    assert "away from Partner A's numbers" in ans["7"] and "does not explain the gap" in ans["7"]
+    assert "inconclusive, not evidence of absence" in ans["3"]
+
+
+def test_answers_place_the_changed_config_beside_partner_a_and_show_what_moved_inside(grid):
+    claims = load_claims(REPO / "params/claims.yaml")
+    table = Dg.config_table(grid, claims, 200)
+    q5 = dict(Dg.answers(grid, claims, Dg.attribution(grid, 200), table))[Dg.QUESTIONS[4][1]]
+    row = table[(table["config"] == "tuned") & (table["tier"] == "L1")].iloc[0]
+    where = "inside" if row["ci_low"] <= 0.7917 <= row["ci_high"] else ("above" if 0.7917 > row["ci_high"] else "below")
+    assert f"With `tuned`: L1 {row['mean']:.3f}" in q5 and f"Partner A's 0.792 is {where} its CI" in q5
+    assert "Inside the model (`partner_b` → `tuned`, seed means): shortcut gap 0.000 → 0.000" in q5
+
+
+def test_verdict_names_the_factor_that_carries_the_gap_and_the_limits(grid):
+    claims = load_claims(REPO / "params/claims.yaml")
+    table, attrib = Dg.config_table(grid, claims, 200), Dg.attribution(grid, 300)
+    v = Dg.verdict(grid, claims, table, attrib)
+    carry = v.split("**What carries the gap.**")[1].split("**Limits.**")[0]
+    assert "`threshold`" in carry and "`paradigm`" not in carry           # tuned: +0.10 L1, interleaved: no effect
+    assert "**Partner B.** The baseline `partner_b` (3 seeds): L1" in v and "vs B's 0.717" in v
+    dist = {c: (table[(table["config"] == c) & table["tier"].isin(["L1", "L3"])]["mean"]
+                - table[(table["config"] == c) & table["tier"].isin(["L1", "L3"])]["partner_a"]).abs().mean()
+            for c in ("partner_b", "tuned", "interleaved")}
+    assert f"Closest configuration (mean distance {min(dist.values()):.3f}" in v and f"`{min(dist, key=dist.get)}`" in v
+    assert "L2 (Jigsaw) not tested: x." in v                            # the fixture's reason, passed through
