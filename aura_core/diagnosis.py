@@ -99,7 +99,29 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
                          "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                          "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
                          "cells": ", ".join(c.id for c in groups[label])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + seed_rows(grid, groups.get(grid.baseline, []), n_resamples))
+
+
+def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dict]:
+    """The seed as a factor: per tier, the baseline's best seed minus its worst (only the seed changes), with a
+    paired bootstrap CI over items. The largest of several pairs, so it is the most the seed moved a tier here."""
+    if len(base_cells) < 2:
+        return []
+    preds = [tier_predictions(c.dir) for c in base_cells]
+    levels = [lvl for lvl in TIERS if all(lvl in p for p in preds)]
+    f1 = {lvl: [float(binary_macro_f1(p[lvl][0], p[lvl][1])) for p in preds] for lvl in levels}
+    if "L1" in f1 and "L3" in f1:
+        f1["ΔF1"] = [a - b for a, b in zip(f1["L1"], f1["L3"])]
+    rows = []
+    for tier, values in f1.items():
+        hi, lo = int(np.argmax(values)), int(np.argmin(values))
+        pair = {lvl: (preds[0][lvl][0], [preds[hi][lvl][1]], [preds[lo][lvl][1]]) for lvl in levels}
+        e = hierarchical_effects(pair, n_resamples)[tier]
+        rows.append({"factor": "seed", "config": grid.baseline, "vs": grid.baseline, "tier": tier, "change": e["diff"],
+                     "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+                     "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
+                     "cells": f"{base_cells[hi].id} − {base_cells[lo].id} (largest of {len(base_cells)} seeds)"})
+    return rows
 
 
 def target_groups(grid: Grid, label: str, n_resamples: int = 1000) -> pd.DataFrame:
@@ -127,7 +149,7 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
     out = []
     for keys, question in QUESTIONS:
         if keys == ("seed",):
-            out.append((question, _answer_seed(grid, table, gap)))
+            out.append((question, _answer_seed(grid, table, gap, attrib)))
             continue
         paragraphs = [_answer_factor(key, attrib, gap, table, per_cell, claims) for key in keys]
         tested = [x for x in paragraphs if x]
@@ -141,18 +163,23 @@ def claim_gap(claims: dict) -> dict[str, float]:
     return {t: claims["tiers"][t]["partner_a"] - claims["tiers"][t]["partner_b"] for t in TIERS if t in claims["tiers"]}
 
 
-def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict) -> str:
+def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict, attrib: pd.DataFrame) -> str:
     base = table[(table["config"] == grid.baseline) & table["tier"].isin(TIERS)]
     if base.empty or base["seeds"].max() < 2:
         return "Inconclusive: the baseline needs at least two seeds to measure seed spread."
     parts = [f"{r.tier} spans {r['min']:.3f}–{r['max']:.3f} (sd {r.sd:.3f}) over {r.seeds} seeds"
              for _, r in base.iterrows()]
+    seed = attrib[attrib["factor"] == "seed"] if "factor" in attrib else attrib
+    pairs = [f"{r.tier} {_fmt(r)}{'' if r.excludes_0 else ' (within item noise)'}"
+             for _, r in seed.iterrows() if r.tier in TIERS]
     covers = [r.tier for _, r in base.iterrows() if r.tier in gap and (r["max"] - r["min"]) >= abs(gap[r.tier])]
     verdict = (f"The seed alone moves {', '.join(covers)} as much as the A−B gap there, so a single-seed comparison "
                f"cannot separate the partners on {'it' if len(covers) == 1 else 'them'}." if covers else
                "The seed spread is smaller than the A−B gap on every tier: seeds alone do not explain the discrepancy.")
-    return (f"Baseline `{grid.baseline}`: {'; '.join(parts)}. {verdict} Both partners should report several seeds; "
-            "this project fixes seed and data order (`deterministic`).")
+    return (f"Baseline `{grid.baseline}`: {'; '.join(parts)}."
+            + (f" Best minus worst seed, same test items (paired bootstrap): {'; '.join(pairs)}." if pairs else "")
+            + f" {verdict} Both partners should report several seeds; this project fixes seed and data order "
+              "(`deterministic`).")
 
 
 # a factor that closes less than this share of the A−B gap on every tier is called minor
@@ -247,7 +274,7 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
                    f"{int(dist['tiers'].iloc[0])} tiers): `{best}`. {land}")
     if "change" in attrib:
         a = attrib.dropna(subset=["change"])
-        a = a[a["tier"].isin(gap) & a["excludes_0"]]
+        a = a[a["tier"].isin(gap) & a["excludes_0"] & (a["factor"] != "seed")]
         carry = []
         for factor, g in a.groupby("factor", sort=False):
             toward = [f"{r.tier} {r.change:+.3f} ({r.change / gap[r.tier]:.0%})" for r in g.itertuples()

@@ -195,8 +195,10 @@ def shortcut_probe(stress: dict, run_dir) -> plt.Figure | None:
     return fig
 
 
-def attribution_plot(attrib: pd.DataFrame, run_dir) -> plt.Figure:
-    """Change in macro-F1 against the baseline per factor and tier, with 95% CIs."""
+def attribution_plot(attrib: pd.DataFrame, run_dir, gap: dict | None = None) -> plt.Figure:
+    """Change in macro-F1 per factor and tier (against the baseline or the factor's `vs`), with 95% CIs, over a band
+    showing how far re-seeding alone moved the same tier and, given `gap` (tier → Partner A − Partner B), a line at
+    the change that would close the partners' gap."""
     a = attrib.dropna(subset=["change"]) if "change" in attrib else attrib
     tiers = [t for t in ("L1", "L2", "L3", "ΔF1") if t in set(a.get("tier", []))]
     fig, axes = plt.subplots(1, max(len(tiers), 1), figsize=(4 * max(len(tiers), 1), 0.5 * a["factor"].nunique() + 2),
@@ -204,10 +206,22 @@ def attribution_plot(attrib: pd.DataFrame, run_dir) -> plt.Figure:
     for ax, t in zip(axes[0], tiers):
         d = a[a["tier"] == t]
         ypos = range(len(d))
+        seed = d.loc[d["factor"] == "seed", "change"]
+        if len(seed):  # what re-seeding alone did, as a band either side of 0
+            ax.axvspan(-abs(seed.iloc[0]), abs(seed.iloc[0]), color="0.9", label="± what the seed alone moved")
         ax.errorbar(d["change"], ypos, xerr=[d["change"] - d["ci_low"], d["ci_high"] - d["change"]], fmt="o",
                     color="black", capsize=3)
         ax.axvline(0, color="0.6", ls=":")
-        ax.set(title=f"{t}: change vs baseline", yticks=list(ypos), yticklabels=list(d["factor"]))
+        g = dict(gap or {})
+        if "L1" in g and "L3" in g:
+            g["ΔF1"] = g["L1"] - g["L3"]
+        if t in g:
+            ax.axvline(g[t], color="tab:red", ls="--", lw=1, label="Partner A − Partner B")
+        ax.set(title=t, xlabel="change in macro-F1", yticks=list(ypos), yticklabels=list(d["factor"]))
+    fig.suptitle("Change when only that factor changes (95% CI over seeds and items)", fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper right", fontsize=8, frameon=False)
     save(fig, run_dir, "attribution")
     return fig
 

@@ -204,3 +204,20 @@ def test_verdict_names_the_factor_that_carries_the_gap_and_the_limits(grid):
             for c in ("partner_b", "tuned", "interleaved")}
     assert f"Closest configuration (mean distance {min(dist.values()):.3f}" in v and f"`{min(dist, key=dist.get)}`" in v
     assert "L2 (Jigsaw) not tested: x." in v                            # the fixture's reason, passed through
+
+
+def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item_ci(grid):
+    claims = load_claims(REPO / "params/claims.yaml")
+    table = Dg.config_table(grid, claims, 100).set_index(["config", "tier"])
+    attrib = Dg.attribution(grid, 300)
+    seed = attrib[attrib["factor"] == "seed"].set_index("tier")
+    assert list(seed.index) == ["L1", "L3", "ΔF1"]
+    for tier in ("L1", "L3", "ΔF1"):
+        row = table.loc[("partner_b", tier)]
+        assert seed.loc[tier, "change"] == pytest.approx(row["max"] - row["min"])
+        assert seed.loc[tier, "ci_low"] <= seed.loc[tier, "change"] <= seed.loc[tier, "ci_high"]
+    assert "(largest of 3 seeds)" in seed.loc["L1", "cells"] and seed.loc["L1", "cells"].startswith("partner_b__seed")
+    q6 = dict(Dg.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))[Dg.QUESTIONS[5][1]]
+    assert f"L1 {seed.loc['L1', 'change']:+.3f} [" in q6 and "Best minus worst seed" in q6
+    carry = Dg.verdict(grid, claims, Dg.config_table(grid, claims, 100), attrib).split("carries the gap.**")[1]
+    assert "`seed`" not in carry.split("**Limits.**")[0]                 # a spread is not a direction

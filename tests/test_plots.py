@@ -33,3 +33,17 @@ def test_tradeoff_plot_marks_every_configuration_with_both_scores(tmp_path):
     labels = sorted(t.get_text() for t in fig.axes[0].texts)
     assert labels == ["a", "b"] and (tmp_path / "figures" / "tradeoff.png").is_file()
     assert plots.tradeoff(table[table["tier"] == "L1"], tmp_path) is None
+
+
+def test_attribution_plot_draws_the_seed_band_and_the_partners_gap_per_tier(tmp_path):
+    rows = [{"factor": f, "tier": t, "change": c, "ci_low": c - 0.02, "ci_high": c + 0.02}
+            for f, ch in (("seed", {"L1": 0.03, "L3": -0.01}), ("paradigm", {"L1": 0.08, "L3": 0.2}))
+            for t, c in ch.items()]
+    fig = plots.attribution_plot(pd.DataFrame(rows), tmp_path, {"L1": 0.075, "L3": 0.115})
+    l1, l3 = fig.axes[:2]
+    assert [a.get_title() for a in (l1, l3)] == ["L1", "L3"]
+    band = l3.patches[0]                                              # ± |seed change| around 0, on each tier's own scale
+    assert band.get_x() == pytest.approx(-0.01) and band.get_x() + band.get_width() == pytest.approx(0.01)
+    gap_lines = [ln.get_xdata()[0] for ln in l1.lines if ln.get_label() == "Partner A − Partner B"]
+    assert gap_lines == [pytest.approx(0.075)]
+    assert (tmp_path / "figures" / "attribution.png").is_file()
