@@ -264,9 +264,7 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
                 f"({'inside' if r.ci_low <= r.partner_b <= r.ci_high else 'outside'} the CI)"
                 for r in base.itertuples() if pd.notna(getattr(r, "partner_b", np.nan))]
         out.append(f"**Partner B.** The baseline `{grid.baseline}` ({int(base['seeds'].max())} seeds): {'; '.join(fits)}.")
-    dist = t.dropna(subset=["partner_a"]).assign(off=lambda d: (d["mean"] - d["partner_a"]).abs())
-    dist = dist.groupby("config", sort=False).agg(off=("off", "mean"), tiers=("tier", "count"))
-    dist = dist[dist["tiers"] == dist["tiers"].max()].sort_values("off")
+    dist = distance_to_partner_a(table)
     if len(dist):
         best = dist.index[0]
         land = _landing(best, table, claims).strip()
@@ -288,6 +286,24 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
             "Partner A's." if carry else "No single factor moves the numbers toward Partner A's with a CI excluding 0."))
     out.append(_limits(grid))
     return "\n\n".join(x for x in out if x)
+
+
+def distance_to_partner_a(table: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: mean |reproduced − Partner A| over the tiers it shares with A's claims, nearest first
+    (configurations scored on fewer tiers are left out, so the distance is over the same tiers for all)."""
+    t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
+    if t.empty or "partner_a" not in t:
+        return pd.DataFrame(columns=["off", "tiers"])
+    dist = t.dropna(subset=["partner_a"]).assign(off=lambda d: (d["mean"] - d["partner_a"]).abs())
+    dist = dist.groupby("config", sort=False).agg(off=("off", "mean"), tiers=("tier", "count"))
+    return dist[dist["tiers"] == dist["tiers"].max()].sort_values("off", kind="stable")
+
+
+def target_group_table(grid: Grid, labels: list[str], n_resamples: int = 1000) -> pd.DataFrame:
+    """target_groups for several configurations, long format with a `config` column (for one table and one plot)."""
+    frames = [target_groups(grid, label, n_resamples).assign(config=label) for label in dict.fromkeys(labels)]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _limits(grid: Grid) -> str:

@@ -255,3 +255,21 @@ def tradeoff(table: pd.DataFrame, run_dir, x: str = "L1", y: str = "emotion") ->
            title="Task trade-off per configuration (mean ± sd over seeds)")
     save(fig, run_dir, "tradeoff")
     return fig
+
+
+def target_group_plot(groups: pd.DataFrame, run_dir) -> plt.Figure | None:
+    """ToxiGen macro-F1 per target group with 95% CIs, one marker per configuration: which groups a change helps."""
+    if groups.empty:
+        return None
+    order = groups.groupby("target_group")["value"].mean().sort_values().index.tolist()
+    labels = list(dict.fromkeys(groups["config"]))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.5))
+    for i, label in enumerate(labels):
+        d = groups[groups["config"] == label].set_index("target_group").reindex(order)
+        y = np.arange(len(order)) + (i - (len(labels) - 1) / 2) * 0.25
+        ax.errorbar(d["value"], y, xerr=[d["value"] - d["ci_low"], d["ci_high"] - d["value"]], fmt="o", ms=4,
+                    capsize=2, label=label)
+    ax.set(yticks=range(len(order)), yticklabels=order, xlabel="L3 (ToxiGen) macro-F1, mean over seeds, 95% CI")
+    ax.legend(fontsize=8)
+    save(fig, run_dir, "target_groups")
+    return fig

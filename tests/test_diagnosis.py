@@ -221,3 +221,15 @@ def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item
     assert f"L1 {seed.loc['L1', 'change']:+.3f} [" in q6 and "Best minus worst seed" in q6
     carry = Dg.verdict(grid, claims, Dg.config_table(grid, claims, 100), attrib).split("carries the gap.**")[1]
     assert "`seed`" not in carry.split("**Limits.**")[0]                 # a spread is not a direction
+
+
+def test_target_group_table_and_plot_across_configurations(grid, tmp_path):
+    from aura_core import plots
+    t = Dg.target_group_table(grid, ["partner_b", "tuned", "partner_b"], 100)
+    assert list(dict.fromkeys(t["config"])) == ["partner_b", "tuned"] and len(t) == 6
+    assert (t.groupby("config")["rows"].sum() == N).all()
+    tuned = t[t["config"] == "tuned"]["value"].mean()
+    assert tuned > t[t["config"] == "partner_b"]["value"].mean() + 0.03   # tuned is the more accurate config on L3
+    fig = plots.target_group_plot(t, tmp_path)
+    assert [x.get_text() for x in fig.axes[0].get_legend().get_texts()] == ["partner_b", "tuned"]
+    assert plots.target_group_plot(pd.DataFrame(), tmp_path) is None
