@@ -309,18 +309,15 @@ def to_dict(p: Params) -> dict:
     return dataclasses.asdict(p)
 
 
-def _same_claims(a: str | None, b: str | None) -> bool:
-    """Claims paths are stored resolved, so a clone or a worktree gives another path for the same file: compare text."""
-    if a == b:
-        return True
-    texts = [Path(x).read_bytes() if x and Path(x).is_file() else None for x in (a, b)]
-    return texts[0] is not None and texts[0] == texts[1]
+# keys that say where inputs live or what a report prints, not what a run computes: data_dir is the same data on
+# another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders from its own
+# claims file. Two runs that differ only in these are the same run.
+NOT_COMPUTED = ("data_dir", "claims")
 
 
 def changed_keys(a: dict, b: dict) -> list[str]:
-    """Params in which two resolved profiles differ in what they compute (data_dir is where the data lives, not what)."""
-    return sorted(k for k in set(a) | set(b) if k != "data_dir" and a.get(k) != b.get(k)
-                  and not (k == "claims" and _same_claims(a.get(k), b.get(k))))
+    """Params in which two resolved profiles differ in what they compute (a resume or a grid cell must not mix them)."""
+    return sorted(k for k in set(a) | set(b) if k not in NOT_COMPUTED and a.get(k) != b.get(k))
 
 
 def dump(p: Params, path: str | os.PathLike) -> None:

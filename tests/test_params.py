@@ -83,20 +83,18 @@ def test_shipped_profiles_resolve():
     assert P.load(REPO / "params" / "paper.yaml").epochs == 5
 
 
-def test_changed_keys_sees_the_claims_file_by_content_not_by_where_the_checkout_lives(tmp_path):
-    """A grid resumed from a clone or a worktree resolves claims.yaml to another path; that alone is no change."""
-    claims = {"claims": {"A": {"L1": 0.79}}}
+def test_changed_keys_ignore_where_inputs_live_and_the_claims_a_report_prints(tmp_path):
+    """A grid continued from a clone, a worktree or another machine resolves claims.yaml and data_dir elsewhere; the
+    cells computed the same thing, so that alone is no change. Anything that enters training or evaluation is."""
     here, there = tmp_path / "here", tmp_path / "there"
-    for d in (here, there):
+    for d, claimed in ((here, 0.79), (there, 0.80)):
         d.mkdir()
-        write(d / "claims.yaml", claims)
+        write(d / "claims.yaml", {"claims": {"A": {"L1": claimed}}})
         write(d / "p.yaml", {"epochs": 2})
     a = P.to_dict(P.load(here / "p.yaml"))
     b = P.to_dict(P.load(there / "p.yaml"))
     assert a["claims"] != b["claims"] and P.changed_keys(a, b) == []
-    assert P.changed_keys(a, {**b, "data_dir": "/elsewhere"}) == []  # where the data lives is not what it is
-    assert P.changed_keys(a, P.to_dict(P.load(there / "p.yaml", ["epochs=3"]))) == ["epochs"]
-    write(there / "claims.yaml", {"claims": {"A": {"L1": 0.80}}})
-    assert P.changed_keys(a, b) == ["claims"]
-    (here / "claims.yaml").unlink()  # the original is gone: nothing to compare, so it counts as changed
-    assert P.changed_keys(a, b) == ["claims"]
+    assert P.changed_keys(a, {**b, "data_dir": "/elsewhere"}) == []
+    assert P.changed_keys(a, P.to_dict(P.load(there / "p.yaml", ["epochs=3", "seed=5"]))) == ["epochs", "seed"]
+    (here / "claims.yaml").unlink()  # the original checkout is gone: still the same run
+    assert P.changed_keys(a, b) == []
