@@ -26,6 +26,10 @@ QUESTIONS = [
 ]
 
 
+# factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
+SPEED_FACTORS = ("group_by_length",)
+
+
 def tier_predictions(cell_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
     """level → (y, 0/1 predictions at the run's threshold, the prediction frame) for every available tier."""
     m = read_json(cell_dir / "metrics.json")["stress"]
@@ -145,17 +149,27 @@ def _fmt(e: pd.Series) -> str:
 def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
     """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on."""
     gap = claim_gap(claims)
-    per_cell = cell_table(grid)
+    per_cell, comparable = cell_table(grid), comparable_tiers(grid)
     out = []
     for keys, question in QUESTIONS:
         if keys == ("seed",):
             out.append((question, _answer_seed(grid, table, gap, attrib)))
             continue
-        paragraphs = [_answer_factor(key, attrib, gap, table, per_cell, claims) for key in keys]
+        paragraphs = [_answer_factor(key, attrib, gap, table, per_cell, claims, comparable) for key in keys]
         tested = [x for x in paragraphs if x]
         out.append((question, " ".join(tested) if tested else
                     f"Not tested: the grid has no configuration with factor {' or '.join(f'`{k}`' for k in keys)}."))
     return out
+
+
+def comparable_tiers(grid: Grid) -> set[str]:
+    """Tiers scored on the partners' own test rows (available, no provenance note): only their levels can be set
+    beside the partners' numbers; every tier's changes between configurations are still measured on shared rows."""
+    first = next((c for c in cells(grid) if c.config.label == grid.baseline and finished(c)), None)
+    if first is None:
+        return set(TIERS)
+    tiers = read_json(first.dir / "metrics.json")["stress"]["tiers"].values()
+    return {e["level"] for e in tiers if e["available"] and not e.get("provenance", {}).get("note")}
 
 
 def claim_gap(claims: dict) -> dict[str, float]:
@@ -187,7 +201,7 @@ MATERIAL_SHARE = 0.25
 
 
 def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFrame, per_cell: pd.DataFrame,
-                   claims: dict) -> str | None:
+                   claims: dict, comparable: set[str]) -> str | None:
     """One factor's evidence: its change per tier with CI, which way that moves the numbers relative to the A−B gap,
     where the changed configuration lands beside Partner A's claims, and what moved inside the model."""
     rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
@@ -220,30 +234,37 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
         verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
     lines = "; ".join(f"{r.tier} {_fmt(r)}" for _, r in rows.iterrows())
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
-            f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_landing(config, table, claims)}"
+            f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_landing(config, table, claims, comparable)}"
             f"{_mechanism(config, ref, per_cell)}")
 
 
-def _landing(config: str, table: pd.DataFrame, claims: dict) -> str:
-    """Where the configuration's numbers land beside Partner A's claims: inside its 95% CI or not."""
+def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str], who: str = "partner_a") -> str:
+    """Where the configuration's numbers land beside a partner's: inside its 95% CI or not (for tiers scored on other
+    rows than the partners', only the level side by side)."""
+    name = {"partner_a": "Partner A", "partner_b": "Partner B"}[who]
     parts = []
     for r in table[(table["config"] == config) & table["tier"].isin(TIERS)].itertuples():
-        a = claims["tiers"].get(r.tier, {}).get("partner_a")
-        if a is not None and pd.notna(r.ci_low):
+        a = claims["tiers"].get(r.tier, {}).get(who)
+        if a is None or pd.isna(r.ci_low):
+            continue
+        if r.tier in comparable:
             where = "inside" if r.ci_low <= a <= r.ci_high else ("above" if a > r.ci_high else "below")
-            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} (Partner A's {a:.3f} is {where} its CI)")
+            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is {where} its CI)")
+        else:
+            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is on other rows: not comparable)")
     return f" With `{config}`: {'; '.join(parts)}." if parts else ""
 
 
 def _mechanism(config: str, ref: str, per_cell: pd.DataFrame) -> str:
-    """What changed inside: decision threshold, domain-shortcut gap, ToxiGen predicted/true positive rate (seed means)."""
+    """What changed inside: decision threshold, domain-shortcut gap, ToxiGen predicted/true positive rate, and the
+    emotion head's macro-F1 (the other side of a trade-off), as seed means."""
     if per_cell.empty or "status" not in per_cell:
         return ""
     done = per_cell[per_cell["status"] == "finished"]
     means = {c: done[done["config"] == c].mean(numeric_only=True) for c in (ref, config)}
     parts = []
     for col, label in (("threshold", "threshold"), ("shortcut_gap", "shortcut gap"),
-                       ("pred/true L3", "ToxiGen predicted/true positive rate")):
+                       ("pred/true L3", "ToxiGen predicted/true positive rate"), ("emotion", "emotion macro-F1")):
         a, b = (means[c].get(col, np.nan) for c in (ref, config))
         if pd.notna(a) and pd.notna(b) and not (col == "threshold" and abs(a - b) < 1e-9):
             parts.append(f"{label} {a:.3f} → {b:.3f}")
@@ -252,27 +273,26 @@ def _mechanism(config: str, ref: str, per_cell: pd.DataFrame) -> str:
 
 def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame) -> str:
     """The grid's bottom line: does the baseline reproduce Partner B, which configuration comes closest to Partner A,
-    which factors carry the gap, and what this machine could not test."""
-    gap = claim_gap(claims)
+    which of the seed report's candidate causes carry the gap, what the controls say, and what was not tested."""
+    gap, comparable = claim_gap(claims), comparable_tiers(grid)
     t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
     if t.empty:
         return "No finished cell yet: nothing to conclude."
     out = []
-    base = t[t["config"] == grid.baseline]
-    if len(base):
-        fits = [f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} vs B's {r.partner_b:.3f} "
-                f"({'inside' if r.ci_low <= r.partner_b <= r.ci_high else 'outside'} the CI)"
-                for r in base.itertuples() if pd.notna(getattr(r, "partner_b", np.nan))]
-        out.append(f"**Partner B.** The baseline `{grid.baseline}` ({int(base['seeds'].max())} seeds): {'; '.join(fits)}.")
-    dist = distance_to_partner_a(table)
+    if (t["config"] == grid.baseline).any():
+        seeds = int(t.loc[t["config"] == grid.baseline, "seeds"].max())
+        out.append(f"**Partner B.** The baseline `{grid.baseline}` ({seeds} seeds):"
+                   f"{_landing(grid.baseline, table, claims, comparable, 'partner_b').removeprefix(f' With `{grid.baseline}`:')}")
+    dist = distance_to_partner_a(table, comparable)
     if len(dist):
         best = dist.index[0]
-        land = _landing(best, table, claims).strip()
-        out.append(f"**Partner A.** Closest configuration (mean distance {dist['off'].iloc[0]:.3f} to A's numbers over "
-                   f"{int(dist['tiers'].iloc[0])} tiers): `{best}`. {land}")
+        out.append(f"**Partner A.** Closest configuration on the tiers scored on the partners' rows "
+                   f"({', '.join(sorted(comparable & set(gap)))}; mean distance {dist['off'].iloc[0]:.3f}): `{best}`."
+                   f"{_landing(best, table, claims, comparable)}")
     if "change" in attrib:
+        causes = {k for keys, _ in QUESTIONS for k in keys}
         a = attrib.dropna(subset=["change"])
-        a = a[a["tier"].isin(gap) & a["excludes_0"] & (a["factor"] != "seed")]
+        a = a[a["tier"].isin(gap) & a["excludes_0"] & a["factor"].isin(causes - {"seed"})]
         carry = []
         for factor, g in a.groupby("factor", sort=False):
             toward = [f"{r.tier} {r.change:+.3f} ({r.change / gap[r.tier]:.0%})" for r in g.itertuples()
@@ -281,17 +301,26 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
             if toward and not against:
                 carry.append(f"`{factor}` ({', '.join(toward)})")
         out.append("**What carries the gap.** " + (
-            f"Factors whose CI excludes 0 and which move every affected tier toward Partner A (share of the A−B gap): "
-            f"{'; '.join(carry)}. Factors not listed were either undetectable at this size or moved numbers away from "
-            "Partner A's." if carry else "No single factor moves the numbers toward Partner A's with a CI excluding 0."))
+            f"Of the seed report's candidate causes, those whose CI excludes 0 and which move every affected tier "
+            f"toward Partner A (share of the A−B gap): {'; '.join(carry)}. The others were undetectable at this size or "
+            "moved the numbers away from Partner A's (see the answers below)." if carry else
+            "None of the seed report's candidate causes moves the numbers toward Partner A's with a CI excluding 0."))
+        controls = attrib.dropna(subset=["change"])
+        controls = controls[~controls["factor"].isin(causes | set(SPEED_FACTORS)) & controls["tier"].isin(TIERS)]
+        lines = [f"`{factor}` (`{g['config'].iloc[0]}` vs `{g['vs'].iloc[0]}`): "
+                 + "; ".join(f"{r.tier} {_fmt(r)}" for _, r in g.iterrows())
+                 for factor, g in controls.groupby("factor", sort=False)]
+        if lines:
+            out.append("**Controls and combinations.** " + ". ".join(lines) + ".")
     out.append(_limits(grid))
     return "\n\n".join(x for x in out if x)
 
 
-def distance_to_partner_a(table: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration: mean |reproduced − Partner A| over the tiers it shares with A's claims, nearest first
+def distance_to_partner_a(table: pd.DataFrame, tiers: set[str] | None = None) -> pd.DataFrame:
+    """Per configuration: mean |reproduced − Partner A| over the given tiers it shares with A's claims, nearest first
     (configurations scored on fewer tiers are left out, so the distance is over the same tiers for all)."""
-    t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
+    t = table[table["tier"].isin(TIERS if tiers is None else tiers)] if "tier" in table else pd.DataFrame()
+    t = t.dropna(subset=["mean"]) if "mean" in t else pd.DataFrame()
     if t.empty or "partner_a" not in t:
         return pd.DataFrame(columns=["off", "tiers"])
     dist = t.dropna(subset=["partner_a"]).assign(off=lambda d: (d["mean"] - d["partner_a"]).abs())
@@ -358,10 +387,6 @@ def headline(table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "�
     out = out.reindex(index=[c for c in order if c in out.index], columns=[c for c in tiers if c in out.columns])
     out.insert(0, "seeds", t.groupby("config")["seeds"].max().reindex(out.index).astype(int))
     return out
-
-
-# factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
-SPEED_FACTORS = ("group_by_length",)
 
 
 def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

@@ -251,12 +251,15 @@ def render_compare(grid: Grid) -> Path:
 
     import papermill as pm
 
+    from .params import dump
     from .runner import default_notebooks_dir, export_html
     first = next(c for c in cells(grid) if c.config.label == grid.baseline and finished(c))
     out = grid.dir / "compare"
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("params.yaml", "metrics.json"):
-        shutil.copy(first.dir / name, out / name)
+    shutil.copy(first.dir / "metrics.json", out / "metrics.json")
+    p = load(first.dir / "params.yaml")
+    p.claims = load(grid.base).claims  # the grid's claims file now, not the path the cell saw on its machine
+    dump(p, out / "params.yaml")
     nb = out / "05_compare.ipynb"
     pm.execute_notebook(str(default_notebooks_dir() / "05_compare.ipynb"), str(nb), kernel_name="python3",
                         parameters={"run_dir": str(out.resolve()), "grid_file": str(grid.path.resolve()),

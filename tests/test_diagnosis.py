@@ -198,12 +198,30 @@ def test_verdict_names_the_factor_that_carries_the_gap_and_the_limits(grid):
     v = Dg.verdict(grid, claims, table, attrib)
     carry = v.split("**What carries the gap.**")[1].split("**Limits.**")[0]
     assert "`threshold`" in carry and "`paradigm`" not in carry           # tuned: +0.10 L1, interleaved: no effect
-    assert "**Partner B.** The baseline `partner_b` (3 seeds): L1" in v and "vs B's 0.717" in v
+    assert "**Partner B.** The baseline `partner_b` (3 seeds): L1" in v and "Partner B's 0.717 is" in v
     dist = {c: (table[(table["config"] == c) & table["tier"].isin(["L1", "L3"])]["mean"]
                 - table[(table["config"] == c) & table["tier"].isin(["L1", "L3"])]["partner_a"]).abs().mean()
             for c in ("partner_b", "tuned", "interleaved")}
-    assert f"Closest configuration (mean distance {min(dist.values()):.3f}" in v and f"`{min(dist, key=dist.get)}`" in v
+    assert f"(L1, L3; mean distance {min(dist.values()):.3f}): `{min(dist, key=dist.get)}`" in v
     assert "L2 (Jigsaw) not tested: x." in v                            # the fixture's reason, passed through
+
+
+def test_a_tier_scored_on_other_rows_is_never_set_beside_the_partners_levels(grid):
+    """ToxiGen here is not the partners' test split: its level is reported, not compared; its changes still count."""
+    for c in cells(grid):
+        m = json.loads((c.dir / "metrics.json").read_text())
+        m["stress"]["tiers"]["toxigen"]["provenance"] = {"note": "another split"}
+        (c.dir / "metrics.json").write_text(json.dumps(m))
+    claims = load_claims(REPO / "params/claims.yaml")
+    table, attrib = Dg.config_table(grid, claims, 100), Dg.attribution(grid, 200)
+    assert Dg.comparable_tiers(grid) == {"L1"}
+    v = Dg.verdict(grid, claims, table, attrib)
+    assert "(Partner B's 0.401 is on other rows: not comparable)" in v and "(L1; mean distance" in v
+    assert "L3 (toxigen) is not the partners' test set: another split" in v
+    l1 = table[table["tier"] == "L1"].assign(off=lambda d: (d["mean"] - 0.7917).abs()).sort_values("off")
+    assert list(Dg.distance_to_partner_a(table, {"L1"}).index) == list(l1["config"])
+    q5 = dict(Dg.answers(grid, claims, attrib, table))[Dg.QUESTIONS[4][1]]
+    assert "(Partner A's 0.517 is on other rows: not comparable)" in q5 and "L3 +" in q5   # the change is still given
 
 
 def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item_ci(grid):

@@ -129,8 +129,13 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
         pages = check_report(tmp_path / "out/tg/compare")
         assert [x["page"] for x in pages] == ["05_compare.html"]
         assert pages[0]["images"] >= 3 and not pages[0]["broken_images"] and not pages[0]["console_errors"]
+    for cell in ("paired__seed5", "masked__seed5"):  # the cells as copied from another machine: its claims path
+        saved = tmp_path / "out/tg" / cell / "params.yaml"
+        saved.write_text(yaml.safe_dump({**yaml.safe_load(saved.read_text()), "claims": "/elsewhere/claims.yaml"}))
     r = aura_grid()
-    assert "2 finished, 0 to run" in r.stdout
+    assert r.returncode == 0 and "2 finished, 0 to run" in r.stdout, r.stderr[-2000:]
+    compare_params = yaml.safe_load((tmp_path / "out/tg/compare/params.yaml").read_text())
+    assert compare_params["claims"] == str(REPO / "params" / "claims.yaml")  # the grid's claims, re-rendered
 
 
 def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path):
