@@ -227,32 +227,40 @@ def attribution_plot(attrib: pd.DataFrame, run_dir, gap: dict | None = None) -> 
 
 
 def sigma_overlay(series: dict[str, pd.DataFrame], run_dir) -> plt.Figure:
-    """Learned weight 1/(2σ²) per step for each configuration (first seed), same axes for all."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+    """Learned weight 1/(2σ²) per step for each configuration (first seed), same axes for all. Runs without learned
+    σ (fixed or equal weights, single task) have no trajectory and are left out rather than drawn as flat lines."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True)  # y follows the data: small moves stay visible
     for label, steps in series.items():
         for ax, t in zip(axes, ("toxicity", "emotion")):
-            if f"weight_{t}" in steps:
+            if f"s_{t}" in steps:
                 ax.plot(steps["step"] / steps["step"].max(), steps[f"weight_{t}"], label=label)
     for ax, t in zip(axes, ("toxicity", "emotion")):
-        ax.set(title=f"Learned weight 1/(2σ²), {t}", xlabel="fraction of training", ylim=(0, 2.2))
-        ax.legend(fontsize=7)
+        ax.set(title=f"Learned weight 1/(2σ²), {t}", xlabel="fraction of training")
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     save(fig, run_dir, "sigma_overlay")
     return fig
 
 
 def tradeoff(table: pd.DataFrame, run_dir, x: str = "L1", y: str = "emotion") -> plt.Figure | None:
     """Toxicity (L1) against emotion macro-F1 per configuration, mean ± sd over seeds: a gain on one task bought with
-    the other shows up as a point moving along the diagonal."""
+    the other shows up as a point moving along the diagonal. Configurations with the same numbers (e.g. ones that
+    only change the threshold share the trained model's emotion F1) are one point, named together."""
     pts = table[table["tier"].isin([x, y])].pivot(index="config", columns="tier", values=["mean", "sd"])
     if pts.empty or ("mean", x) not in pts or ("mean", y) not in pts:
         return None
     pts = pts.dropna(subset=[("mean", x), ("mean", y)])
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for label, r in pts.iterrows():
-        ax.errorbar(r[("mean", x)], r[("mean", y)], xerr=r[("sd", x)], yerr=r[("sd", y)], fmt="o", capsize=3)
-        ax.annotate(label, (r[("mean", x)], r[("mean", y)]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    order = [c for c in dict.fromkeys(table["config"]) if c in pts.index]
+    points: dict[tuple, list[str]] = {}
+    for label in order:
+        points.setdefault((round(pts.loc[label, ("mean", x)], 4), round(pts.loc[label, ("mean", y)], 4)), []).append(label)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for labels in points.values():
+        r = pts.loc[labels[0]]
+        ax.errorbar(r[("mean", x)], r[("mean", y)], xerr=r[("sd", x)], yerr=r[("sd", y)], fmt="o", capsize=3,
+                    label=" = ".join(labels))
     ax.set(xlabel=f"{x} toxicity macro-F1", ylabel="emotion macro-F1 (GoEmotions test, 7 classes)",
            title="Task trade-off per configuration (mean ± sd over seeds)")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     save(fig, run_dir, "tradeoff")
     return fig
 

@@ -28,10 +28,12 @@ def test_tradeoff_plot_marks_every_configuration_with_both_scores(tmp_path):
     table = pd.DataFrame([
         {"config": "a", "tier": "L1", "mean": 0.72, "sd": 0.01}, {"config": "a", "tier": "emotion", "mean": 0.30, "sd": 0.02},
         {"config": "b", "tier": "L1", "mean": 0.79, "sd": 0.01}, {"config": "b", "tier": "emotion", "mean": 0.27, "sd": 0.01},
-        {"config": "single", "tier": "L1", "mean": 0.80, "sd": 0.01}])  # no emotion head: left out, not plotted as 0
+        {"config": "single", "tier": "L1", "mean": 0.80, "sd": 0.01},  # no emotion head: left out, not plotted as 0
+        {"config": "a_tuned", "tier": "L1", "mean": 0.72, "sd": 0.01},  # same numbers as a: one point, both names
+        {"config": "a_tuned", "tier": "emotion", "mean": 0.30, "sd": 0.02}])
     fig = plots.tradeoff(table, tmp_path)
-    labels = sorted(t.get_text() for t in fig.axes[0].texts)
-    assert labels == ["a", "b"] and (tmp_path / "figures" / "tradeoff.png").is_file()
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["a = a_tuned", "b"] and (tmp_path / "figures" / "tradeoff.png").is_file()
     assert plots.tradeoff(table[table["tier"] == "L1"], tmp_path) is None
 
 
@@ -47,3 +49,12 @@ def test_attribution_plot_draws_the_seed_band_and_the_partners_gap_per_tier(tmp_
     gap_lines = [ln.get_xdata()[0] for ln in l1.lines if ln.get_label() == "Partner A − Partner B"]
     assert gap_lines == [pytest.approx(0.075)]
     assert (tmp_path / "figures" / "attribution.png").is_file()
+
+
+def test_sigma_overlay_draws_learned_weights_only(tmp_path):
+    learned = pd.DataFrame({"step": [1, 2, 3], "s_toxicity": [0.0, -0.01, -0.02], "weight_toxicity": [0.5, 0.505, 0.51],
+                            "s_emotion": [0.0, 0.01, 0.02], "weight_emotion": [0.5, 0.495, 0.49]})
+    fixed = pd.DataFrame({"step": [1, 2, 3], "weight_toxicity": [1.0, 1.0, 1.0]})  # single task, equal weights
+    fig = plots.sigma_overlay({"paired": learned, "single_task": fixed}, tmp_path)
+    assert [[ln.get_label() for ln in ax.lines] for ax in fig.axes] == [["paired"], ["paired"]]
+    assert fig.axes[0].get_ylim()[1] < 0.6                                # the axis follows the small moves
