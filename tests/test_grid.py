@@ -124,6 +124,7 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
     html = (tmp_path / "out/tg/compare/05_compare.html").read_text()
     assert "2. Pseudo-labelling" in html and "masked__seed5" in html and "Not tested" in html
     assert "Grid report." in html and "Headline: macro-F1" in html
+    assert html.index("Bottom line of grid") < html.index("Grid report.") < html.index("Headline: macro-F1")
     from aura_core.browser_check import check_report, chromium_paths
     if chromium_paths() is not None:  # the grid view as the partner sees it: every figure loads, no console error
         pages = check_report(tmp_path / "out/tg/compare")
