@@ -303,7 +303,7 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
         out.append("**What carries the gap.** " + (
             f"Of the seed report's candidate causes, those whose CI excludes 0 and which move every affected tier "
             f"toward Partner A (share of the A−B gap): {'; '.join(carry)}. The others were undetectable at this size or "
-            "moved the numbers away from Partner A's (see the answers below)." if carry else
+            "moved the numbers away from Partner A's (see the answer to each question in 05_compare)." if carry else
             "None of the seed report's candidate causes moves the numbers toward Partner A's with a CI excluding 0."))
         controls = attrib.dropna(subset=["change"])
         controls = controls[~controls["factor"].isin(causes | set(SPEED_FACTORS)) & controls["tier"].isin(TIERS)]
@@ -386,7 +386,7 @@ def headline(table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "�
     order = list(dict.fromkeys(table["config"]))
     out = out.reindex(index=[c for c in order if c in out.index], columns=[c for c in tiers if c in out.columns])
     out.insert(0, "seeds", t.groupby("config")["seeds"].max().reindex(out.index).astype(int))
-    return out
+    return out.fillna("—")  # e.g. no emotion head in a single-task configuration
 
 
 def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

@@ -108,6 +108,9 @@ def test_headline_is_config_by_tier_in_grid_order(grid):
     assert list(h.columns) == ["seeds", "L1", "L3", "ΔF1", "emotion"] and (h["seeds"] == 3).all()
     mean, sd = (float(x) for x in h.loc["tuned", "L1"].split(" ± "))
     assert mean == pytest.approx(0.82, abs=0.04) and 0 <= sd < 0.05
+    table = Dg.config_table(grid, load_claims(REPO / "params/claims.yaml"), n_resamples=100)
+    no_emotion_head = table[~((table["config"] == "tuned") & (table["tier"] == "emotion"))]
+    assert Dg.headline(no_emotion_head).loc["tuned", "emotion"] == "—"
 
 
 @pytest.fixture
