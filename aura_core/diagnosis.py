@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .grid import Grid, cell_table, cells, finished
+from .grid import Grid, cell_table, cells, finished, first_baseline_cell
 from .io import read_json
+from .params import load
 from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
 
 TIERS = ["L1", "L2", "L3"]
@@ -165,7 +166,7 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
 def comparable_tiers(grid: Grid) -> set[str]:
     """Tiers scored on the partners' own test rows (available, no provenance note): only their levels can be set
     beside the partners' numbers; every tier's changes between configurations are still measured on shared rows."""
-    first = next((c for c in cells(grid) if c.config.label == grid.baseline and finished(c)), None)
+    first = first_baseline_cell(grid)
     if first is None:
         return set(TIERS)
     tiers = read_json(first.dir / "metrics.json")["stress"]["tiers"].values()
@@ -212,10 +213,7 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
                 f"not finished; re-run the grid to complete them.")
     rows = rows.dropna(subset=["change"])
     config, ref = rows["config"].iloc[0], rows["vs"].iloc[0]
-    toward = {r.tier: abs(r.change) / abs(gap[r.tier]) for r in rows.itertuples()
-              if r.tier in gap and gap[r.tier] and r.excludes_0 and np.sign(r.change) == np.sign(gap[r.tier])}
-    away = [r.tier for r in rows.itertuples()
-            if r.tier in gap and r.excludes_0 and np.sign(r.change) == -np.sign(gap[r.tier])]
+    toward, away = directions(rows, gap)
     share = ", ".join(f"{t} ({v:.0%} of the A−B gap)" for t, v in toward.items())
     if toward and away:
         verdict = (f"Mixed: it moves {share} toward Partner A's numbers but {', '.join(away)} away from them, so it "
@@ -236,6 +234,20 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
             f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_landing(config, table, claims, comparable)}"
             f"{_mechanism(config, ref, per_cell)}")
+
+
+def directions(rows: pd.DataFrame, gap: dict) -> tuple[dict[str, float], list[str]]:
+    """Of one factor's attribution rows, the tiers it moves toward Partner A's numbers (→ share of the A−B gap it
+    closes) and those it moves away from them; only changes whose CI excludes 0 count."""
+    toward, away = {}, []
+    for r in rows.itertuples():
+        if r.tier not in gap or not gap[r.tier] or not r.excludes_0:
+            continue
+        if np.sign(r.change) == np.sign(gap[r.tier]):
+            toward[r.tier] = abs(r.change) / abs(gap[r.tier])
+        else:
+            away.append(r.tier)
+    return toward, away
 
 
 def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str], who: str = "partner_a") -> str:
@@ -292,14 +304,12 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
     if "change" in attrib:
         causes = {k for keys, _ in QUESTIONS for k in keys}
         a = attrib.dropna(subset=["change"])
-        a = a[a["tier"].isin(gap) & a["excludes_0"] & a["factor"].isin(causes - {"seed"})]
         carry = []
-        for factor, g in a.groupby("factor", sort=False):
-            toward = [f"{r.tier} {r.change:+.3f} ({r.change / gap[r.tier]:.0%})" for r in g.itertuples()
-                      if gap[r.tier] and np.sign(r.change) == np.sign(gap[r.tier])]
-            against = [r.tier for r in g.itertuples() if gap[r.tier] and np.sign(r.change) != np.sign(gap[r.tier])]
-            if toward and not against:
-                carry.append(f"`{factor}` ({', '.join(toward)})")
+        for factor, g in a[a["factor"].isin(causes - {"seed"})].groupby("factor", sort=False):
+            toward, away = directions(g, gap)
+            if toward and not away:
+                change = g.set_index("tier")["change"]
+                carry.append(f"`{factor}` ({', '.join(f'{t} {change[t]:+.3f} ({v:.0%})' for t, v in toward.items())})")
         out.append("**What carries the gap.** " + (
             f"Of the seed report's candidate causes, those whose CI excludes 0 and which move every affected tier "
             f"toward Partner A (share of the A−B gap): {'; '.join(carry)}. The others were undetectable at this size or "
@@ -337,12 +347,11 @@ def target_group_table(grid: Grid, labels: list[str], n_resamples: int = 1000) -
 
 def _limits(grid: Grid) -> str:
     """What the numbers are of: the setting every cell trained in, and each tier that is absent or not the partners'."""
-    first = next((c for c in cells(grid) if c.config.label == grid.baseline and finished(c)), None)
+    first = first_baseline_cell(grid)
     if first is None:
         return ""
     lines = []
     if (first.dir / "params.yaml").is_file():
-        from .params import load
         p = load(first.dir / "params.yaml")
         rows = ", ".join(f"{getattr(p, k)} {k.split('_')[0]}" for k in ("olid_train_rows", "goemotions_train_rows")
                          if getattr(p, k, None))

@@ -149,6 +149,11 @@ def finished(cell: Cell) -> bool:
     return state.is_file() and read_json(state).get("completed") == NOTEBOOKS and (cell.dir / "metrics.json").is_file()
 
 
+def first_baseline_cell(grid: Grid) -> Cell | None:
+    """The baseline's first finished seed: the cell whose run stands for the grid where one run is needed."""
+    return next((c for c in cells(grid) if c.config.label == grid.baseline and finished(c)), None)
+
+
 def stale_keys(grid: Grid, cell: Cell) -> list[str]:
     """Params in which an existing cell folder differs from what the grid file asks for now (edited after it ran)."""
     from .params import changed_keys, to_dict
@@ -253,7 +258,9 @@ def render_compare(grid: Grid) -> Path:
 
     from .params import dump
     from .runner import default_notebooks_dir, export_html
-    first = next(c for c in cells(grid) if c.config.label == grid.baseline and finished(c))
+    first = first_baseline_cell(grid)
+    if first is None:
+        raise ParamError(f"{grid.path}: no finished cell of the baseline {grid.baseline!r} to render the compare from")
     out = grid.dir / "compare"
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(first.dir / "metrics.json", out / "metrics.json")
