@@ -232,7 +232,7 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
         verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
     lines = "; ".join(f"{r.tier} {_fmt(r)}" for _, r in rows.iterrows())
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
-            f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_landing(config, table, claims, comparable)}"
+            f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_with(config, _landing(config, table, claims, comparable))}"
             f"{_mechanism(config, ref, per_cell)}")
 
 
@@ -251,8 +251,8 @@ def directions(rows: pd.DataFrame, gap: dict) -> tuple[dict[str, float], list[st
 
 
 def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str], who: str = "partner_a") -> str:
-    """Where the configuration's numbers land beside a partner's: inside its 95% CI or not (for tiers scored on other
-    rows than the partners', only the level side by side)."""
+    """Where the configuration's numbers land beside a partner's, per tier: inside its 95% CI or not (for tiers scored
+    on other rows than the partners', only the level side by side)."""
     name = {"partner_a": "Partner A", "partner_b": "Partner B"}[who]
     parts = []
     for r in table[(table["config"] == config) & table["tier"].isin(TIERS)].itertuples():
@@ -264,7 +264,11 @@ def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str
             parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is {where} its CI)")
         else:
             parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is on other rows: not comparable)")
-    return f" With `{config}`: {'; '.join(parts)}." if parts else ""
+    return "; ".join(parts)
+
+
+def _with(config: str, landing: str) -> str:
+    return f" With `{config}`: {landing}." if landing else ""
 
 
 def _mechanism(config: str, ref: str, per_cell: pd.DataFrame) -> str:
@@ -293,14 +297,14 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
     out = []
     if (t["config"] == grid.baseline).any():
         seeds = int(t.loc[t["config"] == grid.baseline, "seeds"].max())
-        out.append(f"**Partner B.** The baseline `{grid.baseline}` ({seeds} seeds):"
-                   f"{_landing(grid.baseline, table, claims, comparable, 'partner_b').removeprefix(f' With `{grid.baseline}`:')}")
+        out.append(f"**Partner B.** The baseline `{grid.baseline}` ({seeds} seeds): "
+                   f"{_landing(grid.baseline, table, claims, comparable, 'partner_b')}.")
     dist = distance_to_partner_a(table, comparable)
     if len(dist):
         best = dist.index[0]
         out.append(f"**Partner A.** Closest configuration on the tiers scored on the partners' rows "
                    f"({', '.join(sorted(comparable & set(gap)))}; mean distance {dist['off'].iloc[0]:.3f}): `{best}`."
-                   f"{_landing(best, table, claims, comparable)}")
+                   f"{_with(best, _landing(best, table, claims, comparable))}")
     if "change" in attrib:
         causes = {k for keys, _ in QUESTIONS for k in keys}
         a = attrib.dropna(subset=["change"])
@@ -416,7 +420,6 @@ def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
     """The grid's evidence so far as markdown (`aura grid --summary`): for a README, an issue, or a look mid-grid."""
     from .compare import load_claims
-    from .params import load
     claims = load_claims(load(grid.base).claims)
     table = config_table(grid, claims, n_resamples)
     attrib = attribution(grid, n_resamples)
