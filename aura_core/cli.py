@@ -31,11 +31,30 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--summary", action="store_true",
                    help="Run nothing: print the headline table, factor attribution and speed parity (markdown) from "
                         "the cells finished so far.")
+    g.add_argument("--rescore", action="store_true",
+                   help="Train nothing: re-score every finished cell from its selected checkpoint on the tiers the "
+                        "grid's params declare now (re-runs 04 and 05 per cell), then re-render the grid view.")
+    e = sub.add_parser("evaluate", help="Score a trained model without training: 03's threshold rule, 04 on every "
+                                        "tier, 05 against the claims, into a new run folder.")
+    e.add_argument("model", nargs="?", help="An aura run folder, an aura checkpoint (.safetensors) or a Hugging Face "
+                                            "sequence-classification model folder.")
+    e.add_argument("--predictions", help="Instead of MODEL: a CSV of predictions made elsewhere, columns tier, id or "
+                                         "text_sha1, p_toxic (one row per tier row).")
+    e.add_argument("--out", required=True, help="The new run folder.")
+    e.add_argument("--profile", help="Params for a model without an aura run folder (default params/base.yaml); an "
+                                     "aura run folder brings its own.")
+    e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="Override one param (YAML value); repeatable. On an aura model only what it is scored on may "
+                        "change (tiers, threshold, ...).")
+    e.add_argument("--log-output", action="store_true", help="Stream the notebooks' output to this terminal.")
     t = sub.add_parser("train", help="Train a prepared run folder (its params.yaml); what 02_train runs in every "
                                      "process under accelerate launch when num_processes > 1.")
     t.add_argument("run_dir")
     t.add_argument("--resume", action="store_true", help="Continue from the run folder's last checkpoint.")
-    k = sub.add_parser("check-report", help="Open a run's HTML in headless Chromium: images, claims table, console.")
+    k = sub.add_parser("check-report", help="Check every page of a run (report.html, index.html, html/) for what a "
+                                             "reader would object to: absolute paths, stderr blocks, broken anchors "
+                                             "or images, requests to other hosts; in headless Chromium (when "
+                                             "installed) images that do not load and console errors.")
     k.add_argument("run_dir")
     s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
     s.add_argument("profile", nargs="?")
@@ -46,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
             from .diagnosis import markdown_summary
             from .grid import load_grid
             print(markdown_summary(load_grid(args.grid, args.root)))
+            return 0
+        if args.cmd == "grid" and args.rescore:
+            from .grid import load_grid
+            from .rescore import rescore_grid
+            rescore_grid(load_grid(args.grid, args.root), args.shard)
+            return 0
+        if args.cmd == "evaluate":
+            from .rescore import evaluate
+            evaluate(args.model, args.out, args.profile, args.overrides, args.predictions, log_output=args.log_output)
             return 0
         if args.cmd == "grid":
             from .grid import load_grid, run_grid
@@ -58,16 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             train_here(load_run_params(args.run_dir), args.run_dir, args.resume)
             return 0
         if args.cmd == "check-report":
-            from .browser_check import check_report
-            from .io import write_json
-            results = check_report(args.run_dir)
-            write_json(f"{args.run_dir}/browser_check.json", results)
-            bad = [r for r in results if r["broken_images"] or r["console_errors"]
-                   or (r["page"] == "index.html" and not r["has_claims_table"])]
-            for r in results:
-                print(f"{r['page']}: {r['images']} images, {len(r['broken_images'])} broken, "
-                      f"{len(r['console_errors'])} console errors, screenshot {r['screenshot']}")
-            return 1 if bad else 0
+            from .browser_check import check_run
+            problems = check_run(args.run_dir)
+            for line in problems:
+                print(f"FAIL {line}")
+            return 1 if problems else 0
         if args.cmd == "params":
             if args.profile:
                 import yaml

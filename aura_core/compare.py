@@ -24,8 +24,7 @@ def load_claims(path: str | Path) -> dict:
 
 def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None) -> pd.DataFrame:
     """One row per claimed tier, ΔF1 (L1 − L3), then any extra tier and the emotion head (no claims for those)."""
-    ours = {}
-    notes = {}
+    ours, notes, scored_on = {}, {}, {}
     if stress:
         for e in stress["tiers"].values():
             if e["available"]:
@@ -33,13 +32,18 @@ def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None)
                 prov = e["provenance"]
                 ci = e["metrics"].get("macro_f1_ci")
                 notes[e["level"]] = "; ".join(x for x in (
-                    f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "", f"{prov['rows']} rows", prov.get("note", ""),
+                    f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "",
+                    f"{prov['rows']} rows of {prov.get('file') or e['name']}", prov.get("note", ""),
                     f"subsample: {prov['subsampled']}" if prov.get("subsampled") else "") if x)
             else:
                 notes[e["level"]] = e["reason"]
+            scored_on[e["level"]] = e["name"]
     rows = []
     for level, c in claims["tiers"].items():
-        rows.append({"level": level, "dataset": c["dataset"], "Partner A (claimed)": c["partner_a"],
+        # the partners' name for the level beside the file this run scored as that level
+        dataset = c["dataset"] if scored_on.get(level, c["dataset"]) == c["dataset"] else \
+            f"{c['dataset']} (scored here: {scored_on[level]})"
+        rows.append({"level": level, "dataset": dataset, "Partner A (claimed)": c["partner_a"],
                      "Partner B (reproduced)": c["partner_b"], "this run": ours.get(level), "note": notes.get(level, "")})
     tiers = {r["level"]: r for r in rows}
     if "L1" in tiers and "L3" in tiers:

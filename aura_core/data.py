@@ -28,12 +28,17 @@ OLID_FILES = ("olid/olid-training-v1.0.tsv", "olid/testset-levela.tsv", "olid/la
 GOEMOTIONS_FILES = ("goemotions/train.tsv", "goemotions/dev.tsv", "goemotions/test.tsv", "goemotions/emotions.txt",
                     "goemotions/ekman_mapping.json")
 JIGSAW_FILES = ("jigsaw/train.csv", "jigsaw/test.csv", "jigsaw/test_labels.csv")
+# the AURA partners' own stress-test files (their L2 "Jigsaw" is a balanced Civil Comments sample; their L3 is ToxiGen's
+# 940-row annotated test split labelled toxicity_human >= 2.5): see $AURA_DATA_DIR/aura_stress/SOURCE.md
+PARTNER_FILES = {"partners_jigsaw": "aura_stress/jigsaw_test.json", "partners_toxigen": "aura_stress/toxigen_test.json"}
 WHERE_TO_GET = {
     "olid": "OLID v1.0 from https://sites.google.com/site/offensevalsharedtask/olid (or HF dataset tweet_eval/offensive)",
     "goemotions": "GoEmotions from github.com/google-research/google-research/tree/master/goemotions/data "
                   "(or HF dataset google-research-datasets/go_emotions, config simplified)",
     "toxigen": "ToxiGen annotated data from HF dataset toxigen/toxigen-data (config annotated; gated: accept the terms)",
     "jigsaw": "Kaggle 'Jigsaw Toxic Comment Classification Challenge' data (account + rules acceptance required)",
+    "aura_stress": "the AURA partners' stress-test files (data/processed/*_test.json of the AURA repository; see "
+                   "aura_stress/SOURCE.md)",
 }
 JIGSAW_LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 
@@ -365,8 +370,36 @@ def decode_bytes_literal(s: str) -> str:
     return s
 
 
+# ToxiGen's target groups, one name each: the annotated train CSV's 13 short names. The test split (and the partners'
+# file) spells them as 15 longer strings, two groups twice; both spellings map to the same group.
+TOXIGEN_GROUPS = {
+    "asian folks": "asian", "black/african-american folks": "black", "black folks / african-americans": "black",
+    "chinese folks": "chinese", "jewish folks": "jewish", "latino/hispanic folks": "latino", "lgbtq+ folks": "lgbtq",
+    "folks with mental disabilities": "mental_dis", "mexican folks": "mexican", "middle eastern folks": "middle_east",
+    "muslim folks": "muslim", "native american/indigenous folks": "native_american",
+    "native american folks": "native_american", "folks with physical disabilities": "physical_dis", "women": "women",
+}
+TOXIGEN_GROUP_NAMES = sorted(set(TOXIGEN_GROUPS.values()))
+
+
+def toxigen_group(raw: str, where: str) -> str:
+    """The canonical group of a raw target_group string (either split's spelling); unknown strings are an error."""
+    g = raw.strip()
+    if g in TOXIGEN_GROUP_NAMES:
+        return g
+    if g.lower() in TOXIGEN_GROUPS:
+        return TOXIGEN_GROUPS[g.lower()]
+    raise DataError(f"{where}: unknown ToxiGen target_group {raw!r}; known: {sorted(TOXIGEN_GROUPS)} or "
+                    f"{TOXIGEN_GROUP_NAMES}")
+
+
+TOXIGEN_RULES = ("mean_gt_2.75", "human_ge_2.5", "human_ge_3", "human_gt_3", "prompt_label")
+
+
 def toxigen_label(row: dict, rule: str) -> int:
     ai, human = float(row["toxicity_ai"]), float(row["toxicity_human"])
+    if rule == "human_ge_2.5":  # the AURA partners' rule (their download script)
+        return int(human >= 2.5)
     if rule == "mean_gt_2.75":
         return int((ai + human) / 2 > 2.75)
     if rule == "human_ge_3":
@@ -395,7 +428,9 @@ def _toxigen_local(path: Path, rule: str) -> pd.DataFrame:
         except ValueError:
             raise DataError(f"{path}:{r.line}: toxicity_ai/toxicity_human {f['toxicity_ai']!r}/"
                             f"{f['toxicity_human']!r} are not numbers") from None
-        recs.append({"id": str(r.line), "text": text, "label": label, "target_group": f["target_group"],
+        recs.append({"id": str(r.line), "text": text, "label": label,
+                     "target_group": toxigen_group(f["target_group"], f"{path}:{r.line}"),
+                     "target_group_raw": f["target_group"],
                      "toxicity_human": float(f["toxicity_human"]), "toxicity_ai": float(f["toxicity_ai"])})
     df = _frame(path, recs, [r.line for r in rows])
     df.attrs["label_rule"] = rule
@@ -416,6 +451,8 @@ def load_toxigen(root: Path, rule: str, allow_hub: bool = True) -> pd.DataFrame:
         ds = datasets.load_dataset("toxigen/toxigen-data", "annotated", split="test")
         df = pd.DataFrame(ds.to_dict())
         df["label"] = [toxigen_label(r, rule) for r in df.to_dict("records")]
+        df["target_group_raw"] = df["target_group"]
+        df["target_group"] = [toxigen_group(g, f"toxigen/toxigen-data row {i}") for i, g in enumerate(df["target_group"])]
         df["id"], df["line"] = df.index.astype(str), df.index + 1
         df.attrs.update(source="toxigen/toxigen-data (annotated, test)", split="annotated_test", dropped={})
         return df
@@ -423,6 +460,78 @@ def load_toxigen(root: Path, rule: str, allow_hub: bool = True) -> pd.DataFrame:
     # neither file exists here (checked above), so this always reports or falls back to the Hub
     return _with_hub_fallback("toxigen", root, ("toxigen/annotated_test.csv (or annotated_train.csv)",), allow_hub,
                               lambda: None, hub)
+
+
+def toxigen_rule_shares(root: Path) -> pd.DataFrame:
+    """How each label rule sets the toxic share on each annotated ToxiGen CSV present: the rule alone moves a tier's
+    base rate (and so its macro-F1 at a fixed threshold)."""
+    out = []
+    for name in ("annotated_test.csv", "annotated_train.csv"):
+        path = root / "toxigen" / name
+        if not path.is_file():
+            continue
+        rows = read_table(path, ",", TOXIGEN_COLUMNS, quoting=True)
+        for rule in TOXIGEN_RULES:
+            toxic = sum(toxigen_label(r.fields, rule) for r in rows)
+            out.append({"file": f"toxigen/{name}", "rule": rule, "rows": len(rows), "toxic": toxic,
+                        "toxic share": round(toxic / len(rows), 4)})
+    if not out:
+        raise _missing_error("toxigen", root, ["toxigen/annotated_test.csv (or annotated_train.csv)"])
+    return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# the partners' JSON tier files (array of {text, label, ...})
+
+def load_json_tier(path: Path) -> pd.DataFrame:
+    """One JSON array of {"text", "label" (0/1), ...} records; extra fields are kept as columns, row ids are the
+    records' 0-based positions. Duplicate text+label records are kept (the partners scored them) and counted."""
+    try:
+        records = json.loads(_decode(path))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(records, list):
+        raise DataError(f"{path}: expected a JSON array of {{text, label}} records, got {type(records).__name__}")
+    if not records:
+        raise DataError(f"{path}: no records")
+    recs = []
+    for i, r in enumerate(records):
+        where = f"{path}: record {i}"
+        if not isinstance(r, dict):
+            raise DataError(f"{where}: expected an object with 'text' and 'label', got {type(r).__name__}")
+        missing = [k for k in ("text", "label") if k not in r]
+        if missing:
+            raise DataError(f"{where}: missing {' and '.join(repr(k) for k in missing)}")
+        if not isinstance(r["text"], str):
+            raise DataError(f"{where}: 'text' must be a string, got {type(r['text']).__name__}")
+        if isinstance(r["label"], bool) or r["label"] not in (0, 1):
+            raise DataError(f"{where}: 'label' must be 0 or 1, got {r['label']!r}")
+        if not r["text"].strip():
+            raise DataError(f"{where}: empty or whitespace-only text")
+        recs.append({**r, "id": str(i), "label": int(r["label"])})
+    df = pd.DataFrame(recs)
+    df["line"] = np.arange(len(df))
+    df.attrs.update(source=str(path), dropped={})
+    dup = df.duplicated(["text", "label"], keep="first")
+    if dup.any():
+        df.attrs["duplicates"] = {"duplicate text+label records (kept, as the file's authors scored them)":
+                                  int(dup.sum()), "first": int(np.flatnonzero(dup)[0])}
+    if "target_group" in df:
+        df["target_group_raw"] = df["target_group"]
+        df["target_group"] = [toxigen_group(str(g), f"{path}: record {i}") for i, g in enumerate(df["target_group"])]
+    return df
+
+
+def load_partners_tier(root: Path, key: str) -> pd.DataFrame:
+    """The partners' L2 or L3 file (PARTNER_FILES) from the data dir; no Hub fallback: these exact rows or nothing."""
+    rel = PARTNER_FILES[key]
+    if not (root / rel).is_file():
+        raise _missing_error("aura_stress", root, [rel])
+    df = load_json_tier(root / rel)
+    df.attrs["split"] = {"partners_jigsaw": "the partners' L2: Civil Comments test[:10000], toxicity >= 0.5, balanced",
+                         "partners_toxigen": "the partners' L3: ToxiGen annotated test split, toxicity_human >= 2.5"
+                         }[key]
+    return df
 
 
 # ----------------------------------------------------------------------------------------------------------------------

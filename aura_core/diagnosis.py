@@ -164,13 +164,21 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
 
 
 def comparable_tiers(grid: Grid) -> set[str]:
-    """Tiers scored on the partners' own test rows (available, no provenance note): only their levels can be set
+    """Tiers scored on the partners' own test rows (provenance partners_rows): only their levels can be set
     beside the partners' numbers; every tier's changes between configurations are still measured on shared rows."""
     first = first_baseline_cell(grid)
     if first is None:
         return set(TIERS)
     tiers = read_json(first.dir / "metrics.json")["stress"]["tiers"].values()
-    return {e["level"] for e in tiers if e["available"] and not e.get("provenance", {}).get("note")}
+    return {e["level"] for e in tiers if e["available"] and e.get("provenance", {}).get(
+        "partners_rows", not e.get("provenance", {}).get("note"))}  # runs before partners_rows: "no note" meant theirs
+
+
+def tier_legend(grid: Grid) -> pd.DataFrame:
+    """level → tier → file → rows, as the baseline's first finished seed was scored (all cells share the tiers)."""
+    from .tiers import legend
+    first = first_baseline_cell(grid)
+    return legend(read_json(first.dir / "metrics.json")["stress"]["tiers"]) if first else pd.DataFrame()
 
 
 def claim_gap(claims: dict) -> dict[str, float]:
@@ -361,15 +369,16 @@ def _limits(grid: Grid) -> str:
                          if getattr(p, k, None))
         lines.append(f"Every cell trains `{p.encoder}` for {p.epochs} epochs on {rows or 'all'} training rows: effects "
                      "are of this setting, and their size can differ at the paper's (bert-base, full data).")
+    comparable = comparable_tiers(grid)
     for e in read_json(first.dir / "metrics.json")["stress"]["tiers"].values():
         if e["level"] not in TIERS:
             continue
         if not e["available"]:
             lines.append(f"{e['level']} ({e['name']}) not tested: {e['reason'].removeprefix('not available: ')}.")
-        elif e.get("provenance", {}).get("note"):
-            lines.append(f"{e['level']} ({e['name']}) is not the partners' test set: {e['provenance']['note']}; "
-                         "its level is not comparable with theirs; changes between configurations are measured on "
-                         "the same rows.")
+        elif e["level"] not in comparable:
+            lines.append(f"{e['level']} ({e['name']}, {e['provenance'].get('file', '')}) is not the file the partners "
+                         "scored: its level is not comparable with theirs; changes between configurations are "
+                         "measured on the same rows.")
     return "**Limits.** " + " ".join(lines) if lines else ""
 
 
@@ -426,7 +435,8 @@ def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
     done = sum(finished(c) for c in cells(grid))
     parts = [f"Grid `{grid.name}`: {done}/{len(cells(grid))} cells finished; seeds {grid.seeds}; baseline "
              f"`{grid.baseline}`.", "", "Macro-F1, mean ± sd over the finished seeds:", "",
-             headline(table).to_markdown(), "", "Bottom line:", "", verdict(grid, claims, table, attrib)]
+             headline(table).to_markdown(), "", "The file behind each level:", "", tier_legend(grid).to_markdown(index=False),
+             "", "Bottom line:", "", verdict(grid, claims, table, attrib)]
     if "change" in attrib:
         a = attrib.dropna(subset=["change"])
         a = a.assign(change=[f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in a.itertuples()])

@@ -155,12 +155,13 @@ def first_baseline_cell(grid: Grid) -> Cell | None:
 
 
 def stale_keys(grid: Grid, cell: Cell) -> list[str]:
-    """Params in which an existing cell folder differs from what the grid file asks for now (edited after it ran)."""
-    from .params import changed_keys, to_dict
+    """Params in which an existing cell folder was trained differently from what the grid file asks for now (edited
+    after it ran). Keys that only decide what it is scored on (EVALUATION_ONLY) are not stale: `--rescore` them."""
+    from .params import to_dict, training_changes
     saved = cell.dir / "params.yaml"
     if not saved.is_file():
         return []
-    return changed_keys(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
+    return training_changes(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
 
 
 def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
@@ -257,7 +258,8 @@ def render_compare(grid: Grid) -> Path:
     import papermill as pm
 
     from .params import dump
-    from .runner import default_notebooks_dir, export_html
+    from .runner import KERNEL_ARGS, default_notebooks_dir, export_html
+    from .single_report import write_grid_report
     first = first_baseline_cell(grid)
     if first is None:
         raise ParamError(f"{grid.path}: no finished cell of the baseline {grid.baseline!r} to render the compare from")
@@ -268,9 +270,13 @@ def render_compare(grid: Grid) -> Path:
     p.claims = load(grid.base).claims  # the grid's claims file now, not the path the cell saw on its machine
     dump(p, out / "params.yaml")
     nb = out / "05_compare.ipynb"
+    # paths relative to the kernel's cwd (the compare folder): the page shows no path of this machine
     pm.execute_notebook(str(default_notebooks_dir() / "05_compare.ipynb"), str(nb), kernel_name="python3",
-                        parameters={"run_dir": str(out.resolve()), "grid_file": str(grid.path.resolve()),
-                                    "grid_root": str(grid.root.resolve())}, progress_bar=False, cwd=str(out))
+                        parameters={"run_dir": ".", "grid_file": os.path.relpath(grid.path.resolve(), out.resolve()),
+                                    "grid_root": os.path.relpath(grid.root.resolve(), out.resolve())},
+                        progress_bar=False, cwd=str(out), extra_arguments=KERNEL_ARGS)
     export_html(nb, out / "05_compare.html")
-    print(f"[grid] compare: {out / '05_compare.html'}", flush=True)
+    report = write_grid_report(out, grid)
+    print(f"[grid] compare: {out / '05_compare.html'}; one file to send: {report} "
+          f"({report.stat().st_size / 1e6:.1f} MB)", flush=True)
     return out

@@ -97,10 +97,11 @@ class Params:
         "first", "GoEmotions rows with several labels. first: the Ekman class of the first listed label (the usual "
         "single-label reduction). single_only: keep rows whose labels all map to one Ekman class, drop the rest "
         "(counted in the data card).")
-    toxigen_label_rule: Literal["mean_gt_2.75", "human_ge_3", "human_gt_3", "prompt_label"] = _p(
-        "mean_gt_2.75", "ToxiGen binary label. mean_gt_2.75: (toxicity_ai + toxicity_human)/2 > 2.75 (the "
-        "lm-eval-harness rule); human_ge_3 / human_gt_3: on toxicity_human only; prompt_label: the generating "
-        "prompt's class (hate/neutral), not a human judgement.")
+    toxigen_label_rule: Literal["mean_gt_2.75", "human_ge_2.5", "human_ge_3", "human_gt_3", "prompt_label"] = _p(
+        "mean_gt_2.75", "Binary label of the `toxigen` tier (ToxiGen's annotated CSV). mean_gt_2.75: (toxicity_ai + "
+        "toxicity_human)/2 > 2.75 (the lm-eval-harness rule); human_ge_2.5: toxicity_human >= 2.5 (the AURA "
+        "partners' rule, already applied in their `partners_toxigen` file); human_ge_3 / human_gt_3: on "
+        "toxicity_human only; prompt_label: the generating prompt's class (hate/neutral), not a human judgement.")
 
     # --- optimisation (the seed's configuration) ---------------------------------------------------------------------
     weighting: Literal["kendall", "kendall_positive", "equal", "fixed"] = _p(
@@ -147,15 +148,23 @@ class Params:
     eval_batch_size: int = _p(128, "Rows per inference batch (rows are sorted by length first).", min=1)
     eval_max_rows: Optional[int] = _p(None, "Stratified cap on rows per evaluation set (smoke runs); null = all. "
                                       "Reported beside every number it affects.", min=1)
-    tiers: list = _p(["olid", "jigsaw", "toxigen"], "Built-in stress tiers in order L1, L2, L3.")
+    tiers: list = _p(["olid", "partners_jigsaw", "partners_toxigen", "toxigen"],
+                     "Built-in stress tiers; the first three are the levels L1, L2, L3 the claims are compared on, the "
+                     "rest extra tiers. olid: OLID level-A test. partners_jigsaw / partners_toxigen: the partners' own "
+                     "L2/L3 files (aura_stress/: a balanced Civil Comments sample they call 'Jigsaw'; ToxiGen's 940-row "
+                     "test split). jigsaw: Jigsaw (Kaggle) test files. toxigen: ToxiGen's annotated CSV (the test "
+                     "split when present, else the train split; label by toxigen_label_rule).")
     extra_tiers: list = _p([], "Generic CSV/TSV tiers (see TierSpec), evaluated after the built-in ones.")
+    toxic_output: Optional[str] = _p(None, "aura evaluate on a Hugging Face sequence-classification model: the "
+                                     "id2label name (or index) of its 'toxic' output, when its config does not say "
+                                     "(a label containing toxic, offensive, hate or OFF).")
     claims: str = _p("claims.yaml", "Claims file (relative to the params folder) for the compare notebook.")
     reference_runs: list = _p([], "Other finished run folders shown as rows of 05_compare, as {label, path} "
                               "(e.g. the single-task control). Relative paths: against the current directory.")
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
 
 
-BUILTIN_TIERS = ("olid", "jigsaw", "toxigen")
+BUILTIN_TIERS = ("olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen")  # see aura_core/tiers.py
 
 
 def schema() -> list[dict]:
@@ -313,6 +322,15 @@ def to_dict(p: Params) -> dict:
 # another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders from its own
 # claims file. Two runs that differ only in these are the same run.
 NOT_COMPUTED = ("data_dir", "claims")
+# keys that decide only what a trained model is scored on (tiers, their labels and sampling) or how a report reads:
+# changing them needs a re-score (`aura grid --rescore`, `aura evaluate`), never a new training.
+EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows", "eval_batch_size", "reference_runs",
+                   "toxic_output")
+
+
+def training_changes(a: dict, b: dict) -> list[str]:
+    """changed_keys that a re-score cannot absorb: the two params would train different models."""
+    return [k for k in changed_keys(a, b) if k not in EVALUATION_ONLY]
 
 
 def changed_keys(a: dict, b: dict) -> list[str]:

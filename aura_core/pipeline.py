@@ -12,13 +12,12 @@ from . import preprocess
 from .batching import paired_frame, training_frame
 from .evaluate import emotion_metrics, predict, toxicity_metrics, tune_threshold
 from .io import atomic_write_text, read_json, update_json
-from .params import Params, load, tier_specs
+from .params import ParamError, Params, load
+from .tiers import EVAL_SAMPLE_SEED, Tier, load_tiers, shown_path  # noqa: F401  (Tier, load_tiers: the notebooks' names)
 
 # The files the stages produce, so a re-run into the same folder never shows a previous run's results.
 RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json", "run_state.json",
                  "checkpoints/resume.safetensors"]
-EVAL_SAMPLE_SEED = 0
-LEVELS = {"olid": ("L1", "OLID"), "jigsaw": ("L2", "Jigsaw"), "toxigen": ("L3", "ToxiGen")}
 
 
 def load_run_params(run_dir: str | Path) -> Params:
@@ -91,6 +90,8 @@ def prepare(p: Params) -> Prepared:
         cards += [D.card(ge_tr, "GoEmotions train", D.EKMAN), D.card(ge_dev, "GoEmotions dev", D.EKMAN)]
     else:  # the single-task control reads no GoEmotions file
         ge_tr = ge_dev = pd.DataFrame({"text": pd.Series(dtype=str), "label": pd.Series(dtype=int)})
+    for c in cards:  # $AURA_DATA_DIR/…: a report never carries the paths of the machine it ran on
+        c["source"] = shown_path(c["source"], root) if Path(c["source"]).is_absolute() else c["source"]
     olid_tr, olid_dev, ge_tr, ge_dev = (preprocess.apply(df, p.preprocess) for df in (olid_tr, olid_dev, ge_tr, ge_dev))
     train, dev = training_frame(p.paradigm, olid_tr, ge_tr), paired_frame(olid_dev, ge_dev)
     summary, examples = pseudo_label_noise(olid_tr, ge_tr, p.seed)
@@ -138,25 +139,6 @@ def cards_table(cards: list[dict]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------------------------------
 # 03 tune / 04 stress: the trained model
 
-def _amp(p: Params, device):
-    from .train import autocast_dtype
-    import torch
-    return autocast_dtype(p, torch.device(device))
-
-
-def load_trained(run_dir: str | Path, p: Params):
-    """The selected checkpoint of a run (see train.json), its tokenizer and device."""
-    from .losses import weighting_from_params
-    from .model import AuraModel, load_tokenizer
-    from .train import load_checkpoint, resolve_device
-    run_dir = Path(run_dir)
-    info = read_json(run_dir / "train.json")
-    device = resolve_device(p)
-    model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout)
-    load_checkpoint(run_dir / info["checkpoint"], model, weighting_from_params(p, p.tasks))
-    return model.to(device).eval(), load_tokenizer(p.encoder), device
-
-
 def validation_rows(p: Params, dev: pd.DataFrame) -> np.ndarray:
     """The dev rows the toxicity validation uses: all paired rows, or OLID dev only (validation = separate)."""
     return np.ones(len(dev), bool) if p.validation == "paired" else (dev["source"] == "olid").to_numpy()
@@ -169,9 +151,19 @@ def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
     return {"threshold": float(p.threshold), "rule": "fixed"}
 
 
-def tune(p: Params, run_dir: str | Path, model, tokenizer, device, dev: pd.DataFrame) -> dict:
-    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device,
-                    _amp(p, device))
+def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
+    """03: validation metrics of the scored model and the threshold 04 uses. A scorer with no dev predictions (a
+    predictions file) can only take a fixed threshold."""
+    from .scoring import DEV, selected_epoch
+    if not scorer.covers(DEV):
+        if p.threshold == "tuned":
+            raise ParamError(f"threshold = tuned needs validation predictions, and {scorer.description} has none; "
+                             f"give a number (--set threshold=0.5)")
+        result = {"threshold": float(p.threshold), "rule": f"fixed ({scorer.description}: no validation rows)",
+                  "validation": None, "selected_epoch": selected_epoch(run_dir)}
+        update_json(metrics_path(run_dir), "tune", result)
+        return result
+    probs = scorer.predict(dev, DEV)
     pt = probs["toxicity"][:, 1]
     val = validation_rows(p, dev)
     y_val, p_val = dev["toxicity"].to_numpy()[val], pt[val]
@@ -182,7 +174,7 @@ def tune(p: Params, run_dir: str | Path, model, tokenizer, device, dev: pd.DataF
         "validation": p.validation,
         "validation_at_threshold": toxicity_metrics(y_val, p_val, choice["threshold"]),
         "validation_at_0.5": toxicity_metrics(y_val, p_val, 0.5),
-        "selected_epoch": read_json(Path(run_dir) / "train.json")["selected_epoch"],
+        "selected_epoch": selected_epoch(run_dir),
         "paired_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy(), pt, choice["threshold"]),
         "olid_dev_toxicity": toxicity_metrics(dev["toxicity"].to_numpy()[olid], pt[olid], choice["threshold"]),
     }
@@ -196,68 +188,31 @@ def tune(p: Params, run_dir: str | Path, model, tokenizer, device, dev: pd.DataF
     return result
 
 
-@dataclass
-class Tier:
-    key: str
-    level: str
-    name: str
-    frame: pd.DataFrame | None
-    provenance: dict
-    reason: str = ""
-
-
-def load_tiers(p: Params) -> list[Tier]:
-    """Every declared tier, in order; one whose files are absent carries the reason instead of a frame."""
-    root = D.resolve_data_dir(p)
-    loaders = {"olid": lambda: D.load_olid(root, "test", p.allow_hub),
-               "jigsaw": lambda: D.load_jigsaw(root, "test"),
-               "toxigen": lambda: D.load_toxigen(root, p.toxigen_label_rule, p.allow_hub)}
-    todo = [(k, *LEVELS[k], loaders[k]) for k in p.tiers]
-    todo += [(s.name, f"X{i + 1}", s.name, (lambda s=s: D.load_generic(root, s))) for i, s in enumerate(tier_specs(p))]
-    tiers = []
-    for key, level, name, loader in todo:
-        try:
-            df = loader()
-        except D.MissingDataError as e:
-            tiers.append(Tier(key, level, name, None, {}, f"not available: {e}"))
-            continue
-        full = len(df)
-        # evaluation rows never depend on the training seed, so runs of a grid are scored on the same items (paired)
-        df = preprocess.apply(D.stratified_sample(df, p.eval_max_rows, EVAL_SAMPLE_SEED), p.preprocess)
-        prov = {"file": df.attrs.get("source", ""), "split": df.attrs.get("split", "test"),
-                "label_rule": {"olid": "subtask_a OFF = 1", "jigsaw": "toxic column = 1",
-                               "toxigen": f"toxigen_label_rule = {p.toxigen_label_rule}"}.get(key, df.attrs.get("split", "")),
-                "rows": int(len(df)), "rows_in_file_after_rules": int(full), "toxic": int(df["label"].sum()),
-                "removed_by_rules": dict(df.attrs.get("dropped", {})), "subsampled": df.attrs.get("subsampled", "")}
-        if key == "toxigen" and prov["split"] == "annotated_train":
-            prov["note"] = ("ToxiGen's 940-row annotated test split is absent; these are the human-annotated train "
-                            "rows, never used for training here")
-        tiers.append(Tier(key, level, name, df, prov))
-    return tiers
-
-
-def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dict:
+def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
     """Per tier at the tuned threshold: metrics, error anatomy and the most confident errors; the GoEmotions-test
-    emotion F1; the domain-shortcut probe; ΔF1 = L1 − L3."""
+    emotion F1 (models with an emotion head); the domain-shortcut probe; ΔF1 = L1 − L3."""
     from .anatomy import confident_errors, run_summary, shortcut_probe, tier_anatomy
+    from .scoring import GOEMOTIONS_TEST
     from .stats import bootstrap_ci, bootstrap_ci_multiclass
+    from .tiers import text_sha1
     run_dir = Path(run_dir)
     threshold = read_json(metrics_path(run_dir))["tune"]["threshold"]
-    result = {"threshold": threshold, "tiers": {}}
+    result = {"threshold": threshold, "scored": scorer.description, "tiers": {}}
     olid_scores = (None, None)
     for tier in load_tiers(p):
+        if tier.frame is not None and not scorer.covers(tier.key):
+            tier.frame, tier.reason = None, f"not scored: {scorer.description} has no rows of this tier"
         entry = {"level": tier.level, "name": tier.name, "available": tier.frame is not None,
                  "reason": tier.reason, "provenance": tier.provenance}
         if tier.frame is not None:
             y = tier.frame["label"].to_numpy()
-            pt = predict(model, tokenizer, tier.frame["text"].tolist(), p.eval_batch_size, p.max_length,
-                         device, _amp(p, device))["toxicity"][:, 1]
+            pt = scorer.predict(tier.frame, tier.key, tier.keys_in_file)["toxicity"][:, 1]
             entry["metrics"] = toxicity_metrics(y, pt, threshold)
             ci = bootstrap_ci(y, (pt >= threshold).astype(int), seed=EVAL_SAMPLE_SEED)
             entry["metrics"]["macro_f1_ci"] = [ci["ci_low"], ci["ci_high"]]
             entry["anatomy"] = tier_anatomy(y, pt, threshold)
             entry["errors"] = confident_errors(tier.frame, pt, threshold)
-            keep = [c for c in ("id", "label", "target_group", "raw_label") if c in tier.frame]
+            keep = [c for c in ("id", "text_sha1", "label", "target_group", "raw_label") if c in tier.frame]
             atomic_write_text(run_dir / "predictions" / f"{tier.key}.csv",
                               tier.frame[keep].assign(p_toxic=pt).to_csv(index=False))
             if tier.key == "olid":
@@ -266,23 +221,27 @@ def stress_test(p: Params, run_dir: str | Path, model, tokenizer, device) -> dic
     f1 = {e["level"]: e["metrics"]["macro_f1"] for e in result["tiers"].values() if e["available"]}
     result["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
     ge_scores = (None, None)
-    if "emotion" in p.tasks:
+    if scorer.covers(GOEMOTIONS_TEST) and "emotion" in p.tasks:  # the single-task control reads no GoEmotions file
         root = D.resolve_data_dir(p)
-        ge = preprocess.apply(D.stratified_sample(D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub),
-                                                  p.eval_max_rows, EVAL_SAMPLE_SEED), p.preprocess)
-        probs = predict(model, tokenizer, ge["text"].tolist(), p.eval_batch_size, p.max_length, device,
-                    _amp(p, device))
-        ci = bootstrap_ci_multiclass(ge["label"].to_numpy(), probs["emotion"].argmax(1), len(D.EKMAN),
-                                     seed=EVAL_SAMPLE_SEED)
-        result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
-                                             "macro_f1_ci": [ci["ci_low"], ci["ci_high"]],
-                                             "subsampled": ge.attrs.get("subsampled", "")}
+        ge = D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub)
+        ge = D.stratified_sample(ge.assign(text_sha1=[text_sha1(t) for t in ge["text"]]), p.eval_max_rows,
+                                 EVAL_SAMPLE_SEED)
+        ge = preprocess.apply(ge, p.preprocess)
+        probs = scorer.predict(ge, GOEMOTIONS_TEST)
         ge_scores = (probs["toxicity"][:, 1], ge["label"].to_numpy())
-        atomic_write_text(run_dir / "predictions" / "goemotions_test.csv",
-                          ge[["id", "label"]].assign(p_toxic=ge_scores[0], emotion_pred=probs["emotion"].argmax(1))
-                          .to_csv(index=False))
-    else:
-        result["emotion_goemotions_test"] = {"not_applicable": f"single-task run (tasks: {p.tasks})"}
+        pred = ge[["id", "text_sha1", "label"]].assign(p_toxic=ge_scores[0])
+        if "emotion" in probs:
+            ci = bootstrap_ci_multiclass(ge["label"].to_numpy(), probs["emotion"].argmax(1), len(D.EKMAN),
+                                         seed=EVAL_SAMPLE_SEED)
+            result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
+                                                 "macro_f1_ci": [ci["ci_low"], ci["ci_high"]],
+                                                 "subsampled": ge.attrs.get("subsampled", "")}
+            pred["emotion_pred"] = probs["emotion"].argmax(1)
+        atomic_write_text(run_dir / "predictions" / f"{GOEMOTIONS_TEST}.csv", pred.to_csv(index=False))
+    if "emotion_goemotions_test" not in result:
+        result["emotion_goemotions_test"] = {"not_applicable": (
+            f"single-task run (tasks: {p.tasks})" if tuple(p.tasks) == scorer.tasks else
+            f"{scorer.description} has no emotion output")}
     result["shortcut"] = shortcut_probe(ge_scores[0], ge_scores[1], *olid_scores)
     result["summary"] = run_summary(result)
     update_json(metrics_path(run_dir), "stress", result)

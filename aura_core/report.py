@@ -7,6 +7,7 @@ from pathlib import Path
 from .compare import claims_table, format_scores, format_table, load_claims, load_reference_runs, runs_table
 from .io import atomic_write_text, read_json
 from .params import load
+from .tiers import legend
 
 HEADLINE_PARAMS = ["encoder", "paradigm", "task_sampling", "weighting", "validation", "threshold", "selection",
                    "selection_metric", "preprocess", "emotion_multilabel", "seed", "deterministic", "epochs",
@@ -48,7 +49,9 @@ def write_index(run_dir: str | Path) -> Path:
              f"<h1>AURA reproduction report: {e(p.name)}</h1>",
              f"<p>{e(p.description)}</p>" if p.description else "",
              "<h2>Claimed vs reproduced (toxicity macro-F1)</h2>", _table(table),
+             f"<p>Scored: {e(stress['scored'])}.</p>" if stress and stress.get("scored") else "",
              _decisions(metrics),
+             "<h2>The file behind each level</h2>" + _table(legend(stress["tiers"])) if stress else "",
              "<h2>Every source of numbers (macro-F1)</h2>", _table(runs),
              "<p>" + e(claims.get("published", {}).get("note_l2_l3", "")) + "</p>",
              "<h2>Switches of this run</h2><table>",

@@ -9,6 +9,9 @@ from .io import atomic_write_text, read_json, write_json
 from .pipeline import init_run_dir
 
 NOTEBOOKS = ["01_data_prep", "02_train", "03_tune", "04_stress_test", "05_compare"]
+# the kernel's own log at ERROR (its "running over TCP without encryption" warning on a local kernel is noise), and
+# output written to the process's own stderr (progress bars) left on the terminal instead of copied into the notebook
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--IPKernelApp.capture_fd_output=False"]
 
 
 class RunError(RuntimeError):
@@ -27,13 +30,45 @@ def export_html(notebook: Path, html: Path) -> None:
     atomic_write_text(html, body)
 
 
+def execute(run_dir: Path, names: list[str], notebooks_dir: str | Path | None = None, log_output: bool = False,
+            resume: bool = False, done: list[str] | None = None, timings: dict | None = None) -> None:
+    """Execute notebooks in order into run_dir/notebooks/ and render each to html/; run_state.json lists those done
+    (with `done`, the ones an earlier call finished) and run.json their seconds."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+    done, timings = list(done or []), dict(timings or {})
+    src_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
+    os.environ["AURA_PROGRESS"] = "plain"
+    for name in names:
+        src, dst = src_dir / f"{name}.ipynb", run_dir / "notebooks" / f"{name}.ipynb"
+        if not src.is_file():
+            raise RunError(f"notebook {src} not found")
+        dst.parent.mkdir(exist_ok=True)
+        t0 = time.time()
+        print(f"[aura] {name} ...", flush=True)
+        try:
+            # run_dir "." (the kernel's cwd is the run folder): no path of this machine in the injected cell
+            pm.execute_notebook(str(src), str(dst), parameters={"run_dir": ".", "resume": resume},
+                                kernel_name="python3", progress_bar=False, log_output=log_output, cwd=str(run_dir),
+                                extra_arguments=KERNEL_ARGS)
+        except PapermillExecutionError as e:
+            export_html(dst, run_dir / "html" / f"{name}.html")
+            raise RunError(f"notebook {name} failed in cell [{e.exec_count}] with {e.ename}: "
+                           f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; partial notebook: {dst}"
+                           f"{'' if resume else '; continue with --resume'}") from None
+        timings[name] = round(time.time() - t0, 1)
+        export_html(dst, run_dir / "html" / f"{name}.html")
+        done.append(name)
+        write_json(run_dir / "run_state.json", {"completed": done})
+        write_json(run_dir / "run.json", {**(read_json(run_dir / "run.json") if (run_dir / "run.json").is_file()
+                                             else {}), "notebook_seconds": timings})
+        print(f"[aura] {name} done in {timings[name]} s", flush=True)
+
+
 def run(profile: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
         notebooks_dir: str | Path | None = None, log_output: bool = False, resume: bool = False) -> Path:
     """Execute 01→05. With resume=True, notebooks that finished are skipped and 02 continues training from its last
     checkpoint; the params must be those the run started with."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
     from .params import changed_keys, load, to_dict
     from .pipeline import preflight
     p = load(profile, overrides)
@@ -50,35 +85,16 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
         p = init_run_dir(profile, run_dir, overrides)  # fails on bad params or data dir before any kernel starts
     preflight(p)
     done = read_json(state_file)["completed"] if resume and state_file.is_file() else []
-    src_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
-    os.environ["AURA_PROGRESS"] = "plain"
     timings = read_json(run_dir / "run.json")["notebook_seconds"] if resume and (run_dir / "run.json").is_file() else {}
-    for name in NOTEBOOKS:
-        if name in done:
-            print(f"[aura] {name}: finished earlier, skipped (--resume)", flush=True)
-            continue
-        src, dst = src_dir / f"{name}.ipynb", run_dir / "notebooks" / f"{name}.ipynb"
-        if not src.is_file():
-            raise RunError(f"notebook {src} not found")
-        dst.parent.mkdir(exist_ok=True)
-        t0 = time.time()
-        print(f"[aura] {name} ...", flush=True)
-        try:
-            pm.execute_notebook(str(src), str(dst), parameters={"run_dir": str(run_dir), "resume": resume},
-                                kernel_name="python3", progress_bar=False, log_output=log_output, cwd=str(run_dir))
-        except PapermillExecutionError as e:
-            export_html(dst, run_dir / "html" / f"{name}.html")
-            raise RunError(f"notebook {name} failed in cell [{e.exec_count}] with {e.ename}: "
-                           f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; partial notebook: {dst}"
-                           f"{'' if resume else '; continue with --resume'}") from None
-        timings[name] = round(time.time() - t0, 1)
-        export_html(dst, run_dir / "html" / f"{name}.html")
-        done.append(name)
-        write_json(state_file, {"completed": done})
-        print(f"[aura] {name} done in {timings[name]} s", flush=True)
-    write_json(run_dir / "run.json", {"profile": str(Path(profile).resolve()), "overrides": overrides or [],
-                                      "notebook_seconds": timings})
+    for name in done:
+        print(f"[aura] {name}: finished earlier, skipped (--resume)", flush=True)
+    execute(run_dir, [n for n in NOTEBOOKS if n not in done], notebooks_dir, log_output, resume, done, timings)
+    write_json(run_dir / "run.json", {**read_json(run_dir / "run.json"), "profile": str(Path(profile).resolve()),
+                                      "overrides": overrides or []})
     from .report import write_index
+    from .single_report import write_run_report
     write_index(run_dir)
-    print(f"[aura] report: {run_dir / 'index.html'}", flush=True)
+    report = write_run_report(run_dir)
+    print(f"[aura] report: {report} ({report.stat().st_size / 1e6:.1f} MB, one file to send); index: "
+          f"{run_dir / 'index.html'}", flush=True)
     return run_dir

@@ -35,10 +35,12 @@ VAL_METRICS = ["val_tox_macro_f1", "val_emo_macro_f1", "val_tox_roc_auc", "val_t
 
 
 def progress_bar(iterable, **kw):
-    """tqdm widgets in JupyterLab; a plain bar refreshed rarely when AURA_PROGRESS=plain (papermill runs, logs)."""
+    """tqdm widgets in JupyterLab; under `aura run` (AURA_PROGRESS=plain) a plain bar refreshed rarely, on the
+    terminal only: the rendered notebook keeps the per-epoch summary lines."""
     if os.environ.get("AURA_PROGRESS") == "plain":
         from tqdm import tqdm
-        return tqdm(iterable, file=sys.stderr, mininterval=15, ascii=True, **kw)
+        # the kernel process's own stderr: the terminal of `aura run` (or a grid cell's log), never the notebook page
+        return tqdm(iterable, file=sys.__stderr__, mininterval=15, ascii=True, **kw)
     from tqdm.auto import tqdm
     return tqdm(iterable, **kw)
 

@@ -1,6 +1,7 @@
 """Shared fixtures: fixture files in the authors' published formats, a tiny random BERT, the real data when present."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def write(path: Path, text: str, newline: str = "\n") -> Path:
 @pytest.fixture
 def fixture_data(tmp_path) -> Path:
     """A data dir in the published layouts: OLID (TAB, no quoting, CRLF), GoEmotions, ToxiGen (b'...' texts),
-    Jigsaw (Kaggle, with -1 rows), a generic CSV."""
+    Jigsaw (Kaggle, with -1 rows), the partners' JSON tiers (aura_stress/), a generic CSV."""
     root = tmp_path / "data"
     write(root / "olid/olid-training-v1.0.tsv",
           "id\ttweet\tsubtask_a\tsubtask_b\tsubtask_c\n"
@@ -64,6 +65,20 @@ def fixture_data(tmp_path) -> Path:
           "a1,0,0,0,0,0,0\na2,1,0,0,0,1,0\na3,-1,-1,-1,-1,-1,-1\n")
     write(root / "jigsaw/train.csv", "id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate\n"
           "t1,hello,0,0,0,0,0,0\nt2,\"multi\nline idiot\",1,0,0,0,1,0\n")
+    # the partners' own L2/L3 files (aura_stress/): JSON arrays of {text, label, ...}, extra fields kept
+    write(root / "aura_stress/jigsaw_test.json", json.dumps([
+        {"text": "you idiot", "label": 1, "label_name": "toxic", "toxicity_score": 0.9},
+        {"text": "have a nice day", "label": 0, "label_name": "non-toxic", "toxicity_score": 0.0},
+        {"text": "what a gross idea, idiot", "label": 1, "label_name": "toxic", "toxicity_score": 0.7},
+        {"text": "thanks for sharing", "label": 0, "label_name": "non-toxic", "toxicity_score": 0.1}], indent=2))
+    write(root / "aura_stress/toxigen_test.json", json.dumps([
+        {"text": "asians are trying to take over the world", "label": 1, "label_name": "toxic",
+         "target_group": "asian folks"},
+        {"text": "black people are great neighbours", "label": 0, "label_name": "non-toxic",
+         "target_group": "black/african-american folks"},
+        {"text": "those people are gross", "label": 1, "label_name": "toxic",
+         "target_group": "black folks / african-americans"},
+        {"text": "women can do any job", "label": 0, "label_name": "non-toxic", "target_group": "women"}]))
     write(root / "forum/posts.csv", "file_id,label,text\n1_1,noHate,a calm sentence\n1_2,hate,a hateful sentence\n"
           "1_3,relation,depends on context\n1_4,idk/skip,unclear\n1_5,noHate,\"another, calm one\"\n")
     return root
@@ -93,7 +108,7 @@ def tiny_encoder(tmp_path_factory) -> str:
 @pytest.fixture
 def mini_run(fixture_data, tiny_encoder, tmp_path):
     """A whole in-process run on the fixture files and the tiny encoder (no real data needed)."""
-    from aura_core import pipeline
+    from aura_core import pipeline, scoring
 
     def make(**over):
         prof = tmp_path / "p.yaml"
@@ -105,7 +120,7 @@ def mini_run(fixture_data, tiny_encoder, tmp_path):
         p = pipeline.init_run_dir(prof, run_dir)
         pipeline.data_prep(p, run_dir)
         pipeline.train_stage(p, run_dir)
-        model, tok, dev = pipeline.load_trained(run_dir, p)
-        tuned = pipeline.tune(p, run_dir, model, tok, dev, pipeline.prepare(p).dev)
-        return p, run_dir, tuned, pipeline.stress_test(p, run_dir, model, tok, dev)
+        scorer = scoring.load_scorer(run_dir, p)
+        tuned = pipeline.tune(p, run_dir, scorer, pipeline.prepare(p).dev)
+        return p, run_dir, tuned, pipeline.stress_test(p, run_dir, scorer)
     return make

@@ -11,6 +11,7 @@ from aura_core import pipeline
 from aura_core.anatomy import anatomy_table, confident_errors, shortcut_probe, tier_anatomy
 from aura_core.io import update_json
 from aura_core.model import load_tokenizer
+from aura_core.scoring import ModelScorer
 from conftest import REPO
 
 
@@ -76,7 +77,7 @@ def test_probe_and_anatomy_through_the_stress_test_with_a_stand_in_model(fixture
     p = pipeline.init_run_dir(prof, tmp_path / "run")
     update_json(pipeline.metrics_path(tmp_path / "run"), "tune", {"threshold": 0.5})
     tok = load_tokenizer(tiny_encoder)
-    stress = pipeline.stress_test(p, tmp_path / "run", StandIn(tok), tok, "cpu")
+    stress = pipeline.stress_test(p, tmp_path / "run", ModelScorer(StandIn(tok), tok, "cpu", p, "stand-in"))
     hi, lo = 1 / (1 + math.exp(-3)), 1 / (1 + math.exp(3))
     probe = stress["shortcut"]
     # fixture GoEmotions test: anger "WHY THE FUCK…" (lo), disgust "so gross" (hi), joy/neutral rows (lo)
@@ -88,7 +89,9 @@ def test_probe_and_anatomy_through_the_stress_test_with_a_stand_in_model(fixture
     assert olid["pred_pos_rate"] == 0 and olid["confusion"] == {"tn": 2, "fp": 0, "fn": 1, "tp": 0}
     assert stress["summary"]["pred_over_true_pos_rate"]["L1"] == 0.0
     assert stress["tiers"]["olid"]["errors"][0]["error"] == "false negative"
-    # Jigsaw fixture: "you idiot" is toxic and flagged
-    assert stress["tiers"]["jigsaw"]["anatomy"]["confusion"]["tp"] == 1
+    # the partners' L2 fixture: both toxic rows hold a flagged word, neither non-toxic row does
+    assert stress["tiers"]["partners_jigsaw"]["anatomy"]["confusion"] == {"tn": 2, "fp": 0, "fn": 0, "tp": 2}
     table = anatomy_table(stress)
-    assert list(table["tier"]) == ["L1 OLID", "L2 Jigsaw", "L3 ToxiGen"] and (table["status"] == "ok").all()
+    assert list(table["tier"]) == ["L1 OLID test", "L2 Civil Comments sample (partners' 'Jigsaw')",
+                                   "L3 ToxiGen test (partners' file)", "X1 ToxiGen annotated train (mean_gt_2.75)"]
+    assert (table["status"] == "ok").all()

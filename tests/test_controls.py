@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from aura_core import data as D
-from aura_core import pipeline
+from aura_core import pipeline, scoring
 from aura_core.compare import format_scores, load_claims, load_reference_runs, runs_table
 from aura_core.io import read_json
 from aura_core.report import write_index
@@ -18,7 +18,7 @@ def test_single_task_has_no_emotion_parameters_and_reads_no_goemotions_file(mini
         raise AssertionError("the single-task control must not read GoEmotions")
     monkeypatch.setattr(D, "load_goemotions", forbidden)
     p, run_dir, tuned, stress = mini_run(tasks=["toxicity"], weighting="equal")
-    model, _, _ = pipeline.load_trained(run_dir, p)
+    model = scoring.load_scorer(run_dir, p).model
     assert list(model.heads) == ["toxicity"]
     assert not [n for n, _ in model.named_parameters() if "emotion" in n]
     assert "not_applicable" in stress["emotion_goemotions_test"]

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from aura_core import data as D
@@ -206,3 +208,68 @@ def test_real_stormfront_counts(real_data):
     df = D.load_generic(real_data, spec)
     assert (len(df), int(df["label"].sum())) == (9507 + 1196, 1196)
     assert df.attrs["dropped"] == {"label 'relation' (drop_values)": 168, "label 'idk/skip' (drop_values)": 73}
+
+
+# ---- the partners' JSON tier files (aura_stress/) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("content, fragment", [
+    ('[{"text": "a", "label": 1},\n {"text": "b" "label": 0}]', "t.json:2: not valid JSON"),
+    ('{"text": "a", "label": 1}', "t.json: expected a JSON array of {text, label} records, got dict"),
+    ("[]", "t.json: no records"),
+    ('[{"text": "a", "label": 1}, ["b", 0]]', "t.json: record 1: expected an object with 'text' and 'label', got list"),
+    ('[{"text": "a"}]', "t.json: record 0: missing 'label'"),
+    ('[{"label": 1}]', "t.json: record 0: missing 'text'"),
+    ('[{"text": 5, "label": 1}]', "t.json: record 0: 'text' must be a string, got int"),
+    ('[{"text": "a", "label": 2}]', "t.json: record 0: 'label' must be 0 or 1, got 2"),
+    ('[{"text": "a", "label": true}]', "t.json: record 0: 'label' must be 0 or 1, got True"),
+    ('[{"text": "a", "label": 1}, {"text": "  ", "label": 0}]', "t.json: record 1: empty or whitespace-only text"),
+    ('[{"text": "a", "label": 1, "target_group": "martians"}]', "t.json: record 0: unknown ToxiGen target_group 'martians'"),
+])
+def test_json_tier_errors_name_the_file_and_record(tmp_path, content, fragment):
+    write(tmp_path / "t.json", content)
+    with pytest.raises(D.DataError) as e:
+        D.load_json_tier(tmp_path / "t.json")
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_json_tier_keeps_extra_fields_and_counts_duplicates(tmp_path):
+    write(tmp_path / "t.json", json.dumps([{"text": "x", "label": 1, "toxicity_score": 0.9},
+                                           {"text": "y", "label": 0, "toxicity_score": 0.1},
+                                           {"text": "x", "label": 1, "toxicity_score": 0.8}]))
+    df = D.load_json_tier(tmp_path / "t.json")
+    assert df["id"].tolist() == ["0", "1", "2"] and df["toxicity_score"].tolist() == [0.9, 0.1, 0.8]
+    assert len(df) == 3   # duplicates are kept (the file's authors scored them) and reported
+    assert list(df.attrs["duplicates"].values()) == [1, 2]
+
+
+def test_toxigen_groups_two_spellings_one_group(fixture_data):
+    df = D.load_partners_tier(fixture_data, "partners_toxigen")
+    assert df["target_group"].tolist() == ["asian", "black", "black", "women"]
+    assert df["target_group_raw"].tolist()[1:3] == ["black/african-american folks", "black folks / african-americans"]
+    assert len(D.TOXIGEN_GROUPS) == 15 and len(D.TOXIGEN_GROUP_NAMES) == 13
+    assert D.load_toxigen(fixture_data, "mean_gt_2.75", False)["target_group"].tolist() == ["asian", "women", "black"]
+
+
+def test_toxigen_partners_rule_and_the_share_table(fixture_data):
+    assert D.toxigen_label({"toxicity_ai": 1, "toxicity_human": 2.5}, "human_ge_2.5") == 1
+    assert D.toxigen_label({"toxicity_ai": 5, "toxicity_human": 2.49}, "human_ge_2.5") == 0   # human score only
+    shares = D.toxigen_rule_shares(fixture_data).set_index("rule")   # human scores 5, 1.333, 3
+    assert shares.loc["human_ge_2.5", "toxic"] == 2 and shares.loc["human_gt_3", "toxic"] == 1
+    assert (shares["file"] == "toxigen/annotated_train.csv").all() and len(shares) == len(D.TOXIGEN_RULES)
+
+
+def test_missing_partners_file_names_it(fixture_data):
+    (fixture_data / "aura_stress/jigsaw_test.json").unlink()
+    with pytest.raises(D.MissingDataError, match="aura_stress: missing .*aura_stress/jigsaw_test.json"):
+        D.load_partners_tier(fixture_data, "partners_jigsaw")
+
+
+def test_real_partners_files(real_data):
+    if not (real_data / "aura_stress/jigsaw_test.json").is_file():
+        pytest.skip(f"the partners' files are not in {real_data}/aura_stress")
+    l2 = D.load_partners_tier(real_data, "partners_jigsaw")
+    l3 = D.load_partners_tier(real_data, "partners_toxigen")
+    assert (len(l2), int(l2["label"].sum())) == (1588, 794)             # SOURCE.md
+    assert (len(l3), int(l3["label"].sum())) == (940, 458)
+    assert l3["target_group_raw"].nunique() == 15 and l3["target_group"].nunique() == 13
+    assert "duplicates" not in l2.attrs and "duplicates" not in l3.attrs

@@ -213,18 +213,28 @@ def test_a_tier_scored_on_other_rows_is_never_set_beside_the_partners_levels(gri
     """ToxiGen here is not the partners' test split: its level is reported, not compared; its changes still count."""
     for c in cells(grid):
         m = json.loads((c.dir / "metrics.json").read_text())
-        m["stress"]["tiers"]["toxigen"]["provenance"] = {"note": "another split"}
+        m["stress"]["tiers"]["toxigen"]["provenance"] = {"file": "$AURA_DATA_DIR/toxigen/annotated_train.csv",
+                                                         "partners_rows": False}
         (c.dir / "metrics.json").write_text(json.dumps(m))
     claims = load_claims(REPO / "params/claims.yaml")
     table, attrib = Dg.config_table(grid, claims, 100), Dg.attribution(grid, 200)
     assert Dg.comparable_tiers(grid) == {"L1"}
     v = Dg.verdict(grid, claims, table, attrib)
     assert "(Partner B's 0.401 is on other rows: not comparable)" in v and "(L1; mean distance" in v
-    assert "L3 (toxigen) is not the partners' test set: another split" in v
+    assert "L3 (toxigen, $AURA_DATA_DIR/toxigen/annotated_train.csv) is not the file the partners scored" in v
     l1 = table[table["tier"] == "L1"].assign(off=lambda d: (d["mean"] - 0.7917).abs()).sort_values("off")
     assert list(Dg.distance_to_partner_a(table, {"L1"}).index) == list(l1["config"])
     q5 = dict(Dg.answers(grid, claims, attrib, table))[Dg.QUESTIONS[4][1]]
     assert "(Partner A's 0.517 is on other rows: not comparable)" in q5 and "L3 +" in q5   # the change is still given
+
+
+def test_runs_scored_before_partners_rows_existed_read_their_note(grid):
+    """metrics.json written before `partners_rows`: a provenance note still marks a tier as scored on other rows."""
+    for c in cells(grid):
+        m = json.loads((c.dir / "metrics.json").read_text())
+        m["stress"]["tiers"]["toxigen"]["provenance"] = {"note": "ToxiGen's test split is absent"}
+        (c.dir / "metrics.json").write_text(json.dumps(m))
+    assert Dg.comparable_tiers(grid) == {"L1"}
 
 
 def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item_ci(grid):

@@ -125,11 +125,16 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
     assert "2. Pseudo-labelling" in html and "masked__seed5" in html and "Not tested" in html
     assert "Grid report." in html and "Headline: macro-F1" in html
     assert html.index("Bottom line of grid") < html.index("Grid report.") < html.index("Headline: macro-F1")
-    from aura_core.browser_check import check_report, chromium_paths
+    from aura_core.browser_check import check_report, chromium_paths, static_problems
+    report = (tmp_path / "out/tg/compare/report.html").read_text()   # the grid's one file: verdict, then answers
+    assert report.index("Bottom line") < report.index("The seven questions") < report.index("Contents")
+    for page in ("report.html", "05_compare.html"):
+        assert static_problems(tmp_path / "out/tg/compare" / page, local=[str(tmp_path), str(fixture_data)]) == []
     if chromium_paths() is not None:  # the grid view as the partner sees it: every figure loads, no console error
         pages = check_report(tmp_path / "out/tg/compare")
-        assert [x["page"] for x in pages] == ["05_compare.html"]
-        assert pages[0]["images"] >= 3 and not pages[0]["broken_images"] and not pages[0]["console_errors"]
+        assert [x["page"] for x in pages] == ["report.html", "05_compare.html"]
+        for x in pages:
+            assert x["images"] >= 3 and not x["broken_images"] and not x["console_errors"], x
     for cell in ("paired__seed5", "masked__seed5"):  # the cells as copied from another machine: its claims path
         saved = tmp_path / "out/tg" / cell / "params.yaml"
         saved.write_text(yaml.safe_dump({**yaml.safe_load(saved.read_text()), "claims": "/elsewhere/claims.yaml"}))

@@ -85,12 +85,21 @@ def test_smoke_run_metrics_tiers_and_plots(smoke_run):
     assert set(m) >= {"data", "train", "tune", "stress"}
     tiers = m["stress"]["tiers"]
     assert tiers["olid"]["available"] and 0.0 <= tiers["olid"]["metrics"]["macro_f1"] <= 1.0
+    assert [(k, e["level"]) for k, e in tiers.items()] == [("olid", "L1"), ("partners_jigsaw", "L2"),
+                                                          ("partners_toxigen", "L3"), ("toxigen", "X1"),
+                                                          ("Stormfront", "X2")]
+    for key, file in (("partners_jigsaw", "jigsaw_test.json"), ("partners_toxigen", "toxigen_test.json")):
+        if tiers[key]["available"]:   # the partners' own rows, capped by eval_max_rows in the smoke profile
+            prov = tiers[key]["provenance"]
+            assert prov["partners_rows"] and prov["file"] == f"$AURA_DATA_DIR/aura_stress/{file}"
+            assert prov["rows"] == 160 and prov["rows_in_file_after_rules"] == {"partners_jigsaw": 1588,
+                                                                               "partners_toxigen": 940}[key]
+        else:
+            assert tiers[key]["reason"].startswith("not available: aura_stress: missing $AURA_DATA_DIR/")
     assert tiers["toxigen"]["provenance"]["split"] in ("annotated_test", "annotated_train")
-    if not tiers["jigsaw"]["available"]:
-        assert tiers["jigsaw"]["reason"].startswith("not available: jigsaw: missing")
-    assert m["stress"]["delta_f1"] == pytest.approx(tiers["olid"]["metrics"]["macro_f1"]
-                                                    - tiers["toxigen"]["metrics"]["macro_f1"])
-    assert tiers["Stormfront"]["level"] == "X1"
+    if tiers["partners_toxigen"]["available"]:
+        assert m["stress"]["delta_f1"] == pytest.approx(tiers["olid"]["metrics"]["macro_f1"]
+                                                        - tiers["partners_toxigen"]["metrics"]["macro_f1"])
     steps = pd.read_csv(smoke_run / "steps.csv")
     assert len(steps) == m["train"]["steps"] and steps["sigma_toxicity"].notna().all()
     for fig in ("sigma_trajectories", "loss_curves", "tiers", "epochs_vs_partner_b"):
@@ -104,9 +113,10 @@ def test_smoke_index_has_headline_table_and_links(smoke_run):
     for name in NOTEBOOKS:
         assert f"html/{name}.html" in index
     assert "Partner A (claimed)" in index and "0.7917" in index and "figures/sigma_trajectories.png" in index
-    jigsaw = json.loads((smoke_run / "metrics.json").read_text())["stress"]["tiers"]["jigsaw"]
-    if not jigsaw["available"]:   # an absent tier is listed with its reason, never silently dropped
-        assert "Tiers not available" in index and "jigsaw/test_labels.csv" in index
+    tiers = json.loads((smoke_run / "metrics.json").read_text())["stress"]["tiers"]
+    assert "Civil Comments sample (partners&#x27; &#x27;Jigsaw&#x27;)" in index   # the file behind L2, named
+    if not tiers["partners_jigsaw"]["available"]:   # an absent tier is listed with its reason, never silently dropped
+        assert "Tiers not available" in index and "aura_stress/jigsaw_test.json" in index
 
 
 def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
@@ -129,8 +139,28 @@ def test_smoke_report_opens_in_headless_chromium(smoke_run):
     r = aura("check-report", smoke_run)
     results = json.loads((smoke_run / "browser_check.json").read_text())
     assert r.returncode == 0, r.stdout + r.stderr
-    assert [x["page"] for x in results] == ["index.html"] + [f"html/{n}.html" for n in NOTEBOOKS]
+    assert [x["page"] for x in results] == ["report.html", "index.html"] + [f"html/{n}.html" for n in NOTEBOOKS]
     for x in results:
         assert not x["broken_images"] and not x["console_errors"], x
         assert (smoke_run / x["screenshot"]).stat().st_size > 10_000
-    assert results[0]["has_claims_table"] and results[0]["images"] >= 5
+    assert results[0]["has_claims_table"] and results[0]["images"] >= 5     # report.html: the one file to send
+    assert results[1]["has_claims_table"] and results[1]["images"] >= 5
+
+
+def test_smoke_report_html_is_one_clean_file_to_send(smoke_run, real_data):
+    """report.html: figures inline, no script, no request elsewhere, no path of this machine, no stderr block, every
+    table-of-contents anchor resolves; it opens with the bottom line. The rendered notebooks are clean too."""
+    import re
+    from aura_core.browser_check import static_problems
+    report = smoke_run / "report.html"
+    html = report.read_text()
+    local = [str(smoke_run), str(real_data), str(real_data.resolve()), str(REPO)]
+    assert static_problems(report, local=local) == []
+    images = re.findall(r"<img\b[^>]*\bsrc=['\"]([^'\"]+)", html)
+    assert len(images) >= 5 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert "<script" not in html and report.stat().st_size < 5_000_000
+    assert html.index("Bottom line") < html.index("Contents") < html.index("id='01-data-prep'") < html.index(
+        "id='05-compare'") < html.index("id='provenance'")
+    assert "Partner A (claimed)" in html and "params digest" in html and "epoch 1/2" not in html
+    for page in sorted((smoke_run / "html").glob("*.html")):
+        assert static_problems(page, local=local) == [], page.name

@@ -148,9 +148,11 @@ def test_threshold_is_tuned_on_validation_rows_only_and_used_by_every_tier(mini_
     seen = []
     real = pipeline.tune_threshold
     monkeypatch.setattr(pipeline, "tune_threshold", lambda y, p: seen.append(len(y)) or real(y, p))
-    p, run_dir, tuned, stress = mini_run(threshold="tuned", validation="separate")
+    p, run_dir, tuned, stress = mini_run(threshold="tuned", validation="separate",
+                                         tiers=["olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen"])
     assert seen == [6]                                   # the 6 OLID dev rows, nothing from any test tier
     assert tuned["rule"] == "tuned on the separate validation set"
+    assert len(stress["tiers"]) == 5
     for tier in stress["tiers"].values():
         assert tier["metrics"]["threshold"] == tuned["threshold"]
     assert stress["tiers"]["jigsaw"]["provenance"]["removed_by_rules"] == {"unscored rows (test_labels.csv -1)": 1}
