@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PIP) --no-deps --no-build-isolation -e .
 	touch $@
 
-report: venv          ## cpu profile end to end → outputs/cpu/index.html
+report: venv          ## cpu profile end to end → outputs/cpu/report.html (one file to send), index.html
 	$(VENV)/bin/aura run $(PROFILE) --log-output
 
 smoke: venv           ## the tiny profile CI runs → outputs/smoke/index.html

@@ -275,7 +275,7 @@ def render_compare(grid: Grid) -> Path:
                         parameters={"run_dir": ".", "grid_file": os.path.relpath(grid.path.resolve(), out.resolve()),
                                     "grid_root": os.path.relpath(grid.root.resolve(), out.resolve())},
                         progress_bar=False, cwd=str(out), extra_arguments=KERNEL_ARGS)
-    export_html(nb, out / "05_compare.html")
+    export_html(nb, out / "05_compare.html", out)
     report = write_grid_report(out, grid)
     print(f"[grid] compare: {out / '05_compare.html'}; one file to send: {report} "
           f"({report.stat().st_size / 1e6:.1f} MB)", flush=True)

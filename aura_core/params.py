@@ -162,6 +162,10 @@ class Params:
     reference_runs: list = _p([], "Other finished run folders shown as rows of 05_compare, as {label, path} "
                               "(e.g. the single-task control). Relative paths: against the current directory.")
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
+    learned_weight: Literal["half_inverse_variance", "inverse_variance"] = _p(
+        "half_inverse_variance", "Which quantity the σ plots call the learned weight and set beside Partner B's "
+        "reported weights: 1/(2σ²) = ½·exp(−s) (the seed's loss formula, default) or 1/σ² = exp(−s). Both are plotted; "
+        "02_train says which one Partner B's numbers can be (aura_core/weight_convention.py).")
 
 
 BUILTIN_TIERS = ("olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen")  # see aura_core/tiers.py
@@ -325,7 +329,7 @@ NOT_COMPUTED = ("data_dir", "claims")
 # keys that decide only what a trained model is scored on (tiers, their labels and sampling) or how a report reads:
 # changing them needs a re-score (`aura grid --rescore`, `aura evaluate`), never a new training.
 EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows", "eval_batch_size", "reference_runs",
-                   "toxic_output")
+                   "toxic_output", "learned_weight")
 
 
 def training_changes(a: dict, b: dict) -> list[str]:

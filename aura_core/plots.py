@@ -46,15 +46,22 @@ def _epoch_lines(ax, steps: pd.DataFrame) -> None:
         ax.axvline(s, color="0.85", ls=":", lw=1)
 
 
-def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict] | None = None) -> plt.Figure:
-    """σ_i and the learned weight 1/(2σ_i²) per step; Partner B's end-of-epoch weights as markers."""
+def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict] | None = None,
+                       learned_weight: str = "half_inverse_variance") -> plt.Figure:
+    """σ_i per step, and both candidate "learned weights" (1/(2σ_i²) solid, 1/σ_i² dotted); Partner B's end-of-epoch
+    weights as markers on the convention `learned_weight` names."""
+    import numpy as np
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    shown = {"half_inverse_variance": ("1/(2σ²)", lambda s: 0.5 * np.exp(-s), "-"),
+             "inverse_variance": ("1/σ²", lambda s: np.exp(-s), ":")}
     for t, c in TASK_COLORS.items():
         if f"sigma_{t}" in steps:
             axes[0].plot(steps["step"], steps[f"sigma_{t}"], color=c, label=f"σ_{t}")
-        if f"weight_{t}" in steps:
-            axes[1].plot(steps["step"], steps[f"weight_{t}"], color=c, label=f"this run: 1/(2σ²) {t}")
-        if partner_b_epochs and f"weight_{t}" in partner_b_epochs[0]:
+        if f"s_{t}" in steps:
+            for key, (label, to_w, style) in shown.items():
+                axes[1].plot(steps["step"], to_w(steps[f"s_{t}"]), color=c, linestyle=style,
+                             label=f"this run: {label} {t}" + (" (compared)" if key == learned_weight else ""))
+        if partner_b_epochs and f"weight_{t}" in partner_b_epochs[0] and f"s_{t}" in steps:
             n_ep = max(len(partner_b_epochs), 1)
             span = steps["step"].max()
             xs = [span * e["epoch"] / n_ep for e in partner_b_epochs]
@@ -63,11 +70,11 @@ def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict
     # fixed lower bounds and generous upper bounds, so runs of different paradigms read on the same axes
     axes[0].set(title="σ_i = exp(s_i / 2)", xlabel="optimizer step",
                 ylim=(0, max([1.5] + [steps[c].max() * 1.05 for c in steps if c.startswith("sigma_")])))
-    axes[1].set(title="Learned weight 1/(2σ_i²)", xlabel="optimizer step",
-                ylim=(0, max([2.2] + [steps[c].max() * 1.05 for c in steps if c.startswith("weight_")])))
+    axes[1].set(title=f"Learned weight: 1/(2σ_i²) solid, 1/σ_i² dotted; compared: {shown[learned_weight][0]}",
+                xlabel="optimizer step", ylim=(0, 2.2))
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
         else:  # equal or fixed weighting: nothing is learned
             ax.text(0.5, 0.5, "no learned loss weights in this run", ha="center", transform=ax.transAxes)
         _epoch_lines(ax, steps)

@@ -111,7 +111,8 @@ def evaluate(model: str | Path | None, out: str | Path, profile: str | Path | No
 
 def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = None) -> list[str]:
     """Re-run 04 and 05 of a finished run under params that differ only in EVALUATION_ONLY keys (threshold and
-    checkpoint as chosen when it ran); returns the keys that changed, recorded in rescore.json."""
+    checkpoint as chosen when it ran); returns the keys that changed, recorded in rescore.json. Nothing changed:
+    nothing to do."""
     from .data import resolve_data_dir
     from .params import training_changes
     from .report import write_index
@@ -124,6 +125,8 @@ def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = 
                          f"re-score")
     now.data_dir = str(resolve_data_dir(now))
     changed = changed_keys(to_dict(saved), to_dict(now))
+    if not changed:
+        return []  # scored under these very params already
     dump(now, run_dir / "params.yaml")
     done = read_json(run_dir / "run_state.json")["completed"]
     timings = read_json(run_dir / "run.json").get("notebook_seconds", {}) if (run_dir / "run.json").is_file() else {}
@@ -157,7 +160,8 @@ def rescore_grid(grid, shard_spec: str | None = None, notebooks_dir: str | Path 
             continue
         t0 = time.time()
         changed = rescore_cell(c.dir, load(grid.base, c.overrides), notebooks_dir)
-        status[c.id] = f"re-scored in {time.time() - t0:.0f} s (changed: {', '.join(changed) or 'nothing'})"
+        status[c.id] = (f"re-scored in {time.time() - t0:.0f} s (changed: {', '.join(changed)})" if changed else
+                        "up to date: its params already declare these tiers")
         print(f"[grid] {c.id}: {status[c.id]}", flush=True)
     table = summarize(grid)
     if (table["status"] == "finished").all():

@@ -22,12 +22,16 @@ def default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def export_html(notebook: Path, html: Path) -> None:
+def export_html(notebook: Path, html: Path, run_dir: Path | None = None) -> None:
+    """The executed notebook as HTML; with run_dir, that run's local paths (folder, data dir, a local encoder folder)
+    replaced, so the page can be mailed."""
     import nbformat
     from nbconvert import HTMLExporter
+
+    from .single_report import _scrub, local_paths
     exporter = HTMLExporter(template_name="aura_html", extra_template_basedirs=[str(Path(__file__).parent / "templates")])
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    atomic_write_text(html, body)
+    atomic_write_text(html, _scrub(body, local_paths(run_dir)) if run_dir is not None else body)
 
 
 def execute(run_dir: Path, names: list[str], notebooks_dir: str | Path | None = None, log_output: bool = False,
@@ -52,12 +56,12 @@ def execute(run_dir: Path, names: list[str], notebooks_dir: str | Path | None = 
                                 kernel_name="python3", progress_bar=False, log_output=log_output, cwd=str(run_dir),
                                 extra_arguments=KERNEL_ARGS)
         except PapermillExecutionError as e:
-            export_html(dst, run_dir / "html" / f"{name}.html")
+            export_html(dst, run_dir / "html" / f"{name}.html", run_dir)
             raise RunError(f"notebook {name} failed in cell [{e.exec_count}] with {e.ename}: "
                            f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; partial notebook: {dst}"
                            f"{'' if resume else '; continue with --resume'}") from None
         timings[name] = round(time.time() - t0, 1)
-        export_html(dst, run_dir / "html" / f"{name}.html")
+        export_html(dst, run_dir / "html" / f"{name}.html", run_dir)
         done.append(name)
         write_json(run_dir / "run_state.json", {"completed": done})
         write_json(run_dir / "run.json", {**(read_json(run_dir / "run.json") if (run_dir / "run.json").is_file()

@@ -100,15 +100,21 @@ def build(run_dir: str | Path, title: str, bottom_line: str, notebooks: list[Pat
     return path
 
 
-def local_paths(run_dir: Path, data_dir: str | None) -> list[tuple[str, str]]:
-    """(local string, what the page shows instead): the run folder, the data dir, the project and the home folder."""
+def local_paths(run_dir: Path, data_dir: str | None = None, encoder: str | None = None) -> list[tuple[str, str]]:
+    """(local string, what the page shows instead): the run folder, the data dir, a local encoder folder, the
+    project and the home folder. Read from run_dir/params.yaml when data_dir and encoder are not given."""
     import os
+    if data_dir is None and encoder is None and (Path(run_dir) / "params.yaml").is_file():
+        import yaml
+        saved = yaml.safe_load((Path(run_dir) / "params.yaml").read_text()) or {}
+        data_dir, encoder = saved.get("data_dir"), saved.get("encoder")
     project = Path(__file__).resolve().parent.parent
-    pairs = [(str(run_dir.resolve()), "<run folder>"), (str(project), "<project>"),
+    pairs = [(str(Path(run_dir).resolve()), "<run folder>"), (str(project), "<project>"),
              (os.path.expanduser("~"), "~")]
     if data_dir:
-        pairs.append((str(Path(data_dir).resolve()), "$AURA_DATA_DIR"))
-        pairs.append((str(data_dir), "$AURA_DATA_DIR"))
+        pairs += [(str(Path(data_dir).resolve()), "$AURA_DATA_DIR"), (str(data_dir), "$AURA_DATA_DIR")]
+    if encoder and Path(encoder).is_absolute():
+        pairs += [(str(encoder), f"<encoder folder {Path(encoder).name}>")]
     return [(s, shown) for s, shown in pairs if len(s) > 1]
 
 
@@ -150,7 +156,7 @@ def write_run_report(run_dir: str | Path) -> Path:
     p = load(run_dir / "params.yaml")
     notebooks = sorted((run_dir / "notebooks").glob("*.ipynb"))
     return build(run_dir, f"AURA reproduction report: {p.name}", run_bottom_line(run_dir), notebooks,
-                 local_paths(run_dir, p.data_dir))
+                 local_paths(run_dir))
 
 
 def write_grid_report(compare_dir: str | Path, grid) -> Path:
@@ -164,6 +170,5 @@ def write_grid_report(compare_dir: str | Path, grid) -> Path:
     from nbconvert.filters.markdown import markdown2html
     bottom = markdown2html("## Bottom line\n\n" + verdict(grid, claims, table, attrib) + "\n\n## The seven questions\n\n"
                            + "\n\n".join(f"**{q}** {a}" for q, a in answers(grid, claims, attrib, table)))
-    p = load(compare_dir / "params.yaml")
     return build(compare_dir, f"AURA diagnosis grid: {grid.name}", bottom, [compare_dir / "05_compare.ipynb"],
-                 local_paths(compare_dir, p.data_dir) + [(str(grid.root.resolve()), "<grids>")])
+                 local_paths(compare_dir) + [(str(grid.root.resolve()), "<grids>")])

@@ -218,6 +218,8 @@ def test_grid_rescore_adds_a_tier_and_changes_nothing_else(tmp_path, fixture_dat
     assert (tmp_path / "out/tg/compare/05_compare.html").is_file()
     summary = pd.read_csv(tmp_path / "out/tg/summary.csv")
     assert summary["status"].tolist() == ["finished"]
+    r = aura("grid", tmp_path / "g.yaml", "--root", tmp_path / "out", "--rescore")   # again: nothing to do
+    assert r.returncode == 0 and "up to date" in r.stdout and read_json(cell / "metrics.json") == after
 
     # a training key changed is not a re-score
     base.write_text(yaml.safe_dump({**yaml.safe_load(base.read_text()), "epochs": 2}))
