@@ -97,9 +97,10 @@ def evaluate(model: str | Path | None, out: str | Path, profile: str | Path | No
     write_json(out / MODEL_FILE, info)
     src = Path(info["source_run"]) if info.get("source_run") else None
     if src is not None and (src / "metrics.json").is_file():  # how it was trained, shown beside how it scores
+        trained = read_json(src / "metrics.json")
         for section in ("data", "train"):
-            if section in read_json(src / "metrics.json"):
-                update_json(metrics_path(out), section, read_json(src / "metrics.json")[section])
+            if section in trained:
+                update_json(metrics_path(out), section, trained[section])
         for name in ("epochs.csv", "steps.csv"):
             if (src / name).is_file():
                 shutil.copy(src / name, out / name)

@@ -27,7 +27,7 @@ class Scorer:
     def covers(self, set_name: str) -> bool:
         return True
 
-    def predict(self, rows: pd.DataFrame, set_name: str, keys_in_set: dict | None = None) -> dict[str, np.ndarray]:
+    def predict(self, rows: pd.DataFrame, set_name: str, keys_in_set: set | None = None) -> dict[str, np.ndarray]:
         """{"toxicity": (n, 2) probabilities, "emotion": (n, 7) when the model has that head}, in row order."""
         raise NotImplementedError
 
