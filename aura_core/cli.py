@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "grid" and args.summary:
-            from .diagnosis import markdown_summary
+            from .answers import markdown_summary
             from .grid import load_grid
             print(markdown_summary(load_grid(args.grid, args.root)))
             return 0
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[grid] {done}/{len(table)} cells finished; summary: {args.root}/{load_grid(args.grid, args.root).name}/summary.csv")
             return 0
         if args.cmd == "train":
-            from .pipeline import load_run_params, train_here
+            from .pipeline import train_here
+            from .run_folder import load_run_params
             train_here(load_run_params(args.run_dir), args.run_dir, args.resume)
             return 0
         if args.cmd == "check-report":
@@ -94,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "params":
             if args.profile:
                 import yaml
+
                 from .params import to_dict
                 print(yaml.safe_dump(to_dict(load(args.profile, args.overrides)), sort_keys=False), end="")
             else:
                 for f in schema():
                     print(f"{f['key']} ({f['type']}, default {f['default']!r}): {f['help']}")
             return 0
-        from .runner import RunError, run
+        from .runner import run
         run(args.profile, args.out, args.overrides, args.notebooks, args.log_output, args.resume)
         return 0
     except (ParamError, DataError, EncoderError, FileNotFoundError) as e:

@@ -6,6 +6,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .io import read_json
+
 
 def load_claims(path: str | Path) -> dict:
     path = Path(path)
@@ -100,7 +102,6 @@ def run_scores(metrics: dict) -> dict:
 
 def load_reference_runs(refs: list[dict]) -> list[tuple[str, dict | None, str]]:
     """(label, metrics or None, note) per reference run; a missing run is reported, never dropped."""
-    from .io import read_json
     out = []
     for ref in refs:
         path = Path(ref["path"]) / "metrics.json"

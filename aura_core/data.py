@@ -27,7 +27,7 @@ NEUTRAL = EKMAN.index("neutral")
 OLID_FILES = ("olid/olid-training-v1.0.tsv", "olid/testset-levela.tsv", "olid/labels-levela.csv")
 GOEMOTIONS_FILES = ("goemotions/train.tsv", "goemotions/dev.tsv", "goemotions/test.tsv", "goemotions/emotions.txt",
                     "goemotions/ekman_mapping.json")
-JIGSAW_FILES = ("jigsaw/train.csv", "jigsaw/test.csv", "jigsaw/test_labels.csv")
+JIGSAW_FILES = ("jigsaw/test.csv", "jigsaw/test_labels.csv")  # the Kaggle test files (a stress tier, never trained on)
 # the AURA partners' own stress-test files (their L2 "Jigsaw" is a balanced Civil Comments sample; their L3 is ToxiGen's
 # 940-row annotated test split labelled toxicity_human >= 2.5): see $AURA_DATA_DIR/aura_stress/SOURCE.md
 PARTNER_FILES = {"partners_jigsaw": "aura_stress/jigsaw_test.json", "partners_toxigen": "aura_stress/toxigen_test.json"}
@@ -538,7 +538,7 @@ def load_partners_tier(root: Path, key: str) -> pd.DataFrame:
 # Jigsaw (Kaggle layout)
 
 def _jigsaw_test_local(root: Path) -> pd.DataFrame:
-    tpath, lpath = root / JIGSAW_FILES[1], root / JIGSAW_FILES[2]
+    tpath, lpath = root / JIGSAW_FILES[0], root / JIGSAW_FILES[1]
     trows = read_table(tpath, ",", ["id", "comment_text"], quoting=True)
     lrows = read_table(lpath, ",", ["id"] + JIGSAW_LABELS, quoting=True)
     labels = {}
@@ -574,24 +574,12 @@ def _jigsaw_test_local(root: Path) -> pd.DataFrame:
     return df
 
 
-def _jigsaw_train_local(root: Path) -> pd.DataFrame:
-    path = root / JIGSAW_FILES[0]
-    rows = read_table(path, ",", ["id", "comment_text"] + JIGSAW_LABELS, quoting=True)
-    recs = [{"id": r.fields["id"], "text": _check_text(path, r.line, r.fields["comment_text"]),
-             "label": _label(path, r.line, r.fields["toxic"], {"0": 0, "1": 1}, "toxic")} for r in rows]
-    df = _frame(path, recs, [r.line for r in rows])
-    df.attrs["split"] = "train"
-    _check_unique(df, path)
-    return df
-
-
-def load_jigsaw(root: Path, split: str = "test") -> pd.DataFrame:
-    """No Hub fallback: the Hub copy needs the manual Kaggle download too."""
-    files = JIGSAW_FILES[1:] if split == "test" else JIGSAW_FILES[:1]
-    missing = missing_files(root, files)
+def load_jigsaw(root: Path) -> pd.DataFrame:
+    """The scored test rows. No Hub fallback: the Hub copy needs the manual Kaggle download too."""
+    missing = missing_files(root, JIGSAW_FILES)
     if missing:
         raise _missing_error("jigsaw", root, missing)
-    return _jigsaw_test_local(root) if split == "test" else _jigsaw_train_local(root)
+    return _jigsaw_test_local(root)
 
 
 # ----------------------------------------------------------------------------------------------------------------------

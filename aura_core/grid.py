@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -28,11 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import papermill as pm
 import yaml
 
+from .compare import run_scores
 from .io import atomic_write_text, read_json, write_json
-from .params import ParamError, load
-from .runner import NOTEBOOKS
+from .params import ParamError, dump, load, to_dict, training_changes
+from .runner import KERNEL_ARGS, NOTEBOOKS, default_notebooks_dir, export_html
+from .single_report import write_grid_report
 
 
 @dataclass
@@ -157,7 +161,6 @@ def first_baseline_cell(grid: Grid) -> Cell | None:
 def stale_keys(grid: Grid, cell: Cell) -> list[str]:
     """Params in which an existing cell folder was trained differently from what the grid file asks for now (edited
     after it ran). Keys that only decide what it is scored on (EVALUATION_ONLY) are not stale: `--rescore` them."""
-    from .params import to_dict, training_changes
     saved = cell.dir / "params.yaml"
     if not saved.is_file():
         return []
@@ -217,7 +220,6 @@ def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: 
 
 
 def cell_scores(metrics: dict) -> dict:
-    from .compare import run_scores
     stress = metrics.get("stress", {})
     out = run_scores(metrics)
     out["threshold"] = stress.get("threshold")
@@ -253,13 +255,8 @@ def summarize(grid: Grid) -> pd.DataFrame:
 
 def render_compare(grid: Grid) -> Path:
     """05_compare in grid view, executed into <grid>/compare/ (the single-run tables show the baseline's first seed)."""
-    import shutil
 
-    import papermill as pm
 
-    from .params import dump
-    from .runner import KERNEL_ARGS, default_notebooks_dir, export_html
-    from .single_report import write_grid_report
     first = first_baseline_cell(grid)
     if first is None:
         raise ParamError(f"{grid.path}: no finished cell of the baseline {grid.baseline!r} to render the compare from")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=jsonable) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -43,7 +44,8 @@ def update_json(path: str | os.PathLike, key: str, value: Any) -> None:
     write_json(path, obj)
 
 
-def _jsonable(o: Any) -> Any:
+def jsonable(o: Any) -> Any:
+    """The JSON default hook of every file the project writes: NumPy scalars and arrays, paths, torch tensors."""
     import numpy as np
     if isinstance(o, (np.integer,)):
         return int(o)
@@ -53,4 +55,7 @@ def _jsonable(o: Any) -> Any:
         return o.tolist()
     if isinstance(o, Path):
         return str(o)
+    torch = sys.modules.get("torch")  # never imported for this: a tensor can only exist when torch already is
+    if torch is not None and torch.is_tensor(o):
+        return o.item() if o.numel() == 1 else o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,7 +1,8 @@
 """Task-loss weighting methods, one small class each behind one interface (as in LibMTL).
 
 A method takes the dict of per-task losses present in a step and returns the scalar to back-propagate. It also reports
-the numbers the step log and the σ plots show. Adding a method = one class + one entry in WEIGHTINGS.
+the numbers the step log and the σ plots show, and builds itself from a run's params (`from_params`). Adding a method =
+one class + one entry in WEIGHTINGS: the `weighting` param accepts every registered name.
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ class LossWeighting(nn.Module):
     def __init__(self, tasks: list[str]):
         super().__init__()
         self.tasks = list(tasks)
+
+    @classmethod
+    def from_params(cls, tasks: list[str], p) -> "LossWeighting":
+        """The method as a run's params configure it (override when it takes settings)."""
+        return cls(tasks)
 
     def forward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
@@ -47,12 +53,20 @@ class KendallWeighting(LossWeighting):
         super().__init__(tasks)
         self.log_vars = nn.Parameter(torch.full((len(self.tasks),), float(init_log_var)))
 
+    @classmethod
+    def from_params(cls, tasks, p):
+        return cls(tasks, init_log_var=p.init_log_var)
+
+    def regulariser(self, s: torch.Tensor) -> torch.Tensor:
+        """log σ_i = ½·s_i: what keeps σ_i from growing without bound."""
+        return 0.5 * s
+
     def forward(self, losses):
         total = 0.0
         for i, t in enumerate(self.tasks):
             if t in losses:
                 s = self.log_vars[i]
-                total = total + 0.5 * torch.exp(-s) * losses[t] + 0.5 * s
+                total = total + 0.5 * torch.exp(-s) * losses[t] + self.regulariser(s)
         return total
 
     def log_values(self):
@@ -73,13 +87,8 @@ class KendallPositiveWeighting(KendallWeighting):
     Unlike the seed's form, lowering s_i is not rewarded without bound, so a negative total loss cannot occur.
     """
 
-    def forward(self, losses):
-        total = 0.0
-        for i, t in enumerate(self.tasks):
-            if t in losses:
-                s = self.log_vars[i]
-                total = total + 0.5 * torch.exp(-s) * losses[t] + torch.nn.functional.softplus(s)
-        return total
+    def regulariser(self, s):
+        return torch.nn.functional.softplus(s)  # log(1 + σ_i²) = log(1 + exp(s_i))
 
 
 class FixedWeighting(LossWeighting):
@@ -91,6 +100,10 @@ class FixedWeighting(LossWeighting):
         if missing:
             raise ValueError(f"fixed weighting: no weight for task(s) {missing}")
         self.weights = {t: float(weights[t]) for t in self.tasks}
+
+    @classmethod
+    def from_params(cls, tasks, p):
+        return cls(tasks, {"toxicity": p.w_tox, "emotion": p.w_emo})
 
     def forward(self, losses):
         return sum(self.weights[t] * v for t, v in losses.items())
@@ -105,17 +118,12 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
 }
 
 
-def make_weighting(name: str, tasks: list[str], init_log_var: float = 0.0,
-                   weights: dict[str, float] | None = None) -> LossWeighting:
+def make_weighting(name: str, tasks: list[str], *args, **kwargs) -> LossWeighting:
+    """A registered method by name, with its own constructor arguments."""
     if name not in WEIGHTINGS:
         raise ValueError(f"weighting {name!r}: expected one of {sorted(WEIGHTINGS)}")
-    cls = WEIGHTINGS[name]
-    if issubclass(cls, KendallWeighting):
-        return cls(tasks, init_log_var=init_log_var)
-    if cls is FixedWeighting:
-        return cls(tasks, weights or {})
-    return cls(tasks)
+    return WEIGHTINGS[name](tasks, *args, **kwargs)
 
 
 def weighting_from_params(p, tasks: list[str]) -> LossWeighting:
-    return make_weighting(p.weighting, tasks, p.init_log_var, {"toxicity": p.w_tox, "emotion": p.w_emo})
+    return WEIGHTINGS[p.weighting].from_params(tasks, p)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 TASK_CLASSES = {"toxicity": 2, "emotion": 7}
 
@@ -27,45 +29,35 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
-def check_encoder(name: str) -> None:
-    """Fail early, in one line, when the encoder is not a transformers model (before any kernel starts)."""
-    from transformers import AutoConfig
+def _load(name: str, loader, what: str):
+    """loader(path) for the encoder `name`, any failure turned into one EncoderError line naming the encoder."""
     path = resolve_encoder(name)
-    if Path(path).exists() and not (Path(path) / "config.json").is_file():
+    if Path(path).exists() and not (Path(path) / "config.json").is_file() and what != "tokenizer":
         raise EncoderError(f"encoder {name!r}: {path} is not a model folder (no config.json)")
     try:
-        AutoConfig.from_pretrained(path)
+        return loader(path)
     except Exception as e:
-        raise EncoderError(f"encoder {name!r}: not a transformers model ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0][:160] if str(e) else ''})") from None
+        first_line = str(e).splitlines()[0][:160] if str(e) else ""
+        reason = "no tokenizer could be loaded from " + path if what == "tokenizer" else "not a transformers model"
+        raise EncoderError(f"encoder {name!r}: {reason} ({type(e).__name__}: {first_line})") from None
+
+
+def check_encoder(name: str) -> None:
+    """Fail early, in one line, when the encoder is not a transformers model (before any kernel starts)."""
+    _load(name, AutoConfig.from_pretrained, "config")
     load_tokenizer(name)
 
 
 def load_tokenizer(name: str):
-    from transformers import AutoTokenizer
-    path = resolve_encoder(name)
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except Exception as e:
-        raise EncoderError(f"encoder {name!r}: no tokenizer could be loaded from {path} ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0][:160] if str(e) else ''})") from None
+    return _load(name, AutoTokenizer.from_pretrained, "tokenizer")
 
 
 class AuraModel(nn.Module):
     def __init__(self, encoder: str, tasks: tuple[str, ...] = ("toxicity", "emotion"), pooling: str = "cls",
                  dropout: float = 0.1):
         super().__init__()
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()  # one bar per weight load would drown the training bars in logs
-        path = resolve_encoder(encoder)
-        if Path(path).exists() and not (Path(path) / "config.json").is_file():
-            raise EncoderError(f"encoder {encoder!r}: {path} is not a model folder (no config.json)")
-        try:
-            self.encoder = AutoModel.from_pretrained(path)
-        except Exception as e:
-            raise EncoderError(f"encoder {encoder!r}: not a transformers model ({type(e).__name__}: "
-                               f"{str(e).splitlines()[0][:160] if str(e) else ''})") from None
+        self.encoder = _load(encoder, AutoModel.from_pretrained, "model")
         if pooling not in ("cls", "mean"):
             raise EncoderError(f"pooling {pooling!r}: expected cls or mean")
         self.pooling = pooling

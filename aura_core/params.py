@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import types
 import typing
@@ -17,9 +18,24 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
+from .io import atomic_write_text
+
 
 class ParamError(ValueError):
     """A parameter file, key or value is wrong; the message names which."""
+
+
+BUILTIN_TIERS = ("olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen")  # see aura_core/tiers.py
+# what aura_core/validation.validate reports after each epoch: the metrics selection_metric may name
+VAL_METRICS = ("val_tox_macro_f1", "val_emo_macro_f1", "val_tox_roc_auc", "val_tox_macro_f1_paired",
+               "val_tox_macro_f1_olid", "val_emo_macro_f1_paired", "val_emo_macro_f1_goemotions")
+
+
+def _registered_weightings() -> list[str]:
+    from .losses import (
+        WEIGHTINGS,  # imported when a weighting is checked: the registry is the one list of methods
+    )
+    return sorted(WEIGHTINGS)
 
 
 def _p(default: Any, help: str, **kw: Any) -> Any:
@@ -36,9 +52,9 @@ class TierSpec:
     path: str = _p("", "File path; relative paths are resolved against data_dir.")
     text_column: str = _p("text", "Column holding the text.")
     label_column: str = _p("label", "Column holding the label.")
-    toxic_values: list = _p([], "Label values counted as toxic (class 1).")
-    nontoxic_values: list = _p([], "Label values counted as non-toxic. Empty: every value not toxic and not dropped.")
-    drop_values: list = _p([], "Label values excluded from the tier (counted and reported, never silent).")
+    toxic_values: list[Union[str, int, float, bool]] = _p([], "Label values counted as toxic (class 1).")
+    nontoxic_values: list[Union[str, int, float, bool]] = _p([], "Label values counted as non-toxic. Empty: every value not toxic and not dropped.")
+    drop_values: list[Union[str, int, float, bool]] = _p([], "Label values excluded from the tier (counted and reported, never silent).")
     delimiter: Optional[str] = _p(None, "Field delimiter; default from the extension (.tsv TAB, else comma).")
 
 
@@ -64,9 +80,9 @@ class Params:
     dropout: float = _p(0.1, "Dropout before each head.", min=0.0, max=1.0)
     max_length: int = _p(128, "Token cap per text (truncation).", min=8, max=512)
 
-    tasks: list = _p(["toxicity", "emotion"], "Heads to train. [toxicity] is the single-task control: same encoder, "
+    tasks: list[Literal["toxicity", "emotion"]] = _p(["toxicity", "emotion"], "Heads to train. [toxicity] is the single-task control: same encoder, "
                      "toxicity head, optimiser, schedule and evaluation on the same OLID rows; no emotion head and no "
-                     "GoEmotions file read.")
+                     "GoEmotions file read.", item="task")
 
     # --- data ------------------------------------------------------------------------------------------------------
     paradigm: Literal["paired", "interleaved", "masked"] = _p(
@@ -104,10 +120,11 @@ class Params:
         "toxicity_human only; prompt_label: the generating prompt's class (hate/neutral), not a human judgement.")
 
     # --- optimisation (the seed's configuration) ---------------------------------------------------------------------
-    weighting: Literal["kendall", "kendall_positive", "equal", "fixed"] = _p(
-        "kendall", "Task-loss weighting. kendall: L = Σ 1/(2σ_i²)L_i + log σ_i with learned s_i = log σ_i² (the "
-        "seed's formula); kendall_positive: log(1+σ_i²) in place of log σ_i, so L stays positive (Liebel & Körner "
-        "2018); equal: L_tox + L_emo; fixed: w_tox·L_tox + w_emo·L_emo.")
+    weighting: str = _p(
+        "kendall", "Task-loss weighting: a method registered in aura_core/losses.py (WEIGHTINGS), each documented "
+        "there. kendall: L = Σ 1/(2σ_i²)L_i + log σ_i with learned s_i = log σ_i² (the seed's formula); "
+        "kendall_positive: log(1+σ_i²) in place of log σ_i, so L stays positive (Liebel & Körner 2018); equal: "
+        "L_tox + L_emo; fixed: w_tox·L_tox + w_emo·L_emo.", choices=lambda: _registered_weightings())
     w_tox: float = _p(1.0, "Toxicity weight for weighting = fixed.", min=0.0)
     w_emo: float = _p(1.0, "Emotion weight for weighting = fixed.", min=0.0)
     init_log_var: float = _p(0.0, "Initial s_i = log σ_i² for kendall (0 → learned weight 0.5).")
@@ -128,7 +145,8 @@ class Params:
     max_abs_log_var: float = _p(10.0, "Stop training when any |s_i| exceeds this (a runaway loss weight).",
                                 min=0.0, exclusive_min=True)
     selection: Literal["last", "best"] = _p("last", "Which epoch's weights the evaluation uses.")
-    selection_metric: str = _p("val_tox_macro_f1", "Validation metric maximised when selection = best.")
+    selection_metric: Literal[VAL_METRICS] = _p("val_tox_macro_f1", "Validation metric maximised when selection = "
+                                                 "best (aura_core/validation.py computes each).")
     fused_adamw: bool = _p(True, "torch's fused AdamW kernel: the same update as the per-tensor loop (equal to float "
                            "rounding), one kernel over all tensors; false = the per-tensor loop torch uses on CPU by "
                            "default.")
@@ -148,18 +166,18 @@ class Params:
     eval_batch_size: int = _p(128, "Rows per inference batch (rows are sorted by length first).", min=1)
     eval_max_rows: Optional[int] = _p(None, "Stratified cap on rows per evaluation set (smoke runs); null = all. "
                                       "Reported beside every number it affects.", min=1)
-    tiers: list = _p(["olid", "partners_jigsaw", "partners_toxigen", "toxigen"],
+    tiers: list[Literal[BUILTIN_TIERS]] = _p(["olid", "partners_jigsaw", "partners_toxigen", "toxigen"],
                      "Built-in stress tiers; the first three are the levels L1, L2, L3 the claims are compared on, the "
                      "rest extra tiers. olid: OLID level-A test. partners_jigsaw / partners_toxigen: the partners' own "
                      "L2/L3 files (aura_stress/: a balanced Civil Comments sample they call 'Jigsaw'; ToxiGen's 940-row "
                      "test split). jigsaw: Jigsaw (Kaggle) test files. toxigen: ToxiGen's annotated CSV (the test "
-                     "split when present, else the train split; label by toxigen_label_rule).")
-    extra_tiers: list = _p([], "Generic CSV/TSV tiers (see TierSpec), evaluated after the built-in ones.")
+                     "split when present, else the train split; label by toxigen_label_rule).", item="tier")
+    extra_tiers: list[dict] = _p([], "Generic CSV/TSV tiers (see TierSpec), evaluated after the built-in ones.")
     toxic_output: Optional[str] = _p(None, "aura evaluate on a Hugging Face sequence-classification model: the "
                                      "id2label name (or index) of its 'toxic' output, when its config does not say "
                                      "(a label containing toxic, offensive, hate or OFF).")
     claims: str = _p("claims.yaml", "Claims file (relative to the params folder) for the compare notebook.")
-    reference_runs: list = _p([], "Other finished run folders shown as rows of 05_compare, as {label, path} "
+    reference_runs: list[dict] = _p([], "Other finished run folders shown as rows of 05_compare, as {label, path} "
                               "(e.g. the single-task control). Relative paths: against the current directory.")
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
     learned_weight: Literal["half_inverse_variance", "inverse_variance"] = _p(
@@ -168,12 +186,9 @@ class Params:
         "02_train says which one Partner B's numbers can be (aura_core/weight_convention.py).")
 
 
-BUILTIN_TIERS = ("olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen")  # see aura_core/tiers.py
-
-
 def schema() -> list[dict]:
     """Name, type, default and help of every parameter (for `aura params` and the README)."""
-    return [{"key": f.name, "type": _type_name(f.type), "default": _default(f), "help": f.metadata["help"]}
+    return [{"key": f.name, "type": _type_name(_hints(Params)[f.name]), "default": _default(f), "help": f.metadata["help"]}
             for f in dataclasses.fields(Params)]
 
 
@@ -182,13 +197,17 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def _type_name(hint: Any) -> str:
-    return str(hint).replace("typing.", "")
+    return str(hint).replace("typing.", "").replace("aura_core.params.", "")
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a params dataclass (strings under `from __future__ import annotations`)."""
+    return typing.get_type_hints(cls)
 
 
 def _check(key: str, value: Any, hint: Any, meta: dict) -> Any:
     """Return value coerced to hint (int → float only), or raise ParamError naming the key."""
-    if isinstance(hint, str):
-        hint = eval(hint, vars(typing), {})  # annotations are strings under `from __future__ import annotations`
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
@@ -206,6 +225,16 @@ def _check(key: str, value: Any, hint: Any, meta: dict) -> Any:
         if value not in typing.get_args(hint):
             raise ParamError(f"param '{key}': {value!r} is not one of {list(typing.get_args(hint))}")
         return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamError(f"param '{key}': expected a list, got {type(value).__name__} {value!r}")
+        (item,) = typing.get_args(hint)
+        if typing.get_origin(item) is Literal and "item" in meta:  # e.g. "unknown tier 'reddit'; built-in tiers: …"
+            for v in value:
+                if v not in typing.get_args(item):
+                    raise ParamError(f"param '{key}': unknown {meta['item']} {v!r}; expected one of "
+                                     f"{list(typing.get_args(item))}")
+        return [_check(f"{key}[{i}]", v, item, {}) for i, v in enumerate(value)]
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if hint is float and isinstance(value, str):  # YAML 1.1 reads 2e-5 (no dot) as a string
@@ -216,6 +245,8 @@ def _check(key: str, value: Any, hint: Any, meta: dict) -> Any:
     ok = isinstance(value, hint) and not (hint in (int, float) and isinstance(value, bool))
     if not ok:
         raise ParamError(f"param '{key}': expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    if "choices" in meta and value not in meta["choices"]():
+        raise ParamError(f"param '{key}': {value!r} is not one of {meta['choices']()}")
     if hint in (int, float):
         lo, hi = meta.get("min"), meta.get("max")
         if lo is not None and (value < lo or (meta.get("exclusive_min") and value == lo)):
@@ -238,9 +269,8 @@ def build(cls: type, raw: dict, where: str) -> Any:
     for key, value in raw.items():
         if key not in fields:
             raise _unknown_key(key, list(fields), where)
-        f = fields[key]
         try:
-            kwargs[key] = _check(key, value, f.type, dict(f.metadata))
+            kwargs[key] = _check(key, value, _hints(cls)[key], dict(fields[key].metadata))
         except ParamError as e:
             raise ParamError(f"{where}: {e}" if where else str(e)) from None
     obj = cls(**kwargs)
@@ -250,20 +280,18 @@ def build(cls: type, raw: dict, where: str) -> Any:
 
 
 def _validate_params(p: Params, where: str) -> None:
-    if not p.tasks or any(t not in ("toxicity", "emotion") for t in p.tasks) or "toxicity" not in p.tasks \
-            or len(set(p.tasks)) != len(p.tasks):
+    """What one key's type cannot say: rules across entries of a list and across keys."""
+    if "toxicity" not in p.tasks or len(set(p.tasks)) != len(p.tasks):
         raise ParamError(f"{where}: param 'tasks': {p.tasks!r}; expected [toxicity, emotion] or [toxicity]")
+    if p.selection_metric.startswith("val_emo") and "emotion" not in p.tasks:
+        raise ParamError(f"{where}: param 'selection_metric': {p.selection_metric!r} needs the emotion head "
+                         f"(tasks: {p.tasks})")
     for i, ref in enumerate(p.reference_runs):
-        if not isinstance(ref, dict) or set(ref) != {"label", "path"}:
+        if set(ref) != {"label", "path"}:
             raise ParamError(f"{where}: param 'reference_runs[{i}]': expected a mapping with keys label and path, "
                              f"got {ref!r}")
-    for t in p.tiers:
-        if t not in BUILTIN_TIERS:
-            raise ParamError(f"{where}: param 'tiers': unknown tier {t!r}; built-in tiers: {list(BUILTIN_TIERS)}")
     names = set(p.tiers)
     for i, spec in enumerate(p.extra_tiers):
-        if not isinstance(spec, dict):
-            raise ParamError(f"{where}: param 'extra_tiers[{i}]': expected a mapping, got {spec!r}")
         t = build(TierSpec, spec, f"{where}: extra_tiers[{i}]")
         if not t.name or not t.path or not t.toxic_values:
             raise ParamError(f"{where}: extra_tiers[{i}]: 'name', 'path' and 'toxic_values' are required")
@@ -343,5 +371,4 @@ def changed_keys(a: dict, b: dict) -> list[str]:
 
 
 def dump(p: Params, path: str | os.PathLike) -> None:
-    from .io import atomic_write_text
     atomic_write_text(path, yaml.safe_dump(to_dict(p), sort_keys=False, allow_unicode=True))

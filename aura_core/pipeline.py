@@ -1,67 +1,37 @@
-"""The stages the five notebooks call. Each reads the run folder's params.yaml and writes its section of metrics.json."""
+"""The stages the five notebooks call, in order: prepare the rows (01), train (02), tune the threshold (03), score
+every tier (04). Each reads the run folder's params.yaml and writes its section of metrics.json (run_folder.py); the
+tables and text the notebooks show from those sections are in tables.py.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import data as D
-from . import preprocess
+from . import distributed, preprocess
+from .anatomy import confident_errors, run_summary, shortcut_probe, tier_anatomy
 from .batching import paired_frame, training_frame
-from .evaluate import emotion_metrics, predict, toxicity_metrics, tune_threshold
+from .evaluate import emotion_metrics, toxicity_metrics
 from .io import atomic_write_text, read_json, update_json
-from .params import ParamError, Params, load
-from .tiers import EVAL_SAMPLE_SEED, Tier, load_tiers, shown_path  # noqa: F401  (Tier, load_tiers: the notebooks' names)
-
-# The files the stages produce, so a re-run into the same folder never shows a previous run's results.
-RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json", "run_state.json",
-                 "checkpoints/resume.safetensors"]
-
-
-def load_run_params(run_dir: str | Path) -> Params:
-    """The resolved params a run was started with (written by `aura run`)."""
-    return load(Path(run_dir) / "params.yaml")
+from .model import check_encoder
+from .params import ParamError, Params
+from .run_folder import load_prepared, metrics_path, save_prepared
+from .scoring import DEV, GOEMOTIONS_TEST, selected_epoch
+from .stats import bootstrap_ci, bootstrap_ci_multiclass
+from .tiers import EVAL_SAMPLE_SEED, load_tiers, shown_path, text_sha1
+from .train import TrainResult, train
+from .validation import choose_threshold, validation_rows
 
 
-def init_run_dir(profile: str | Path, run_dir: str | Path, overrides: list[str] | None = None) -> Params:
-    """Resolve a profile into run_dir/params.yaml, pinning the data dir, and clear a previous run's results."""
-    from .data import resolve_data_dir
-    from .params import dump
-    p = load(profile, overrides)
-    if p.data_dir is None:
-        p.data_dir = str(resolve_data_dir(p))
-    resolve_data_dir(p)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in RUN_ARTIFACTS:
-        (run_dir / name).unlink(missing_ok=True)
-    dump(p, run_dir / "params.yaml")
-    return p
-
-
-def preflight(p: Params) -> None:
+def preflight(p: Params, run_dir: str | Path) -> None:
     """Everything a run reads, checked before any kernel starts, so bad input fails in one line naming the file and
-    row (or key): the encoder, the training and dev data, and every tier's files (absent tiers are fine)."""
-    from .model import check_encoder
+    row (or key): the encoder, the training and dev data (prepared here, once, for the notebooks), and every tier's
+    files (absent tiers are fine)."""
     check_encoder(p.encoder)
-    prepare(p)
+    prepared(p, run_dir)
     load_tiers(p)
-
-
-def open_run(run_dir: str | Path, profile: str | Path | None = None) -> Params:
-    """For notebooks: the run folder's params.yaml (papermill, `aura run`), or, opened by hand in JupyterLab on a new
-    folder, the given profile resolved into it."""
-    if (Path(run_dir) / "params.yaml").is_file():
-        return load_run_params(run_dir)
-    if profile is None:
-        raise FileNotFoundError(f"{run_dir}/params.yaml not found and no profile given")
-    return init_run_dir(profile, run_dir)
-
-
-def metrics_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "metrics.json"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -124,37 +94,12 @@ def pseudo_label_noise(olid: pd.DataFrame, goemotions: pd.DataFrame, seed: int, 
     return summary, ex
 
 
-def cards_table(cards: list[dict]) -> pd.DataFrame:
-    rows = []
-    for c in cards:
-        rows.append({"dataset": c["dataset"], "rows": c["rows"],
-                     "classes": ", ".join(f"{k} {v}" for k, v in c["classes"].items()),
-                     "positive rate": None if c["positive_rate"] is None else round(c["positive_rate"], 3),
-                     "words median / p95": f"{c['words_median']:.0f} / {c['words_p95']:.0f}",
-                     "removed by a rule": "; ".join(f"{k}: {v}" for k, v in c["dropped"].items()) or "none",
-                     "subsampled": c["subsampled"] or "no", "source": c["source"], "split": c["split"]})
-    return pd.DataFrame(rows)
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # 03 tune / 04 stress: the trained model
-
-def validation_rows(p: Params, dev: pd.DataFrame) -> np.ndarray:
-    """The dev rows the toxicity validation uses: all paired rows, or OLID dev only (validation = separate)."""
-    return np.ones(len(dev), bool) if p.validation == "paired" else (dev["source"] == "olid").to_numpy()
-
-
-def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
-    """The decision threshold: the fixed param, or tuned to maximise macro-F1 on validation rows (never a test set)."""
-    if p.threshold == "tuned":
-        return {"threshold": tune_threshold(y_val, p_val), "rule": f"tuned on the {p.validation} validation set"}
-    return {"threshold": float(p.threshold), "rule": "fixed"}
-
 
 def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
     """03: validation metrics of the scored model and the threshold 04 uses. A scorer with no dev predictions (a
     predictions file) can only take a fixed threshold."""
-    from .scoring import DEV, selected_epoch
     if not scorer.covers(DEV):
         if p.threshold == "tuned":
             raise ParamError(f"threshold = tuned needs validation predictions, and {scorer.description} has none; "
@@ -165,7 +110,7 @@ def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
         return result
     probs = scorer.predict(dev, DEV)
     pt = probs["toxicity"][:, 1]
-    val = validation_rows(p, dev)
+    val, _ = validation_rows(p, dev)
     y_val, p_val = dev["toxicity"].to_numpy()[val], pt[val]
     choice = choose_threshold(p, y_val, p_val)
     olid = (dev["source"] == "olid").to_numpy()
@@ -191,10 +136,6 @@ def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
 def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
     """Per tier at the tuned threshold: metrics, error anatomy and the most confident errors; the GoEmotions-test
     emotion F1 (models with an emotion head); the domain-shortcut probe; ΔF1 = L1 − L3."""
-    from .anatomy import confident_errors, run_summary, shortcut_probe, tier_anatomy
-    from .scoring import GOEMOTIONS_TEST
-    from .stats import bootstrap_ci, bootstrap_ci_multiclass
-    from .tiers import text_sha1
     run_dir = Path(run_dir)
     threshold = read_json(metrics_path(run_dir))["tune"]["threshold"]
     result = {"threshold": threshold, "scored": scorer.description, "tiers": {}}
@@ -248,50 +189,37 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
     return result
 
 
-def emotion_summary(stress: dict) -> str:
-    emo = stress["emotion_goemotions_test"]
-    if "not_applicable" in emo:
-        return f"Emotion head: not applicable ({emo['not_applicable']})."
-    ci = emo.get("macro_f1_ci")
-    ci_text = f" [95% CI {ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-    return (f"Emotion head, GoEmotions test ({emo['n']} rows): 7-class macro-F1 **{emo['macro_f1']:.4f}**{ci_text}, "
-            f"accuracy {emo['accuracy']:.4f}. (The official GoEmotions protocol is multi-label, sigmoid at 0.3; "
-            f"this 7-way softmax score is not directly comparable to published GoEmotions numbers.)")
-
-
-def tier_table(stress: dict) -> pd.DataFrame:
-    rows = []
-    for key, e in stress["tiers"].items():
-        m = e.get("metrics", {})
-        ci = m.get("macro_f1_ci")
-        rows.append({"level": e["level"], "tier": e["name"], "rows": m.get("n"),
-                     "macro-F1": m.get("macro_f1"), "95% CI": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, "toxic F1": m.get("pos_f1"), "accuracy": m.get("accuracy"),
-                     "ROC-AUC": m.get("roc_auc"), "true pos. rate": m.get("true_pos_rate"),
-                     "pred. pos. rate": m.get("pred_pos_rate"),
-                     "status": "ok" if e["available"] else e["reason"]})
-    return pd.DataFrame(rows)
+def prepared(p: Params, run_dir: str | Path) -> Prepared:
+    """The run's prepared rows: read from the run folder when prepared there from these params, else prepared and
+    written there (once per `aura run`: the preflight prepares, 01 to 03 read)."""
+    cached = load_prepared(run_dir, p)
+    if cached is not None:
+        frames, info = cached
+        return Prepared(frames["train"], frames["dev"], info["cards"], info["pseudo_labels"], frames["pseudo_examples"])
+    prep = prepare(p)
+    save_prepared(run_dir, p, {"train": prep.train, "dev": prep.dev, "pseudo_examples": prep.pseudo_examples},
+                  {"cards": prep.cards, "pseudo_labels": prep.pseudo_labels})
+    return prep
 
 
 def data_prep(p: Params, run_dir: str | Path) -> Prepared:
-    prep = prepare(p)
+    """01: the prepared rows and their data cards, recorded in metrics.json."""
+    prep = prepared(p, run_dir)
     update_json(metrics_path(run_dir), "data", {"cards": prep.cards, "pseudo_labels": prep.pseudo_labels,
                                                 "paradigm": p.paradigm, "preprocess": p.preprocess,
                                                 "train_rows": len(prep.train), "dev_rows": len(prep.dev)})
     return prep
 
 
-def train_here(p: Params, run_dir: str | Path, resume: bool = False):
-    """Prepare the data and train in this process: the single-process path, and what each DDP process runs."""
-    from .train import train
-    prep = prepare(p)
+def train_here(p: Params, run_dir: str | Path, resume: bool = False) -> TrainResult:
+    """Train in this process on the run's prepared rows: the single-process path, and what each DDP process runs."""
+    prep = prepared(p, run_dir)
     return train(p, run_dir, prep.train, prep.dev, resume=resume)
 
 
-def train_stage(p: Params, run_dir: str | Path, resume: bool = False):
-    """Train in this process, or, when num_processes > 1, in that many DDP processes started by accelerate launch
+def train_stage(p: Params, run_dir: str | Path, resume: bool = False) -> TrainResult:
+    """02: train in this process, or, when num_processes > 1, in that many DDP processes started by accelerate launch
     (`aura train <run_dir>`), whose result files are then read back."""
-    from . import distributed
-    from .train import TrainResult
     if p.num_processes > 1 and not distributed.launched():
         distributed.launch(run_dir, p.num_processes, resume, p.device)
         info = read_json(Path(run_dir) / "train.json")

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .evaluate import macro_f1_by_threshold, toxicity_metrics
+
 TASK_COLORS = {"toxicity": "tab:red", "emotion": "tab:blue"}
 
 
@@ -50,7 +52,6 @@ def sigma_trajectories(steps: pd.DataFrame, run_dir, partner_b_epochs: list[dict
                        learned_weight: str = "half_inverse_variance") -> plt.Figure:
     """σ_i per step, and both candidate "learned weights" (1/(2σ_i²) solid, 1/σ_i² dotted); Partner B's end-of-epoch
     weights as markers on the convention `learned_weight` names."""
-    import numpy as np
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     shown = {"half_inverse_variance": ("1/(2σ²)", lambda s: 0.5 * np.exp(-s), "-"),
              "inverse_variance": ("1/σ²", lambda s: np.exp(-s), ":")}
@@ -124,7 +125,6 @@ def threshold_diagnostics(y: np.ndarray, p: np.ndarray, chosen: float, run_dir, 
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    from .evaluate import macro_f1_by_threshold, toxicity_metrics
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     t, f1 = macro_f1_by_threshold(y, p)
     axes[0].plot(t, f1, color="black")

@@ -10,9 +10,19 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
+
+from .data import resolve_data_dir
+from .grid import cells, finished, render_compare, shard, stale_keys, summarize
 from .io import read_json, update_json, write_json
-from .params import EVALUATION_ONLY, ParamError, Params, changed_keys, dump, load, to_dict
-from .pipeline import RUN_ARTIFACTS, metrics_path
+from .model import check_encoder
+from .params import EVALUATION_ONLY, ParamError, Params, changed_keys, dump, load, to_dict, training_changes
+from .report import write_index
+from .run_folder import RUN_ARTIFACTS, metrics_path
+from .runner import execute
+from .scoring import MODEL_FILE, PredictionFileScorer
+from .single_report import write_run_report
+from .tiers import load_tiers
 
 EVALUATE_NOTEBOOKS = ["03_tune", "04_stress_test", "05_compare"]
 RESCORE_NOTEBOOKS = ["04_stress_test", "05_compare"]
@@ -63,12 +73,6 @@ def evaluate(model: str | Path | None, out: str | Path, profile: str | Path | No
              overrides: list[str] | None = None, predictions: str | Path | None = None,
              notebooks_dir: str | Path | None = None, log_output: bool = False) -> Path:
     """`aura evaluate`: 03's threshold rule, 04 on every declared tier, 05 against the claims, into a new run folder."""
-    from .data import resolve_data_dir
-    from .pipeline import load_tiers
-    from .report import write_index
-    from .runner import execute
-    from .scoring import MODEL_FILE, PredictionFileScorer
-    from .single_report import write_run_report
     if (model is None) == (predictions is None):
         raise ParamError("give MODEL or --predictions FILE.csv (one of them)")
     if predictions is not None:
@@ -87,7 +91,6 @@ def evaluate(model: str | Path | None, out: str | Path, profile: str | Path | No
         scorer.check_sets(list(p.tiers) + [t["name"] for t in p.extra_tiers])
     p.data_dir = str(resolve_data_dir(p))
     if info["kind"] == "aura_checkpoint":
-        from .model import check_encoder
         check_encoder(p.encoder)
     load_tiers(p)  # every tier file checked before any kernel starts
     out.mkdir(parents=True, exist_ok=True)
@@ -114,11 +117,6 @@ def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = 
     """Re-run 04 and 05 of a finished run under params that differ only in EVALUATION_ONLY keys (threshold and
     checkpoint as chosen when it ran); returns the keys that changed, recorded in rescore.json. Nothing changed:
     nothing to do."""
-    from .data import resolve_data_dir
-    from .params import training_changes
-    from .report import write_index
-    from .runner import execute
-    from .single_report import write_run_report
     saved = load(run_dir / "params.yaml")
     blocked = [k for k in training_changes(to_dict(saved), to_dict(now)) if k not in ("data_dir", "claims")]
     if blocked:
@@ -144,9 +142,6 @@ def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = 
 def rescore_grid(grid, shard_spec: str | None = None, notebooks_dir: str | Path | None = None):
     """`aura grid --rescore`: every finished cell of the shard re-scored on the tiers the grid's params declare now;
     then the summary and, when every cell has finished, the grid view are rendered again."""
-    import pandas as pd
-
-    from .grid import cells, finished, render_compare, shard, stale_keys, summarize
     todo = shard(cells(grid), shard_spec)
     for c in todo:
         keys = stale_keys(grid, c)

@@ -5,8 +5,15 @@ import os
 import time
 from pathlib import Path
 
+import nbformat
+import papermill as pm
+
 from .io import atomic_write_text, read_json, write_json
-from .pipeline import init_run_dir
+from .params import changed_keys, load, to_dict
+from .pipeline import preflight
+from .report import write_index
+from .run_folder import init_run_dir
+from .single_report import _scrub, local_paths, write_run_report
 
 NOTEBOOKS = ["01_data_prep", "02_train", "03_tune", "04_stress_test", "05_compare"]
 # the kernel's own log at ERROR (its "running over TCP without encryption" warning on a local kernel is noise), and
@@ -25,10 +32,8 @@ def default_notebooks_dir() -> Path:
 def export_html(notebook: Path, html: Path, run_dir: Path | None = None) -> None:
     """The executed notebook as HTML; with run_dir, that run's local paths (folder, data dir, a local encoder folder)
     replaced, so the page can be mailed."""
-    import nbformat
     from nbconvert import HTMLExporter
 
-    from .single_report import _scrub, local_paths
     exporter = HTMLExporter(template_name="aura_html", extra_template_basedirs=[str(Path(__file__).parent / "templates")])
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     atomic_write_text(html, _scrub(body, local_paths(run_dir)) if run_dir is not None else body)
@@ -38,7 +43,6 @@ def execute(run_dir: Path, names: list[str], notebooks_dir: str | Path | None = 
             resume: bool = False, done: list[str] | None = None, timings: dict | None = None) -> None:
     """Execute notebooks in order into run_dir/notebooks/ and render each to html/; run_state.json lists those done
     (with `done`, the ones an earlier call finished) and run.json their seconds."""
-    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     done, timings = list(done or []), dict(timings or {})
     src_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
@@ -73,8 +77,6 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
         notebooks_dir: str | Path | None = None, log_output: bool = False, resume: bool = False) -> Path:
     """Execute 01→05. With resume=True, notebooks that finished are skipped and 02 continues training from its last
     checkpoint; the params must be those the run started with."""
-    from .params import changed_keys, load, to_dict
-    from .pipeline import preflight
     p = load(profile, overrides)
     run_dir = Path(out or Path("outputs") / p.name).resolve()
     state_file = run_dir / "run_state.json"
@@ -87,7 +89,7 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     else:
         resume = False
         p = init_run_dir(profile, run_dir, overrides)  # fails on bad params or data dir before any kernel starts
-    preflight(p)
+    preflight(p, run_dir)
     done = read_json(state_file)["completed"] if resume and state_file.is_file() else []
     timings = read_json(run_dir / "run.json")["notebook_seconds"] if resume and (run_dir / "run.json").is_file() else {}
     for name in done:
@@ -95,8 +97,6 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     execute(run_dir, [n for n in NOTEBOOKS if n not in done], notebooks_dir, log_output, resume, done, timings)
     write_json(run_dir / "run.json", {**read_json(run_dir / "run.json"), "profile": str(Path(profile).resolve()),
                                       "overrides": overrides or []})
-    from .report import write_index
-    from .single_report import write_run_report
     write_index(run_dir)
     report = write_run_report(run_dir)
     print(f"[aura] report: {report} ({report.stat().st_size / 1e6:.1f} MB, one file to send); index: "

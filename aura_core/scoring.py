@@ -9,9 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from torch import nn
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from .checkpoints import load_weights
+from .evaluate import predict
 from .io import read_json
+from .losses import weighting_from_params
+from .model import AuraModel, load_tokenizer
 from .params import ParamError, Params
+from .train import autocast_dtype, resolve_device
 
 GOEMOTIONS_TEST = "goemotions_test"  # the set the emotion F1 and the domain-shortcut probe are scored on
 DEV = "dev"
@@ -36,15 +44,11 @@ class ModelScorer(Scorer):
     """A torch model whose forward(input_ids, attention_mask) returns logits per task (AuraModel, HFToxicity)."""
 
     def __init__(self, model, tokenizer, device, p: Params, description: str):
-        import torch
-
-        from .train import autocast_dtype
         self.model, self.tokenizer, self.device, self.p = model, tokenizer, torch.device(device), p
         self.amp = autocast_dtype(p, self.device)
         self.tasks, self.description = tuple(model.tasks), description
 
     def predict(self, rows, set_name, keys_in_set=None):
-        from .evaluate import predict
         return predict(self.model, self.tokenizer, rows["text"].tolist(), self.p.eval_batch_size, self.p.max_length,
                        self.device, self.amp)
 
@@ -79,10 +83,6 @@ def toxic_index(id2label: dict, num_labels: int, choice: str | None, where: str)
 
 def hf_toxicity(folder: str | Path, p: Params):
     """A Hugging Face sequence-classification model as a one-task model whose softmax is (1 − P(toxic), P(toxic))."""
-    import torch
-    from torch import nn
-    from transformers import AutoModelForSequenceClassification
-
     class HFToxicity(nn.Module):
         tasks = ("toxicity",)
 
@@ -189,9 +189,6 @@ def selected_epoch(run_dir: str | Path) -> int | None:
 
 def load_scorer(run_dir: str | Path, p: Params) -> Scorer:
     """The scorer of a run folder: its own selected checkpoint (02_train), or what model.json names (aura evaluate)."""
-    from .losses import weighting_from_params
-    from .model import AuraModel, load_tokenizer
-    from .train import load_checkpoint, resolve_device
     run_dir = Path(run_dir)
     if (run_dir / MODEL_FILE).is_file():
         info = read_json(run_dir / MODEL_FILE)
@@ -205,12 +202,11 @@ def load_scorer(run_dir: str | Path, p: Params) -> Scorer:
         return scorer
     device = resolve_device(p)
     if kind == "hf":
-        from transformers import AutoTokenizer
         model, toxic = hf_toxicity(info["path"], p)
         return ModelScorer(model.to(device).eval(), AutoTokenizer.from_pretrained(info["path"]), device, p,
                            f"{info['description']} (toxic output: {toxic})")
     if kind != "aura_checkpoint":
         raise ParamError(f"{run_dir / MODEL_FILE}: unknown kind {kind!r}")
     model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout)
-    load_checkpoint(Path(info["path"]), model, weighting_from_params(p, p.tasks))
+    load_weights(Path(info["path"]), model, weighting_from_params(p, p.tasks))
     return ModelScorer(model.to(device).eval(), load_tokenizer(p.encoder), device, p, info["description"])

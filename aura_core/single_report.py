@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import platform
 import re
 import subprocess
 import time
 from pathlib import Path
 
+import nbformat
+import yaml
+from nbconvert.filters.markdown import markdown2html
+
+from .compare import claims_table, format_table, load_claims
 from .io import atomic_write_text, read_json
+from .params import load
+from .tiers import legend
+
+BOTTOM_LINE_FILE = "bottom_line.md"  # a grid's verdict and seven answers, written by 05_compare (answers.py)
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.8em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
@@ -26,7 +36,6 @@ pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:12px}footer{margin
 
 def _notebook_body(path: Path) -> str:
     """A notebook's outputs as HTML without its code, prompts or stderr streams."""
-    import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -103,9 +112,7 @@ def build(run_dir: str | Path, title: str, bottom_line: str, notebooks: list[Pat
 def local_paths(run_dir: Path, data_dir: str | None = None, encoder: str | None = None) -> list[tuple[str, str]]:
     """(local string, what the page shows instead): the run folder, the data dir, a local encoder folder, the
     project and the home folder. Read from run_dir/params.yaml when data_dir and encoder are not given."""
-    import os
     if data_dir is None and encoder is None and (Path(run_dir) / "params.yaml").is_file():
-        import yaml
         saved = yaml.safe_load((Path(run_dir) / "params.yaml").read_text()) or {}
         data_dir, encoder = saved.get("data_dir"), saved.get("encoder")
     project = Path(__file__).resolve().parent.parent
@@ -120,9 +127,6 @@ def local_paths(run_dir: Path, data_dir: str | None = None, encoder: str | None 
 
 def run_bottom_line(run_dir: Path) -> str:
     """For one run: the claimed-vs-reproduced table with CIs and, per level, where the partners' numbers fall."""
-    from .compare import claims_table, format_table, load_claims
-    from .params import load
-    from .tiers import legend
     p = load(run_dir / "params.yaml")
     metrics = read_json(run_dir / "metrics.json")
     stress = metrics["stress"]
@@ -151,7 +155,6 @@ def run_bottom_line(run_dir: Path) -> str:
 
 
 def write_run_report(run_dir: str | Path) -> Path:
-    from .params import load
     run_dir = Path(run_dir)
     p = load(run_dir / "params.yaml")
     notebooks = sorted((run_dir / "notebooks").glob("*.ipynb"))
@@ -160,15 +163,9 @@ def write_run_report(run_dir: str | Path) -> Path:
 
 
 def write_grid_report(compare_dir: str | Path, grid) -> Path:
-    """A grid's report.html: its 05_compare in grid view (which opens with the verdict and the seven answers)."""
-    from .compare import load_claims
-    from .diagnosis import answers, attribution, config_table, verdict
-    from .params import load
+    """A grid's report.html: the verdict and the seven answers 05_compare wrote (answers.write_bottom_line), then its
+    grid view."""
     compare_dir = Path(compare_dir)
-    claims = load_claims(load(grid.base).claims)
-    table, attrib = config_table(grid, claims), attribution(grid)
-    from nbconvert.filters.markdown import markdown2html
-    bottom = markdown2html("## Bottom line\n\n" + verdict(grid, claims, table, attrib) + "\n\n## The seven questions\n\n"
-                           + "\n\n".join(f"**{q}** {a}" for q, a in answers(grid, claims, attrib, table)))
+    bottom = markdown2html((compare_dir / BOTTOM_LINE_FILE).read_text(encoding="utf-8"))
     return build(compare_dir, f"AURA diagnosis grid: {grid.name}", bottom, [compare_dir / "05_compare.ipynb"],
                  local_paths(compare_dir) + [(str(grid.root.resolve()), "<grids>")])

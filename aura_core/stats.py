@@ -35,21 +35,6 @@ def bootstrap_ci(y: np.ndarray, pred: np.ndarray, seed: int = 0, n_resamples: in
             "ci_high": float(res.confidence_interval.high), "level": level, "n_resamples": n_resamples}
 
 
-def paired_bootstrap_diff(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, seed: int = 0,
-                          n_resamples: int = N_RESAMPLES, level: float = 0.95) -> dict:
-    """F1(a) − F1(b) on the same items, resampling items jointly; p_le_0 = share of resamples where a ≤ b."""
-    y, a, b = map(np.asarray, (y, pred_a, pred_b))
-
-    def diff(y, a, b, axis=-1):
-        return binary_macro_f1(y, a, axis) - binary_macro_f1(y, b, axis)
-    rng = np.random.default_rng(seed)
-    res = sps.bootstrap((y, a, b), diff, paired=True, vectorized=True, n_resamples=n_resamples,
-                        confidence_level=level, method="percentile", random_state=rng)
-    return {"diff": float(diff(y, a, b)), "ci_low": float(res.confidence_interval.low),
-            "ci_high": float(res.confidence_interval.high), "p_le_0": float(np.mean(res.bootstrap_distribution <= 0)),
-            "level": level, "n_resamples": n_resamples}
-
-
 def seed_summary(values) -> dict:
     """Mean ± sd (ddof 1) and min–max over seeds."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
@@ -57,15 +42,6 @@ def seed_summary(values) -> dict:
         return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
     return {"n": int(len(v)), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
             "min": float(v.min()), "max": float(v.max())}
-
-
-def hierarchical_diff(y: np.ndarray, preds_a: list[np.ndarray], preds_b: list[np.ndarray], seed: int = 0,
-                      n_resamples: int = N_RESAMPLES, level: float = 0.95) -> dict:
-    """Mean-over-seeds F1(a) − F1(b) on the same items, with a CI that resamples seeds (per configuration) and items
-    (jointly): both sources of variation a reader of one number would otherwise miss. One tier of
-    hierarchical_effects."""
-    e = hierarchical_effects({"tier": (y, preds_a, preds_b)}, n_resamples, seed, level, delta=None)["tier"]
-    return {**e, "level": level, "n_resamples": n_resamples, "seeds": [len(preds_a), len(preds_b)]}
 
 
 def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int = 0, level: float = 0.95,

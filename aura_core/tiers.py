@@ -45,7 +45,7 @@ BUILTIN = {t.key: t for t in [
                 "label field of the partners' file (toxicity_human >= 2.5)",
                 lambda root, p: D.load_partners_tier(root, "partners_toxigen"), lambda df, p: True),
     BuiltinTier("jigsaw", "Jigsaw (Kaggle)", "toxic column = 1",
-                lambda root, p: D.load_jigsaw(root, "test"), lambda df, p: False),
+                lambda root, p: D.load_jigsaw(root), lambda df, p: False),
     BuiltinTier("toxigen", "ToxiGen annotated", "toxigen_label_rule",
                 lambda root, p: D.load_toxigen(root, p.toxigen_label_rule, p.allow_hub),
                 # the annotated test CSV labelled by the partners' rule holds exactly their L3 rows

@@ -1,4 +1,4 @@
-"""The training loop: the seed's configuration, one readable function.
+"""The training loop, to read top to bottom: `train` at the end walks the steps of `Training`.
 
 AdamW with three groups (encoder at lr_encoder, heads at lr_heads, loss-weighting s_i at lr_loss_weights without weight
 decay), OneCycleLR over optimizer steps, gradient accumulation, fp16 autocast + GradScaler on CUDA, validation on the
@@ -13,7 +13,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +21,20 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import distributed
-from .batching import IGNORE, SOURCE_TASK, LengthGroupedSampler, TaskBatchSampler, TokenizedRows, make_loader
-from .evaluate import emotion_metrics, predict, toxicity_metrics
+from . import checkpoints, distributed
+from .batching import (
+    IGNORE,
+    SOURCE_TASK,
+    LengthGroupedSampler,
+    TaskBatchSampler,
+    TokenizedRows,
+    make_loader,
+)
 from .io import atomic_write_text, write_json
 from .losses import LossWeighting, weighting_from_params
 from .model import AuraModel, load_tokenizer
 from .params import Params
-
-TASKS = ["toxicity", "emotion"]  # the multi-task default; a run's own list is p.tasks
-VAL_METRICS = ["val_tox_macro_f1", "val_emo_macro_f1", "val_tox_roc_auc", "val_tox_macro_f1_paired",
-               "val_tox_macro_f1_olid", "val_emo_macro_f1_paired", "val_emo_macro_f1_goemotions"]
+from .validation import validate
 
 
 def progress_bar(iterable, **kw):
@@ -121,53 +124,6 @@ class TrainStep(nn.Module):
         return self.weighting(losses), losses
 
 
-def save_checkpoint(path: Path, model: nn.Module, weighting: LossWeighting) -> None:
-    """One safetensors file: model.* and weighting.* tensors (no pickle)."""
-    from safetensors.torch import save
-    state = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    state |= {f"weighting.{k}": v.detach().contiguous().cpu() for k, v in weighting.state_dict().items()}
-    from .io import atomic_write_bytes
-    atomic_write_bytes(path, save(state))
-
-
-def load_checkpoint(path: Path, model: nn.Module, weighting: LossWeighting | None = None) -> None:
-    from safetensors.torch import load_file
-    state = load_file(str(path))
-    model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
-    if weighting is not None:
-        weighting.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("weighting.")})
-
-
-def validation_threshold(p: Params) -> float:
-    """Per-epoch validation uses the fixed threshold, or 0.5 when it is tuned later (03_tune) on the final model."""
-    return 0.5 if p.threshold == "tuned" else float(p.threshold)
-
-
-def validate(model: AuraModel, tokenizer, dev: pd.DataFrame, p: Params, device) -> dict:
-    """Dev metrics, both ways: *_paired over every dev row with the pseudo-labels (Partner B), *_olid / *_goemotions
-    on each source's own labels. val_tox_macro_f1 / val_emo_macro_f1 follow the `validation` switch."""
-    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device,
-                    autocast_dtype(p, torch.device(device)))
-    thr = validation_threshold(p)
-    y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
-    olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
-    paired_tox = toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)
-    out = {"val_tox_macro_f1_paired": paired_tox["macro_f1"]}
-    olid_tox = toxicity_metrics(y_tox[olid], probs["toxicity"][olid, 1], thr)
-    out["val_tox_macro_f1_olid"] = olid_tox["macro_f1"]
-    if "emotion" in probs:
-        out["val_emo_macro_f1_paired"] = emotion_metrics(y_emo, probs["emotion"])["macro_f1"]
-        if goemo.any():
-            out["val_emo_macro_f1_goemotions"] = emotion_metrics(y_emo[goemo], probs["emotion"][goemo])["macro_f1"]
-    if p.validation == "paired":
-        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_paired"], out.get("val_emo_macro_f1_paired")
-        out["val_tox_roc_auc"] = paired_tox["roc_auc"]
-    else:
-        out["val_tox_macro_f1"], out["val_emo_macro_f1"] = out["val_tox_macro_f1_olid"], out.get("val_emo_macro_f1_goemotions")
-        out["val_tox_roc_auc"] = olid_tox["roc_auc"]
-    return out
-
-
 def make_train_loader(rows: TokenizedRows, train_df: pd.DataFrame, p: Params):
     """paired / masked: shuffled mixed batches; interleaved: single-task batches from TaskBatchSampler. Either grouped
     by length when group_by_length."""
@@ -199,22 +155,246 @@ class TrainingDiverged(RuntimeError):
     """A non-finite loss or a runaway s_i; the message names the step and task and the last good checkpoint."""
 
 
-def _truncate_step_log(path: Path, step: int) -> None:
-    """Keep the step-log rows up to the state we resume from. The log is append-only (one flushed row per step), so a
-    kill can leave a partial last line: only complete rows (every field present, numeric step) survive."""
-    if not path.is_file():
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return
-    header, kept = rows[0], []
-    for r in rows[1:]:
-        if len(r) == len(header) and r[0].isdigit() and int(r[0]) <= step and r[header.index("total")] != "":
-            kept.append(r)
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([header] + kept)
-    atomic_write_text(path, buf.getvalue())
+@dataclass
+class LoopState:
+    """Where training stands. It is the JSON side of the resume state (checkpoints.save_state): a resumed run starts
+    from exactly this."""
+    epoch: int = 1                   # the epoch in progress, or the next to start
+    batches_done: int = 0            # micro-batches of that epoch already trained on
+    step: int = 0                    # optimizer steps taken
+    seen: int = 0                    # training rows seen
+    epoch_losses: list = field(default_factory=list)  # total loss of each step of the epoch in progress
+    epochs: list = field(default_factory=list)        # one record per finished epoch (→ epochs.csv)
+    best_value: float = -math.inf    # the best selection_metric so far …
+    selected_best: int = 1           # … and its epoch
+    elapsed: float = 0.0             # seconds trained before this process started
+    sampler_epoch: int | None = None  # the batch sampler's epoch counter when the epoch in progress started
+
+
+class StepLog:
+    """steps.csv: one flushed row per logged optimizer step, appended to on resume (main process only)."""
+
+    def __init__(self, path: Path, resumed_at_step: int | None):
+        self.path, self.writer = path, None
+        if resumed_at_step is not None:
+            self._truncate(resumed_at_step)
+        self.file = open(path, "a" if resumed_at_step is not None else "w", newline="")
+        if resumed_at_step is not None and path.stat().st_size:
+            self.writer = csv.DictWriter(self.file, fieldnames=pd.read_csv(path, nrows=0).columns.tolist(),
+                                         extrasaction="ignore", restval="")
+
+    def write(self, record: dict) -> None:
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.file, fieldnames=list(record), extrasaction="ignore", restval="")
+            self.writer.writeheader()
+        self.writer.writerow(record)
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _truncate(self, step: int) -> None:
+        """Keep the rows up to the state we resume from. A kill can leave a partial last line: only complete rows
+        (every field present, numeric step) survive."""
+        if not self.path.is_file():
+            return
+        with open(self.path, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return
+        header, kept = rows[0], []
+        for r in rows[1:]:
+            if len(r) == len(header) and r[0].isdigit() and int(r[0]) <= step and r[header.index("total")] != "":
+                kept.append(r)
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([header] + kept)
+        atomic_write_text(self.path, buf.getvalue())
+
+
+class Training:
+    """One training run: its objects, built in a fixed order (so a seed gives the same run), and the steps of the
+    loop that `train` walks through: start_epoch → accumulate (per micro-batch) → optimizer_step → end_epoch →
+    write_outputs."""
+
+    def __init__(self, p: Params, run_dir: Path, train_df: pd.DataFrame, resume: bool):
+        self.p, self.run_dir = p, run_dir
+        self.ckpt_dir = run_dir / "checkpoints"
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        set_seed(p.seed, p.deterministic)
+        self.dist = distributed.setup(p.device)  # single process unless started by accelerate launch
+        self.device = self.dist.device or resolve_device(p)
+        self.amp_dtype = autocast_dtype(p, self.device)
+
+        self.tokenizer = load_tokenizer(p.encoder)
+        self.model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout).to(self.device)
+        self.weighting = weighting_from_params(p, p.tasks).to(self.device)
+        if self.dist.rank:  # same initial weights everywhere (seeded above), own dropout stream per process
+            torch.manual_seed(p.seed + self.dist.rank)
+        loader = make_train_loader(TokenizedRows.from_frame(train_df, p.tasks, self.tokenizer, p.max_length),
+                                   train_df, p)
+        self.sampler = loader.batch_sampler if isinstance(loader.batch_sampler,
+                                                          (TaskBatchSampler, LengthGroupedSampler)) else None
+        self.loader = distributed.shard_loader(loader, self.dist)  # each process: its slice of every global batch
+        self.step_fn = distributed.wrap(TrainStep(self.model, self.weighting, self.amp_dtype, self.device.type),
+                                        self.dist)
+        steps_per_epoch = -(-len(self.loader) // p.grad_accum)
+        total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
+        self.opt = build_optimizer(self.model, self.weighting, p)
+        self.sched = build_scheduler(self.opt, p, total_steps)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda")
+        self.clipped = [w for g in self.opt.param_groups if g["name"] != "loss_weights" for w in g["params"]]
+
+        self.state, self.resumed = LoopState(), False
+        restored = checkpoints.load_state(run_dir, self.model, self.weighting, self.opt, self.sched, self.scaler) \
+            if resume else None
+        if restored:
+            loop, generator_state = restored
+            self.state, self.resumed = LoopState(**loop), True
+            if generator_state is not None:
+                self.loader.generator.set_state(generator_state)
+            if self.sampler is not None:
+                self.sampler.epoch = self.state.sampler_epoch
+            print(f"resuming at epoch {self.state.epoch}, batch {self.state.batches_done}, step {self.state.step}",
+                  flush=True)
+        self.log = StepLog(run_dir / "steps.csv", self.state.step if self.resumed else None) if self.dist.main else None
+        self.t0 = time.time() - self.state.elapsed
+
+    # -- the epoch ------------------------------------------------------------------------------------------------------
+    def start_epoch(self, epoch: int):
+        """The epoch's batches (a progress bar over the loader); on the resumed epoch, the batches already trained on
+        are skipped by `accumulate`'s caller."""
+        st = self.state
+        self.skip = st.batches_done if epoch == st.epoch else 0
+        st.epoch, st.batches_done = epoch, self.skip
+        st.epoch_losses = list(st.epoch_losses) if self.skip else []
+        # the data order's generator and the sampler's counter as the epoch starts: what a resume replays from
+        self.epoch_generator = self.loader.generator.get_state().clone() if self.loader.generator is not None else None
+        st.sampler_epoch = self.sampler.epoch if self.sampler is not None else None
+        self.accum, self.rows_since_sync = {}, 0
+        self.step_fn.train()
+        self.bar = progress_bar(self.loader, desc=f"epoch {epoch}/{self.p.epochs}", total=len(self.loader))
+        return self.bar
+
+    def accumulate(self, batch: dict) -> bool:
+        """Forward and backward one micro-batch, adding its losses to the step's; True when it ends an optimizer step
+        (every grad_accum micro-batches, and the epoch's last)."""
+        p, st = self.p, self.state
+        ids, mask = batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
+        labels = {t: y.to(self.device) for t, y in batch["labels"].items()}
+        ends_step = (st.batches_done + 1) % p.grad_accum == 0 or st.batches_done + 1 == len(self.loader)
+        with self.dist.no_sync(self.step_fn, skip_sync=not ends_step):
+            total, losses = self.step_fn(ids, mask, labels)
+            if "loss_scale" in batch:  # a DDP slice: scaled so the mean over processes is the global batch's mean
+                total, losses = total * batch["loss_scale"], {t: v * batch["loss_scale"] for t, v in losses.items()}
+            self.scaler.scale(total / p.grad_accum).backward()
+        st.batches_done += 1
+        self.rows_since_sync += batch.get("real_rows", len(ids))
+        self.accum["total"] = self.accum.get("total", 0.0) + total.detach() / p.grad_accum
+        for t, v in losses.items():
+            self.accum[f"loss_{t}"] = self.accum.get(f"loss_{t}", 0.0) + v.detach() / p.grad_accum
+        return ends_step
+
+    def optimizer_step(self) -> None:
+        """Check the step's losses, clip, step the optimizer and the schedule, then check the s_i, log and save the
+        resume state when due."""
+        p, st = self.p, self.state
+        values = self._checked_losses()
+        if p.max_grad_norm:
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.clipped, p.max_grad_norm, foreach=True)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.opt.zero_grad(set_to_none=True)
+        self.sched.step()
+        st.step += 1
+        st.epoch_losses.append(values["total"])
+        logged = self.weighting.log_values()
+        runaway = [t for t in p.tasks if abs(logged.get(f"s_{t}", 0.0)) > p.max_abs_log_var]
+        if runaway:
+            raise TrainingDiverged(f"step {st.step} (epoch {st.epoch}): s_{runaway[0]} = "
+                                   f"{logged[f's_{runaway[0]}']:.3g} ran past ±{p.max_abs_log_var} (max_abs_log_var); "
+                                   f"stopped, last good checkpoint kept in {self.ckpt_dir}")
+        if st.step % p.log_every == 0 and self.dist.main:
+            self.log.write({"step": st.step, "epoch": st.epoch, "samples": st.seen,
+                            "elapsed_s": round(time.time() - self.t0, 3), **values, **logged,
+                            **{f"lr_{g['name']}": g["lr"] for g in self.opt.param_groups
+                               if not g["name"].endswith("no_decay")}})
+        self.accum = {}
+        if p.checkpoint_every and st.step % p.checkpoint_every == 0 and st.batches_done < len(self.loader):
+            self.save_resume_state()
+
+    def _checked_losses(self) -> dict:
+        """The step's losses. Host sync only when the numbers are needed: every step on CPU (free there), else at log
+        and checkpoint steps; always before the update, so a non-finite loss never reaches the weights. With several
+        processes they are means over them (rows a sum), so every process takes the same decision."""
+        p, st, nxt = self.p, self.state, self.state.step + 1
+        if not (self.device.type == "cpu" or nxt % p.log_every == 0
+                or (p.checkpoint_every and nxt % p.checkpoint_every == 0) or st.batches_done == len(self.loader)
+                or (p.max_steps is not None and nxt >= p.max_steps)):
+            return self.accum
+        self.accum, rows = self.dist.reduce_logged(self.accum, self.rows_since_sync)
+        st.seen, self.rows_since_sync = st.seen + rows, 0
+        values = {k: float(v) for k, v in self.accum.items()}
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            task = next((k[5:] for k in bad if k.startswith("loss_")), "total (loss weighting)")
+            raise TrainingDiverged(f"step {nxt} (epoch {st.epoch}, batch {st.batches_done}): non-finite loss in task "
+                                   f"{task}; stopped before the update, last good checkpoint kept in {self.ckpt_dir}")
+        return values
+
+    def reached_max_steps(self) -> bool:
+        return self.p.max_steps is not None and self.state.step >= self.p.max_steps
+
+    def end_epoch(self, dev_df: pd.DataFrame) -> None:
+        """Validate, record the epoch, save last (and best) weights and the resume state for the next epoch."""
+        p, st, dist = self.p, self.state, self.dist
+        self.bar.close()
+        val = dist.broadcast(validate(self.model, self.tokenizer, dev_df, p, self.device, self.amp_dtype)
+                             if dist.main else None)
+        losses = [float(x) for x in st.epoch_losses]
+        st.epochs.append({"epoch": st.epoch, "steps": st.step, "train_loss": float(np.mean(losses)) if losses else None,
+                          **val, **self.weighting.log_values()})
+        if dist.main:
+            checkpoints.save_weights(self.ckpt_dir / "last.safetensors", self.model, self.weighting)
+        if val[p.selection_metric] > st.best_value:
+            st.best_value, st.selected_best = val[p.selection_metric], st.epoch
+            if dist.main:
+                checkpoints.save_weights(self.ckpt_dir / "best.safetensors", self.model, self.weighting)
+        finished = st.epoch
+        st.epoch, st.batches_done, st.epoch_losses = finished + 1, 0, []
+        self.epoch_generator = self.loader.generator.get_state().clone() if self.loader.generator is not None else None
+        st.sampler_epoch = self.sampler.epoch if self.sampler is not None else None
+        self.save_resume_state()
+        if dist.main:
+            print(f"epoch {finished}: " + ", ".join(f"{k}={v:.4f}" for k, v in st.epochs[-1].items()
+                                                    if isinstance(v, float)), flush=True)
+
+    def save_resume_state(self) -> None:
+        if not self.dist.main:
+            return
+        loop = asdict(self.state) | {"epoch_losses": [float(x) for x in self.state.epoch_losses],
+                                     "elapsed": time.time() - self.t0}
+        checkpoints.save_state(self.run_dir, self.model, self.weighting, self.opt, self.sched, self.scaler, loop,
+                               self.epoch_generator)
+
+    def write_outputs(self, train_rows: int) -> TrainResult:
+        """epochs.csv and train.json (main process), and the result every process returns."""
+        p, st = self.p, self.state
+        seconds = time.time() - self.t0
+        selected = st.selected_best if p.selection == "best" else st.epochs[-1]["epoch"]
+        checkpoint = self.ckpt_dir / ("best.safetensors" if p.selection == "best" else "last.safetensors")
+        table = pd.DataFrame(st.epochs)
+        if self.dist.main:
+            self.log.close()
+            atomic_write_text(self.run_dir / "epochs.csv", table.to_csv(index=False))
+            write_json(self.run_dir / "train.json", {
+                "selection": p.selection, "selection_metric": p.selection_metric, "selected_epoch": selected,
+                "checkpoint": str(checkpoint.relative_to(self.run_dir)), "steps": st.step, "samples_seen": st.seen,
+                "train_rows": train_rows, "seconds": seconds, "samples_per_s": st.seen / seconds,
+                "resumed": self.resumed, "device": str(self.device), "processes": self.dist.world,
+                "autocast": str(self.amp_dtype), "torch": torch.__version__,
+            })
+        return TrainResult(self.run_dir, table, selected, checkpoint, seconds, st.seen / seconds, st.step)
 
 
 def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.DataFrame,
@@ -223,166 +403,16 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
 
     With resume=True, continue from checkpoints/resume.safetensors when it exists (model, optimizer, scheduler, s_i,
     RNG states and the position in the data order), so the result equals an uninterrupted run with the same seed."""
-    from .resume import load_state, save_state
-    if p.selection_metric not in VAL_METRICS:
-        raise ValueError(f"param 'selection_metric': {p.selection_metric!r} is not one of {VAL_METRICS}")
-    run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    set_seed(p.seed, p.deterministic)
-    dist = distributed.setup(p.device)  # single process unless started by accelerate launch
-    device = dist.device or resolve_device(p)
-    amp_dtype = autocast_dtype(p, device)
-
-    tokenizer = load_tokenizer(p.encoder)
-    model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout).to(device)
-    weighting = weighting_from_params(p, p.tasks).to(device)
-    if dist.rank:  # same initial weights everywhere (seeded above), own dropout stream per process
-        torch.manual_seed(p.seed + dist.rank)
-    rows = TokenizedRows.from_frame(train_df, p.tasks, tokenizer, p.max_length)
-    loader = make_train_loader(rows, train_df, p)
-    task_sampler = loader.batch_sampler if isinstance(loader.batch_sampler, (TaskBatchSampler, LengthGroupedSampler)) \
-        else None
-    loader = distributed.shard_loader(loader, dist)  # each process: its slice of every global batch
-    step_fn = distributed.wrap(TrainStep(model, weighting, amp_dtype, device.type), dist)
-    steps_per_epoch = -(-len(loader) // p.grad_accum)
-    total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
-    opt = build_optimizer(model, weighting, p)
-    sched = build_scheduler(opt, p, total_steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16 and device.type == "cuda")
-    params_to_clip = [w for g in opt.param_groups if g["name"] != "loss_weights" for w in g["params"]]
-
-    loop = {"epoch": 1, "batches_done": 0, "step": 0, "seen": 0, "epoch_losses": [], "epochs": [],
-            "best_value": -np.inf, "selected_best": 1, "elapsed": 0.0}
-    restored = load_state(run_dir, model, weighting, opt, sched, scaler) if resume else None
-    if restored:
-        loop = restored
-        if dist.main:
-            _truncate_step_log(run_dir / "steps.csv", loop["step"])
-        if loop["epoch_generator_state"] is not None:
-            loader.generator.set_state(loop["epoch_generator_state"])
-        if task_sampler is not None:
-            task_sampler.epoch = loop["sampler_epoch"]
-        print(f"resuming at epoch {loop['epoch']}, batch {loop['batches_done']}, step {loop['step']}", flush=True)
-    step_log = open(run_dir / "steps.csv", "a" if restored else "w", newline="") if dist.main else None
-    writer = None
-    if dist.main and restored and (run_dir / "steps.csv").stat().st_size:
-        writer = csv.DictWriter(step_log, fieldnames=pd.read_csv(run_dir / "steps.csv", nrows=0).columns.tolist(),
-                                extrasaction="ignore", restval="")
-    step, seen, epochs = loop["step"], loop["seen"], loop["epochs"]
-    t0 = time.time() - loop["elapsed"]
-
-    def checkpoint_loop(epoch: int, batches_done: int, epoch_losses: list, gen_state, sampler_epoch) -> None:
-        if not dist.main:
-            return
-        save_state(run_dir, model, weighting, opt, sched, scaler, {
-            "epoch": epoch, "batches_done": batches_done, "step": step, "seen": seen,
-            "epoch_losses": [float(x) for x in epoch_losses],
-            "epochs": epochs, "best_value": loop["best_value"], "selected_best": loop["selected_best"],
-            "elapsed": time.time() - t0, "epoch_generator_state": gen_state, "sampler_epoch": sampler_epoch})
-
-    for epoch in range(loop["epoch"], p.epochs + 1):
-        step_fn.train()
-        skip = loop["batches_done"] if epoch == loop["epoch"] else 0
-        epoch_losses = list(loop["epoch_losses"]) if skip else []
-        gen_state = loader.generator.get_state().clone() if loader.generator is not None else None
-        sampler_epoch = task_sampler.epoch if task_sampler is not None else None
-        micro, accum, rows_since_sync = skip, {}, 0
-        bar = progress_bar(loader, desc=f"epoch {epoch}/{p.epochs}", total=len(loader))
-        for i, batch in enumerate(bar):
-            if i < skip:  # already trained on before the interruption
+    run = Training(p, Path(run_dir), train_df, resume)
+    for epoch in range(run.state.epoch, p.epochs + 1):
+        for i, batch in enumerate(run.start_epoch(epoch)):
+            if i < run.skip:  # trained on before the interruption
                 continue
-            ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
-            labels = {t: y.to(device) for t, y in batch["labels"].items()}
-            ends_step = (micro + 1) % p.grad_accum == 0 or micro + 1 == len(loader)
-            with dist.no_sync(step_fn, skip_sync=not ends_step):
-                total, losses = step_fn(ids, mask, labels)
-                if "loss_scale" in batch:  # a DDP slice: scaled so the mean over processes is the global batch's mean
-                    total, losses = total * batch["loss_scale"], {t: v * batch["loss_scale"] for t, v in losses.items()}
-                scaler.scale(total / p.grad_accum).backward()
-            micro += 1
-            rows_since_sync += batch.get("real_rows", len(ids))
-            accum["total"] = accum.get("total", 0.0) + total.detach() / p.grad_accum
-            for t, v in losses.items():
-                accum[f"loss_{t}"] = accum.get(f"loss_{t}", 0.0) + v.detach() / p.grad_accum
-            if micro % p.grad_accum and micro != len(loader):
-                continue
-            # Host sync only when the numbers are needed: every step on CPU (free there), else at log and checkpoint
-            # steps. Always before the optimizer step, so a non-finite loss never reaches the weights.
-            # With several processes the logged numbers are means over them (and rows a sum), so every process takes
-            # the same decision on a non-finite loss.
-            nxt = step + 1
-            if device.type == "cpu" or nxt % p.log_every == 0 or (p.checkpoint_every and nxt % p.checkpoint_every == 0) \
-                    or micro == len(loader) or (p.max_steps is not None and nxt >= p.max_steps):
-                accum, rows = dist.reduce_logged(accum, rows_since_sync)
-                seen, rows_since_sync = seen + rows, 0
-                values = {k: float(v) for k, v in accum.items()}
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
-                if bad:
-                    task = next((k[5:] for k in bad if k.startswith("loss_")), "total (loss weighting)")
-                    raise TrainingDiverged(f"step {nxt} (epoch {epoch}, batch {i + 1}): non-finite loss in task "
-                                           f"{task}; stopped before the update, last good checkpoint kept in {ckpt_dir}")
-            else:
-                values = accum
-            if p.max_grad_norm:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params_to_clip, p.max_grad_norm, foreach=True)
-            scaler.step(opt)
-            scaler.update()
-            opt.zero_grad(set_to_none=True)
-            sched.step()
-            step += 1
-            epoch_losses.append(values["total"])
-            logged = weighting.log_values()
-            runaway = [t for t in p.tasks if abs(logged.get(f"s_{t}", 0.0)) > p.max_abs_log_var]
-            if runaway:
-                raise TrainingDiverged(f"step {step} (epoch {epoch}): s_{runaway[0]} = {logged[f's_{runaway[0]}']:.3g} "
-                                       f"ran past ±{p.max_abs_log_var} (max_abs_log_var); stopped, last good "
-                                       f"checkpoint kept in {ckpt_dir}")
-            if step % p.log_every == 0 and dist.main:
-                rec = {"step": step, "epoch": epoch, "samples": seen, "elapsed_s": round(time.time() - t0, 3),
-                       **values, **logged,
-                       **{f"lr_{g['name']}": g["lr"] for g in opt.param_groups if not g["name"].endswith("no_decay")}}
-                if writer is None:
-                    writer = csv.DictWriter(step_log, fieldnames=list(rec), extrasaction="ignore", restval="")
-                    writer.writeheader()
-                writer.writerow(rec)
-                step_log.flush()
-            accum = {}
-            if p.checkpoint_every and step % p.checkpoint_every == 0 and micro < len(loader):
-                checkpoint_loop(epoch, micro, epoch_losses, gen_state, sampler_epoch)
-            if p.max_steps is not None and step >= p.max_steps:
-                break
-        bar.close()
-        val = dist.broadcast(validate(model, tokenizer, dev_df, p, device) if dist.main else None)
-        epochs.append({"epoch": epoch, "steps": step, "train_loss": float(np.mean([float(x) for x in epoch_losses])) if epoch_losses else None,
-                       **val, **weighting.log_values()})
-        if dist.main:
-            save_checkpoint(ckpt_dir / "last.safetensors", model, weighting)
-        if val[p.selection_metric] > loop["best_value"]:
-            loop["best_value"], loop["selected_best"] = val[p.selection_metric], epoch
-            if dist.main:
-                save_checkpoint(ckpt_dir / "best.safetensors", model, weighting)
-        loop["batches_done"] = 0
-        checkpoint_loop(epoch + 1, 0, [], loader.generator.get_state().clone() if loader.generator is not None
-                        else None, task_sampler.epoch if task_sampler is not None else None)
-        if dist.main:
-            print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in epochs[-1].items()
-                                                   if isinstance(v, float)), flush=True)
-        if p.max_steps is not None and step >= p.max_steps:
+            if run.accumulate(batch):
+                run.optimizer_step()
+                if run.reached_max_steps():
+                    break
+        run.end_epoch(dev_df)
+        if run.reached_max_steps():
             break
-    seconds = time.time() - t0
-    selected = loop["selected_best"] if p.selection == "best" else epochs[-1]["epoch"]
-    checkpoint = ckpt_dir / ("best.safetensors" if p.selection == "best" else "last.safetensors")
-    table = pd.DataFrame(epochs)
-    if not dist.main:
-        return TrainResult(run_dir, table, selected, checkpoint, seconds, seen / seconds, step)
-    step_log.close()
-    atomic_write_text(run_dir / "epochs.csv", table.to_csv(index=False))
-    write_json(run_dir / "train.json", {
-        "selection": p.selection, "selection_metric": p.selection_metric, "selected_epoch": selected,
-        "checkpoint": str(checkpoint.relative_to(run_dir)), "steps": step, "samples_seen": seen,
-        "train_rows": len(train_df), "seconds": seconds, "samples_per_s": seen / seconds,
-        "resumed": bool(restored), "device": str(device), "processes": dist.world, "autocast": str(amp_dtype), "torch": torch.__version__,
-    })
-    return TrainResult(run_dir, table, selected, checkpoint, seconds, seen / seconds, step)
+    return run.write_outputs(len(train_df))

@@ -5,11 +5,33 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("AURA_DATA_DIR") or REPO.parent / "shared" / "data")
+
+
+TASKS = ["toxicity", "emotion"]  # the multi-task heads
+
+
+def tiny_params(encoder, **kw):
+    """Params of a training test on the tiny encoder (CPU, seed 0, a few rows)."""
+    from aura_core.params import Params
+    base = dict(encoder=encoder, epochs=2, batch_size=4, grad_accum=2, max_length=32, eval_batch_size=8,
+                device="cpu", seed=0)
+    return Params(**{**base, **kw})
+
+
+def frames(n=12):
+    """A paired training frame of 2n rows: n OLID-like (alternating labels), n GoEmotions-like (sadness/joy)."""
+    from aura_core.batching import paired_frame
+    olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(n)],
+                         "label": [i % 2 for i in range(n)]})
+    ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(n)],
+                       "label": [4 if i % 3 else 3 for i in range(n)]})
+    return paired_frame(olid, ge)
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +49,12 @@ def write(path: Path, text: str, newline: str = "\n") -> Path:
 
 @pytest.fixture
 def fixture_data(tmp_path) -> Path:
+    return make_fixture_data(tmp_path / "data")
+
+
+def make_fixture_data(root: Path) -> Path:
     """A data dir in the published layouts: OLID (TAB, no quoting, CRLF), GoEmotions, ToxiGen (b'...' texts),
     Jigsaw (Kaggle, with -1 rows), the partners' JSON tiers (aura_stress/), a generic CSV."""
-    root = tmp_path / "data"
     write(root / "olid/olid-training-v1.0.tsv",
           "id\ttweet\tsubtask_a\tsubtask_b\tsubtask_c\n"
           "1\t@USER She should ask a few native Americans\tOFF\tUNT\tNULL\n"
@@ -105,22 +130,25 @@ def tiny_encoder(tmp_path_factory) -> str:
     return str(d)
 
 
+def run_mini(data: Path, encoder: str, folder: Path, **over):
+    """A whole in-process run (01 → 04) on fixture files and the tiny encoder: (params, run_dir, tune, stress)."""
+    from aura_core import pipeline, run_folder, scoring
+    prof = folder / "p.yaml"
+    prof.parent.mkdir(parents=True, exist_ok=True)
+    prof.write_text(yaml.safe_dump({"name": "mini", "data_dir": str(data), "encoder": encoder, "epochs": 2,
+                                    "batch_size": 4, "grad_accum": 1, "max_length": 32, "olid_dev_fraction": 0.3,
+                                    "device": "cpu", "allow_hub": False,
+                                    "claims": str(REPO / "params" / "claims.yaml"), **over}))
+    run_dir = folder / "run"
+    p = run_folder.init_run_dir(prof, run_dir)
+    pipeline.data_prep(p, run_dir)
+    pipeline.train_stage(p, run_dir)
+    scorer = scoring.load_scorer(run_dir, p)
+    tuned = pipeline.tune(p, run_dir, scorer, pipeline.prepared(p, run_dir).dev)
+    return p, run_dir, tuned, pipeline.stress_test(p, run_dir, scorer)
+
+
 @pytest.fixture
 def mini_run(fixture_data, tiny_encoder, tmp_path):
-    """A whole in-process run on the fixture files and the tiny encoder (no real data needed)."""
-    from aura_core import pipeline, scoring
-
-    def make(**over):
-        prof = tmp_path / "p.yaml"
-        prof.write_text(yaml.safe_dump({"name": "mini", "data_dir": str(fixture_data), "encoder": tiny_encoder,
-                                        "epochs": 2, "batch_size": 4, "grad_accum": 1, "max_length": 32,
-                                        "olid_dev_fraction": 0.3, "device": "cpu", "allow_hub": False,
-                                        "claims": str(REPO / "params" / "claims.yaml"), **over}))
-        run_dir = tmp_path / "run"
-        p = pipeline.init_run_dir(prof, run_dir)
-        pipeline.data_prep(p, run_dir)
-        pipeline.train_stage(p, run_dir)
-        scorer = scoring.load_scorer(run_dir, p)
-        tuned = pipeline.tune(p, run_dir, scorer, pipeline.prepare(p).dev)
-        return p, run_dir, tuned, pipeline.stress_test(p, run_dir, scorer)
-    return make
+    """run_mini on this test's fixture data; call it with param overrides."""
+    return lambda **over: run_mini(fixture_data, tiny_encoder, tmp_path, **over)

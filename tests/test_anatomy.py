@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from aura_core import pipeline
+from aura_core import pipeline, run_folder
 from aura_core.anatomy import anatomy_table, confident_errors, shortcut_probe, tier_anatomy
 from aura_core.io import update_json
 from aura_core.model import load_tokenizer
@@ -74,8 +74,8 @@ def test_probe_and_anatomy_through_the_stress_test_with_a_stand_in_model(fixture
     prof = tmp_path / "p.yaml"
     prof.write_text(yaml.safe_dump({"data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False,
                                     "claims": str(REPO / "params" / "claims.yaml")}))
-    p = pipeline.init_run_dir(prof, tmp_path / "run")
-    update_json(pipeline.metrics_path(tmp_path / "run"), "tune", {"threshold": 0.5})
+    p = run_folder.init_run_dir(prof, tmp_path / "run")
+    update_json(run_folder.metrics_path(tmp_path / "run"), "tune", {"threshold": 0.5})
     tok = load_tokenizer(tiny_encoder)
     stress = pipeline.stress_test(p, tmp_path / "run", ModelScorer(StandIn(tok), tok, "cpu", p, "stand-in"))
     hi, lo = 1 / (1 + math.exp(-3)), 1 / (1 + math.exp(3))

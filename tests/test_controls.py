@@ -1,44 +1,72 @@
 """The controls: single-task baseline, the emotion head's own score, published reference rows."""
 import shutil
+from dataclasses import replace
 
+import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
 from aura_core import data as D
-from aura_core import pipeline, scoring
+from aura_core import pipeline, scoring, tables
+from aura_core.params import dump
 from aura_core.compare import format_scores, load_claims, load_reference_runs, runs_table
 from aura_core.io import read_json
 from aura_core.report import write_index
-from conftest import REPO
+from conftest import REPO, make_fixture_data, run_mini
 
 
-def test_single_task_has_no_emotion_parameters_and_reads_no_goemotions_file(mini_run, fixture_data, monkeypatch):
-    shutil.rmtree(fixture_data / "goemotions")
+@pytest.fixture(scope="module")
+def single_task(tmp_path_factory, tiny_encoder):
+    """The single-task control, trained once for this module, on data without a GoEmotions folder and with the
+    GoEmotions loader made to fail: it must not read that dataset at all."""
+    data = make_fixture_data(tmp_path_factory.mktemp("single") / "data")
+    shutil.rmtree(data / "goemotions")
 
     def forbidden(*a, **k):
         raise AssertionError("the single-task control must not read GoEmotions")
-    monkeypatch.setattr(D, "load_goemotions", forbidden)
-    p, run_dir, tuned, stress = mini_run(tasks=["toxicity"], weighting="equal")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(D, "load_goemotions", forbidden)
+        return run_mini(data, tiny_encoder, tmp_path_factory.mktemp("single_run"), tasks=["toxicity"],
+                        weighting="equal")
+
+
+@pytest.fixture(scope="module")
+def multitask(tmp_path_factory, tiny_encoder):
+    """The default multi-task run on the fixture data, trained once for this module."""
+    data = make_fixture_data(tmp_path_factory.mktemp("multi") / "data")
+    return run_mini(data, tiny_encoder, tmp_path_factory.mktemp("multi_run"))
+
+
+def test_single_task_has_no_emotion_parameters_and_reads_no_goemotions_file(single_task):
+    p, run_dir, tuned, stress = single_task
     model = scoring.load_scorer(run_dir, p).model
     assert list(model.heads) == ["toxicity"]
     assert not [n for n, _ in model.named_parameters() if "emotion" in n]
     assert "not_applicable" in stress["emotion_goemotions_test"]
     assert "paired_dev_emotion" not in tuned and stress["tiers"]["olid"]["available"]
-    assert set(pipeline.prepare(p).train["source"]) == {"olid"}
-    assert "not applicable" in pipeline.emotion_summary(stress)
+    assert set(pipeline.prepared(p, run_dir).train["source"]) == {"olid"}
+    assert "not applicable" in tables.emotion_summary(stress)
 
 
-def test_multitask_run_reports_the_emotion_head(mini_run):
-    p, run_dir, tuned, stress = mini_run()
+def test_multitask_run_reports_the_emotion_head(multitask):
+    p, run_dir, tuned, stress = multitask
     emo = stress["emotion_goemotions_test"]
-    assert emo["n"] == 7 and 0.0 <= emo["macro_f1"] <= 1.0 and len(emo["per_class_f1"]) == 7
-    assert "not directly comparable" in pipeline.emotion_summary(stress)
+    pred = pd.read_csv(run_dir / "predictions" / "goemotions_test.csv")  # what the head predicted, row by row
+    assert emo["n"] == 7 == len(pred) and len(emo["per_class_f1"]) == 7
+    assert emo["macro_f1"] == pytest.approx(f1_score(pred["label"], pred["emotion_pred"], average="macro",
+                                                     labels=range(7), zero_division=0))
+    assert emo["macro_f1_ci"][0] <= emo["macro_f1"] <= emo["macro_f1_ci"][1]
+    assert "not directly comparable" in tables.emotion_summary(stress)
 
 
-def test_reference_rows_render_with_their_sources(mini_run, tmp_path):
-    p, control_dir, _, _ = mini_run(tasks=["toxicity"], weighting="equal")
-    shutil.copytree(control_dir, tmp_path / "control")
-    p2, run_dir, _, _ = mini_run(reference_runs=[{"label": "single-task control", "path": str(tmp_path / "control")},
-                                                 {"label": "ghost", "path": str(tmp_path / "nope")}])
+def test_reference_rows_render_with_their_sources(single_task, multitask, tmp_path):
+    shutil.copytree(single_task[1], tmp_path / "control")
+    shutil.copytree(multitask[1], tmp_path / "run")
+    refs = [{"label": "single-task control", "path": str(tmp_path / "control")},
+            {"label": "ghost", "path": str(tmp_path / "nope")}]
+    p2 = replace(multitask[0], reference_runs=refs)
+    dump(p2, tmp_path / "run" / "params.yaml")
+    run_dir = tmp_path / "run"
     claims = load_claims(REPO / "params" / "claims.yaml")
     table = runs_table(claims, read_json(run_dir / "metrics.json"), load_reference_runs(p2.reference_runs))
     rows = table.set_index("source")

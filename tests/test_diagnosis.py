@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from aura_core import answers as A
 from aura_core import diagnosis as Dg
 from aura_core.compare import load_claims
 from aura_core.grid import cells, load_grid
@@ -84,7 +85,7 @@ def test_target_groups_cover_every_group(grid):
 
 def test_answers_cite_runs_and_say_when_inconclusive(grid):
     claims = load_claims(REPO / "params/claims.yaml")
-    ans = dict(Dg.answers(grid, claims, Dg.attribution(grid, 300), Dg.config_table(grid, claims, 200)))
+    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 300), Dg.config_table(grid, claims, 200)))
     assert len(ans) == 7
     q5 = next(v for k, v in ans.items() if k.startswith("5."))
     assert "plausible contributor" in q5 and "tuned__seed1" in q5
@@ -143,7 +144,7 @@ def test_speed_parity_passes_a_switch_that_leaves_f1_alone_and_fails_one_that_mo
 
 
 def test_markdown_summary_reports_progress_headline_and_attribution(grid):
-    text = Dg.markdown_summary(grid, n_resamples=100)
+    text = A.markdown_summary(grid, n_resamples=100)
     assert text.startswith("Grid `syn`: 9/9 cells finished")
     assert "| partner_b " in text and "0.8" in text                      # tuned's L1 ≈ 0.82 appears in the headline
     assert "| threshold " in text and "| batch_composition " in text
@@ -156,7 +157,7 @@ def test_answers_say_pending_not_untested_while_a_config_has_no_finished_cell(gr
         if c.config.label == "tuned":
             sh.rmtree(c.dir)
     claims = load_claims(REPO / "params/claims.yaml")
-    ans = dict(Dg.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
+    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
     q5 = next(v for k, v in ans.items() if k.startswith("5."))
     assert "pending" in q5 and "`tuned`" in q5 and "Not tested" not in q5
 
@@ -177,7 +178,7 @@ def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
         + attrib_rows("threshold", {"L1": (0.01, True), "L3": (0.004, False)})        # 13% of the L1 gap only
         + attrib_rows("selection", {"L1": (-0.03, True), "L3": (-0.001, False)})      # away only
         + attrib_rows("validation", {"L1": (0.02, False), "L3": (0.01, False)}))      # nothing detectable
-    ans = {k.split(".")[0]: v for k, v in Dg.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100))}
+    ans = {k.split(".")[0]: v for k, v in A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100))}
     assert "a plausible contributor" in ans["2"] and "L1 (80% of the A−B gap)" in ans["2"]
     assert ans["4"].count("Mixed") == 1 and "L1 away" in ans["4"] and "plausible" not in ans["4"]
     assert "minor contributor at most" in ans["5"] and "L1 (13% of the A−B gap)" in ans["5"]
@@ -188,7 +189,7 @@ def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
 def test_answers_place_the_changed_config_beside_partner_a_and_show_what_moved_inside(grid):
     claims = load_claims(REPO / "params/claims.yaml")
     table = Dg.config_table(grid, claims, 200)
-    q5 = dict(Dg.answers(grid, claims, Dg.attribution(grid, 200), table))[Dg.QUESTIONS[4][1]]
+    q5 = dict(A.answers(grid, claims, Dg.attribution(grid, 200), table))[A.QUESTIONS[4][1]]
     row = table[(table["config"] == "tuned") & (table["tier"] == "L1")].iloc[0]
     where = "inside" if row["ci_low"] <= 0.7917 <= row["ci_high"] else ("above" if 0.7917 > row["ci_high"] else "below")
     assert f"With `tuned`: L1 {row['mean']:.3f}" in q5 and f"Partner A's 0.792 is {where} its CI" in q5
@@ -198,7 +199,7 @@ def test_answers_place_the_changed_config_beside_partner_a_and_show_what_moved_i
 def test_verdict_names_the_factor_that_carries_the_gap_and_the_limits(grid):
     claims = load_claims(REPO / "params/claims.yaml")
     table, attrib = Dg.config_table(grid, claims, 200), Dg.attribution(grid, 300)
-    v = Dg.verdict(grid, claims, table, attrib)
+    v = A.verdict(grid, claims, table, attrib)
     carry = v.split("**What carries the gap.**")[1].split("**Limits.**")[0]
     assert "`threshold`" in carry and "`paradigm`" not in carry           # tuned: +0.10 L1, interleaved: no effect
     assert "**Partner B.** The baseline `partner_b` (3 seeds): L1" in v and "Partner B's 0.717 is" in v
@@ -219,12 +220,12 @@ def test_a_tier_scored_on_other_rows_is_never_set_beside_the_partners_levels(gri
     claims = load_claims(REPO / "params/claims.yaml")
     table, attrib = Dg.config_table(grid, claims, 100), Dg.attribution(grid, 200)
     assert Dg.comparable_tiers(grid) == {"L1"}
-    v = Dg.verdict(grid, claims, table, attrib)
+    v = A.verdict(grid, claims, table, attrib)
     assert "(Partner B's 0.401 is on other rows: not comparable)" in v and "(L1; mean distance" in v
     assert "L3 (toxigen, $AURA_DATA_DIR/toxigen/annotated_train.csv) is not the file the partners scored" in v
     l1 = table[table["tier"] == "L1"].assign(off=lambda d: (d["mean"] - 0.7917).abs()).sort_values("off")
     assert list(Dg.distance_to_partner_a(table, {"L1"}).index) == list(l1["config"])
-    q5 = dict(Dg.answers(grid, claims, attrib, table))[Dg.QUESTIONS[4][1]]
+    q5 = dict(A.answers(grid, claims, attrib, table))[A.QUESTIONS[4][1]]
     assert "(Partner A's 0.517 is on other rows: not comparable)" in q5 and "L3 +" in q5   # the change is still given
 
 
@@ -248,9 +249,9 @@ def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item
         assert seed.loc[tier, "change"] == pytest.approx(row["max"] - row["min"])
         assert seed.loc[tier, "ci_low"] <= seed.loc[tier, "change"] <= seed.loc[tier, "ci_high"]
     assert "(largest of 3 seeds)" in seed.loc["L1", "cells"] and seed.loc["L1", "cells"].startswith("partner_b__seed")
-    q6 = dict(Dg.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))[Dg.QUESTIONS[5][1]]
+    q6 = dict(A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))[A.QUESTIONS[5][1]]
     assert f"L1 {seed.loc['L1', 'change']:+.3f} [" in q6 and "Best minus worst seed" in q6
-    carry = Dg.verdict(grid, claims, Dg.config_table(grid, claims, 100), attrib).split("carries the gap.**")[1]
+    carry = A.verdict(grid, claims, Dg.config_table(grid, claims, 100), attrib).split("carries the gap.**")[1]
     assert "`seed`" not in carry.split("**Limits.**")[0]                 # a spread is not a direction
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core import pipeline
+from aura_core import pipeline, run_folder
 from aura_core.batching import LengthGroupedSampler
 from aura_core.distributed import ShardedBatches
 from aura_core.io import read_json
@@ -67,7 +67,7 @@ def test_two_gloo_processes_take_the_same_steps_and_agree_with_one(fixture_data,
             "allow_hub": False, "dropout": 0.0, "lr_encoder": 1e-3, "lr_heads": 1e-2, "paradigm": paradigm,
             "num_processes": n, "claims": str(REPO / "params" / "claims.yaml")}))
         run_dir = tmp_path / f"run{n}"
-        p = pipeline.init_run_dir(prof, run_dir)
+        p = run_folder.init_run_dir(prof, run_dir)
         pipeline.data_prep(p, run_dir)
         result = pipeline.train_stage(p, run_dir)
         runs[n] = (result, read_json(run_dir / "train.json"), pd.read_csv(run_dir / "steps.csv"))

@@ -34,6 +34,10 @@ def test_unknown_key_lists_valid_keys_and_suggests(tmp_path):
     ("epochs=two", "expected int, got str"),
     ("weighting=kendal", "not one of"),
     ("tiers=[olid, reddit]", "unknown tier 'reddit'"),
+    ("tiers=olid", "'tiers': expected a list"),
+    ("tasks=[toxicity, sentiment]", "unknown task 'sentiment'"),
+    ("selection_metric=val_tox_f1", "'selection_metric': 'val_tox_f1' is not one of"),
+    ("reference_runs=[run1]", "'reference_runs[0]': expected dict"),
     ("allow_hub=3", "expected bool"),
 ])
 def test_bad_values_name_the_key(tmp_path, override, fragment):
@@ -98,3 +102,28 @@ def test_changed_keys_ignore_where_inputs_live_and_the_claims_a_report_prints(tm
     assert P.changed_keys(a, P.to_dict(P.load(there / "p.yaml", ["epochs=3", "seed=5"]))) == ["epochs", "seed"]
     (here / "claims.yaml").unlink()  # the original checkout is gone: still the same run
     assert P.changed_keys(a, b) == []
+
+
+def test_selection_metric_needs_the_head_it_names(tmp_path):
+    f = write(tmp_path / "p.yaml", {"tasks": ["toxicity"], "weighting": "equal", "selection": "best"})
+    assert P.load(f).selection_metric == "val_tox_macro_f1"
+    with pytest.raises(P.ParamError, match="'selection_metric': 'val_emo_macro_f1' needs the emotion head"):
+        P.load(f, ["selection_metric=val_emo_macro_f1"])
+
+
+def test_a_weighting_registered_in_losses_is_a_valid_param(tmp_path, monkeypatch):
+    """Adding a method = one class + one registry entry: params and the trainer follow the registry."""
+    import torch
+
+    from aura_core import losses
+
+    class Halved(losses.LossWeighting):
+        def forward(self, task_losses):
+            return 0.5 * sum(task_losses.values())
+    f = write(tmp_path / "p.yaml", {"weighting": "halved"})
+    with pytest.raises(P.ParamError, match="'weighting': 'halved' is not one of"):
+        P.load(f)
+    monkeypatch.setitem(losses.WEIGHTINGS, "halved", Halved)
+    p = P.load(f)
+    w = losses.weighting_from_params(p, p.tasks)
+    assert isinstance(w, Halved) and w({"toxicity": torch.tensor(2.0), "emotion": torch.tensor(4.0)}).item() == 3.0

@@ -12,12 +12,12 @@ import torch
 
 from aura_core import train as T
 from aura_core.io import atomic_write_text
-from test_train import frames, tiny_params
+from conftest import frames, tiny_params
 
 CHILD = """
 import sys, pandas as pd
 sys.path.insert(0, {tests!r})
-from test_train import frames, tiny_params
+from conftest import frames, tiny_params
 from aura_core import train as T
 p = tiny_params({enc!r}, epochs=2, checkpoint_every=3, batch_size=4, grad_accum=2)
 T.train(p, {run!r}, frames(150), frames(4), resume={resume})
@@ -68,11 +68,11 @@ def test_nan_loss_stops_naming_step_and_task_and_keeps_the_last_good_checkpoint(
     p = tiny_params(tiny_encoder, epochs=1, checkpoint_every=2)
     with pytest.raises(T.TrainingDiverged, match=r"step 5 \(epoch 1, batch 10\): non-finite loss in task emotion; stopped before the update"):
         T.train(p, tmp_path, frames(40), frames(4))
-    from aura_core.resume import load_state
+    from aura_core.checkpoints import load_state
     model = T.AuraModel(tiny_encoder)
     w = T.weighting_from_params(p, p.tasks)
     opt = T.build_optimizer(model, w, p)
-    loop = load_state(tmp_path, model, w, opt, T.build_scheduler(opt, p, 10), torch.amp.GradScaler("cuda", enabled=False))
+    loop, _ = load_state(tmp_path, model, w, opt, T.build_scheduler(opt, p, 10), torch.amp.GradScaler("cuda", enabled=False))
     assert loop["step"] == 4 and all(torch.isfinite(v).all() for v in model.state_dict().values())
 
 
@@ -106,8 +106,8 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch
 def test_resume_repairs_a_step_log_cut_mid_line(tmp_path):
     log = tmp_path / "steps.csv"
     log.write_text("step,epoch,total\n1,1,0.9\n2,1,0.8\n3,1,0.7\n4,1,0.6\n5,1,0.")   # killed while writing row 5
-    T._truncate_step_log(log, 3)
+    T.StepLog(log, resumed_at_step=3).close()
     assert log.read_text() == "step,epoch,total\n1,1,0.9\n2,1,0.8\n3,1,0.7\n"
     log.write_text("step,epoch,total\n1,1,0.9\n2,1")
-    T._truncate_step_log(log, 5)
+    T.StepLog(log, resumed_at_step=5).close()
     assert log.read_text() == "step,epoch,total\n1,1,0.9\n"

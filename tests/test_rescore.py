@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from aura_core import pipeline, scoring, tiers
-from aura_core.io import read_json, update_json
+from aura_core.io import read_json
 from aura_core.params import ParamError, load
 from conftest import REPO
 
@@ -129,7 +129,7 @@ def test_a_prediction_file_of_a_run_reproduces_its_scores(mini_run, tmp_path):
     (out / scoring.MODEL_FILE).write_text(json.dumps({"kind": "predictions", "path": str(pred_file),
                                                       "description": "predictions file preds.csv"}))
     scorer = scoring.load_scorer(out, p)
-    assert pipeline.tune(p, out, scorer, pipeline.prepare(p).dev)["threshold"] == tuned["threshold"] == 0.5
+    assert pipeline.tune(p, out, scorer, pipeline.prepared(p, out).dev)["threshold"] == tuned["threshold"] == 0.5
     again = pipeline.stress_test(p, out, scorer)
     for key, e in stress["tiers"].items():
         assert again["tiers"][key]["metrics"] == e["metrics"], key     # the CSV round trip keeps every digit

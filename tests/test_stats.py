@@ -3,7 +3,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from aura_core.stats import binary_macro_f1, bootstrap_ci, hierarchical_diff, paired_bootstrap_diff, seed_summary
+from aura_core.stats import binary_macro_f1, bootstrap_ci, hierarchical_effects, seed_summary
+
+
+def effect(y, preds_a, preds_b):
+    """One tier's mean-over-seeds F1(a) − F1(b) with its CI (seeds and items resampled)."""
+    return hierarchical_effects({"tier": (y, preds_a, preds_b)}, seed=0)["tier"]
 
 
 def test_vectorised_macro_f1_matches_sklearn():
@@ -36,19 +41,19 @@ def test_bootstrap_ci_narrows_with_more_items():
     assert w[1] < w[0] / 3    # ~1/sqrt(16) = 1/4
 
 
-def test_paired_bootstrap_sign_and_width():
+def test_paired_bootstrap_over_items_sign_and_width():
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 2000)
     better = np.where(rng.random(2000) < 0.85, y, 1 - y)
     worse = np.where(rng.random(2000) < 0.70, y, 1 - y)
-    d = paired_bootstrap_diff(y, better, worse, seed=0)
+    d = effect(y, [better], [worse])  # one model each: a paired bootstrap over the same items
     assert d["diff"] > 0.1 and d["ci_low"] > 0 and d["p_le_0"] == 0.0
-    same = paired_bootstrap_diff(y, better, better.copy(), seed=0)
+    same = effect(y, [better], [better.copy()])
     assert same["diff"] == 0 and same["ci_low"] == same["ci_high"] == 0
     # pairing: two near-identical systems differ by a tiny amount with a CI far narrower than either's own CI
     tweak = better.copy()
     tweak[:10] = 1 - tweak[:10]
-    paired = paired_bootstrap_diff(y, better, tweak, seed=0)
+    paired = effect(y, [better], [tweak])
     own = bootstrap_ci(y, better, seed=0)
     assert (paired["ci_high"] - paired["ci_low"]) < (own["ci_high"] - own["ci_low"]) / 3
 
@@ -59,14 +64,14 @@ def test_seed_summary():
     assert seed_summary([])["mean"] is None
 
 
-def test_hierarchical_diff_widens_with_seed_spread():
+def test_hierarchical_effect_widens_with_seed_spread():
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 1000)
 
     def runs(acc_list):
         return [np.where(rng.random(1000) < a, y, 1 - y) for a in acc_list]
-    steady = hierarchical_diff(y, runs([0.8, 0.8, 0.8]), runs([0.7, 0.7, 0.7]), seed=0)
-    noisy = hierarchical_diff(y, runs([0.9, 0.8, 0.7]), runs([0.8, 0.7, 0.6]), seed=0)
+    steady = effect(y, runs([0.8, 0.8, 0.8]), runs([0.7, 0.7, 0.7]))
+    noisy = effect(y, runs([0.9, 0.8, 0.7]), runs([0.8, 0.7, 0.6]))
     assert steady["ci_low"] > 0 and steady["diff"] == pytest.approx(0.1, abs=0.03)
     assert (noisy["ci_high"] - noisy["ci_low"]) > 1.5 * (steady["ci_high"] - steady["ci_low"])
 

@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from aura_core import pipeline
+from aura_core import pipeline, validation
+from aura_core.tiers import load_tiers
 from aura_core import train as T
 from aura_core.batching import IGNORE, TaskBatchSampler, masked_frame, training_frame
 from aura_core.evaluate import macro_f1_by_threshold, toxicity_metrics, tune_threshold
 from aura_core.losses import make_weighting
 from aura_core.preprocess import normalise_tweet
-from test_train import frames, tiny_params
+from conftest import TASKS, frames, tiny_params
 
 
 # ---- paradigms --------------------------------------------------------------------------------------------------------
@@ -76,7 +77,7 @@ def test_masked_loss_ignores_unlabelled_rows_and_is_finite_without_a_task():
     assert out["toxicity"].item() == pytest.approx(ref.item())
     only_olid = {"toxicity": torch.tensor([1, 0, 1, 0]), "emotion": torch.full((4,), IGNORE)}
     out = T.task_losses(logits, only_olid)
-    total = make_weighting("kendall", T.TASKS)(out)
+    total = make_weighting("kendall", TASKS)(out)
     assert set(out) == {"toxicity"} and math.isfinite(total.item())
     # what PyTorch itself does on zero labelled rows: the reason the task is left out
     assert math.isnan(torch.nn.functional.cross_entropy(logits["emotion"], only_olid["emotion"]).item())
@@ -111,19 +112,19 @@ def test_kendall_positive_formula_gradient_and_positivity(s, L):
 
 def test_kendall_total_can_go_negative_but_kendall_positive_cannot():
     losses = {"toxicity": torch.tensor(0.05), "emotion": torch.tensor(0.05)}
-    k, kp = make_weighting("kendall", T.TASKS, -3.0), make_weighting("kendall_positive", T.TASKS, -3.0)
+    k, kp = make_weighting("kendall", TASKS, -3.0), make_weighting("kendall_positive", TASKS, -3.0)
     assert k(losses).item() < 0 < kp(losses).item()     # the seed's negative epoch losses come from log σ < 0
 
 
 def test_fixed_and_equal_weightings_and_their_gradients():
     a, b = torch.tensor(0.7, requires_grad=True), torch.tensor(1.3, requires_grad=True)
-    total = make_weighting("fixed", T.TASKS, weights={"toxicity": 2.0, "emotion": 0.25})({"toxicity": a, "emotion": b})
+    total = make_weighting("fixed", TASKS, weights={"toxicity": 2.0, "emotion": 0.25})({"toxicity": a, "emotion": b})
     assert total.item() == pytest.approx(2.0 * 0.7 + 0.25 * 1.3)
     total.backward()
     assert (a.grad.item(), b.grad.item()) == (2.0, 0.25)
-    assert make_weighting("equal", T.TASKS)({"toxicity": torch.tensor(1.0), "emotion": torch.tensor(2.0)}).item() == 3.0
+    assert make_weighting("equal", TASKS)({"toxicity": torch.tensor(1.0), "emotion": torch.tensor(2.0)}).item() == 3.0
     with pytest.raises(ValueError, match="no weight"):
-        make_weighting("fixed", T.TASKS, weights={"toxicity": 1.0})
+        make_weighting("fixed", TASKS, weights={"toxicity": 1.0})
 
 
 # ---- threshold, validation, selection --------------------------------------------------------------------------------
@@ -146,8 +147,8 @@ def test_threshold_curve_has_one_point_per_distinct_score():
 
 def test_threshold_is_tuned_on_validation_rows_only_and_used_by_every_tier(mini_run, monkeypatch):
     seen = []
-    real = pipeline.tune_threshold
-    monkeypatch.setattr(pipeline, "tune_threshold", lambda y, p: seen.append(len(y)) or real(y, p))
+    real = validation.tune_threshold
+    monkeypatch.setattr(validation, "tune_threshold", lambda y, p: seen.append(len(y)) or real(y, p))
     p, run_dir, tuned, stress = mini_run(threshold="tuned", validation="separate",
                                          tiers=["olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen"])
     assert seen == [6]                                   # the 6 OLID dev rows, nothing from any test tier
@@ -167,10 +168,10 @@ def test_validation_switch_picks_the_rows(mini_run):
 
 def test_preprocess_switch_reaches_training_and_every_tier(mini_run):
     p, run_dir, *_ = mini_run(preprocess="tweet")
-    prep = pipeline.prepare(p)
+    prep = pipeline.prepared(p, run_dir)
     assert not prep.train["text"].str.contains("@USER @USER").any()
     assert "she should ask" in " ".join(prep.train["text"]).lower()
-    tiers = {t.key: t for t in pipeline.load_tiers(p)}
+    tiers = {t.key: t for t in load_tiers(p)}
     assert tiers["olid"].frame.attrs["preprocess"] == "tweet" and tiers["toxigen"].frame.attrs["preprocess"] == "tweet"
 
 

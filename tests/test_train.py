@@ -5,25 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
+from aura_core import checkpoints
 from aura_core import train as T
-from aura_core.batching import IGNORE, PadCollator, TokenizedRows, paired_frame
+from aura_core.batching import IGNORE, PadCollator, TokenizedRows
 from aura_core.losses import make_weighting
 from aura_core.model import AuraModel, EncoderError, load_tokenizer
-from aura_core.params import Params
-
-
-def tiny_params(encoder, **kw):
-    base = dict(encoder=encoder, epochs=2, batch_size=4, grad_accum=2, max_length=32, eval_batch_size=8,
-                device="cpu", seed=0)
-    return Params(**{**base, **kw})
-
-
-def frames(n=12):
-    olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(n)],
-                         "label": [i % 2 for i in range(n)]})
-    ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(n)],
-                       "label": [4 if i % 3 else 3 for i in range(n)]})
-    return paired_frame(olid, ge)
+from conftest import TASKS, frames, tiny_params
 
 
 def test_paired_frame_adds_the_seed_pseudo_labels():
@@ -44,7 +31,7 @@ def test_collator_pads_per_batch_not_to_max_length(tiny_encoder):
 
 def test_optimizer_groups_put_s_in_its_own_group_without_decay(tiny_encoder):
     p = tiny_params(tiny_encoder, lr_loss_weights=3e-3)
-    model, w = AuraModel(tiny_encoder), make_weighting("kendall", T.TASKS)
+    model, w = AuraModel(tiny_encoder), make_weighting("kendall", TASKS)
     opt = T.build_optimizer(model, w, p)
     groups = {g["name"]: g for g in opt.param_groups}
     assert groups["loss_weights"]["params"][0] is w.log_vars
@@ -58,9 +45,9 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(tiny_encoder):
     torch.manual_seed(0)
     p = tiny_params(tiny_encoder, lr_encoder=1e-3, lr_heads=1e-2)
     tok = load_tokenizer(tiny_encoder)
-    model, w = AuraModel(tiny_encoder, dropout=0.0), make_weighting("kendall", T.TASKS)
+    model, w = AuraModel(tiny_encoder, dropout=0.0), make_weighting("kendall", TASKS)
     df = frames(4)
-    ds = TokenizedRows.from_frame(df, T.TASKS, tok, 32)
+    ds = TokenizedRows.from_frame(df, TASKS, tok, 32)
     batch = PadCollator(ds.pad_id)([ds[i] for i in range(len(ds))])
     opt = T.build_optimizer(model, w, p)
 
@@ -97,13 +84,13 @@ def test_train_writes_step_log_checkpoints_and_epoch_table(tiny_encoder, tmp_pat
 
 
 def test_checkpoint_round_trip_reproduces_outputs(tiny_encoder, tmp_path):
-    model, w = AuraModel(tiny_encoder).eval(), make_weighting("kendall", T.TASKS, 0.7)
-    T.save_checkpoint(tmp_path / "c.safetensors", model, w)
-    other, w2 = AuraModel(tiny_encoder).eval(), make_weighting("kendall", T.TASKS)
+    model, w = AuraModel(tiny_encoder).eval(), make_weighting("kendall", TASKS, 0.7)
+    checkpoints.save_weights(tmp_path / "c.safetensors", model, w)
+    other, w2 = AuraModel(tiny_encoder).eval(), make_weighting("kendall", TASKS)
     with torch.no_grad():
         for prm in other.parameters():
             prm.add_(1.0)
-    T.load_checkpoint(tmp_path / "c.safetensors", other, w2)
+    checkpoints.load_weights(tmp_path / "c.safetensors", other, w2)
     ids = torch.tensor([[2, 5, 6, 3]])
     mask = torch.ones_like(ids)
     assert torch.allclose(model(ids, mask)["toxicity"], other(ids, mask)["toxicity"])
@@ -114,12 +101,12 @@ def test_best_epoch_selection_picks_the_best_checkpoint(tiny_encoder, tmp_path, 
     scripted = iter([0.40, 0.70, 0.55])
     monkeypatch.setattr(T, "validate", lambda *a, **k: {"val_tox_macro_f1": next(scripted), "val_emo_macro_f1": 0.0})
     saved = {}
-    real_save = T.save_checkpoint
+    real_save = checkpoints.save_weights
 
     def spy(path, model, w):
         real_save(path, model, w)
         saved.setdefault(path.name, []).append(model.heads["toxicity"][1].weight.detach().clone())
-    monkeypatch.setattr(T, "save_checkpoint", spy)
+    monkeypatch.setattr(checkpoints, "save_weights", spy)
     res = T.train(tiny_params(tiny_encoder, epochs=3, selection="best"), tmp_path, frames(8), frames(4))
     assert res.selected_epoch == 2 and res.checkpoint.name == "best.safetensors"
     assert len(saved["best.safetensors"]) == 2                       # improved at epochs 1 and 2, not 3

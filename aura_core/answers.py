@@ -1,0 +1,254 @@
+"""The grid's evidence in words: the bottom line (verdict) and an answer to each of the seed report's seven questions,
+generated from diagnosis.py's numbers and citing the runs they rest on; `aura grid --summary` as markdown."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .diagnosis import (
+    SPEED_FACTORS,
+    TIERS,
+    GridEvidence,
+    claim_gap,
+    comparable_tiers,
+    directions,
+    distance_to_partner_a,
+    evidence,
+    headline,
+    speed_parity,
+    tier_legend,
+)
+from .grid import Grid, cell_table, cells, finished, first_baseline_cell
+from .io import atomic_write_text, read_json
+from .params import load
+from .single_report import BOTTOM_LINE_FILE
+
+# the seed report's questions ← the factor keys (grid configs / comparisons) whose attribution answers each
+QUESTIONS = [
+    (("paradigm", "batch_composition"),
+     "1. Training paradigm: interleaved single-task batches or joint paired batches?"),
+    (("pseudo_labels",), "2. Pseudo-labelling: did OLID rows carry emotion labels and GoEmotions rows toxicity labels?"),
+    (("validation",), "3. Validation: separate toxicity and emotion sets, or a combined paired set?"),
+    (("preprocess",), "4. Preprocessing: any differences in text cleaning or tokenisation?"),
+    (("threshold",), "5. Threshold: was the 0.5 toxicity threshold tuned on validation data?"),
+    (("seed",), "6. Random seed: was a fixed seed used, and how much does the seed alone move the numbers?"),
+    (("selection",), "7. Model selection: which epoch was evaluated?"),
+]
+
+
+
+def _fmt(e: pd.Series) -> str:
+    return f"{e['change']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]"
+
+
+def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on."""
+    gap = claim_gap(claims)
+    per_cell, comparable = cell_table(grid), comparable_tiers(grid)
+    out = []
+    for keys, question in QUESTIONS:
+        if keys == ("seed",):
+            out.append((question, _answer_seed(grid, table, gap, attrib)))
+            continue
+        paragraphs = [_answer_factor(key, attrib, gap, table, per_cell, claims, comparable) for key in keys]
+        tested = [x for x in paragraphs if x]
+        out.append((question, " ".join(tested) if tested else
+                    f"Not tested: the grid has no configuration with factor {' or '.join(f'`{k}`' for k in keys)}."))
+    return out
+
+
+def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict, attrib: pd.DataFrame) -> str:
+    base = table[(table["config"] == grid.baseline) & table["tier"].isin(TIERS)]
+    if base.empty or base["seeds"].max() < 2:
+        return "Inconclusive: the baseline needs at least two seeds to measure seed spread."
+    parts = [f"{r.tier} spans {r['min']:.3f}–{r['max']:.3f} (sd {r.sd:.3f}) over {r.seeds} seeds"
+             for _, r in base.iterrows()]
+    seed = attrib[attrib["factor"] == "seed"] if "factor" in attrib else attrib
+    pairs = [f"{r.tier} {_fmt(r)}{'' if r.excludes_0 else ' (within item noise)'}"
+             for _, r in seed.iterrows() if r.tier in TIERS]
+    covers = [r.tier for _, r in base.iterrows() if r.tier in gap and (r["max"] - r["min"]) >= abs(gap[r.tier])]
+    verdict = (f"The seed alone moves {', '.join(covers)} as much as the A−B gap there, so a single-seed comparison "
+               f"cannot separate the partners on {'it' if len(covers) == 1 else 'them'}." if covers else
+               "The seed spread is smaller than the A−B gap on every tier: seeds alone do not explain the discrepancy.")
+    return (f"Baseline `{grid.baseline}`: {'; '.join(parts)}."
+            + (f" Best minus worst seed, same test items (paired bootstrap): {'; '.join(pairs)}." if pairs else "")
+            + f" {verdict} Both partners should report several seeds; this project fixes seed and data order "
+              "(`deterministic`).")
+
+
+# a factor that closes less than this share of the A−B gap on every tier is called minor
+MATERIAL_SHARE = 0.25
+
+
+def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFrame, per_cell: pd.DataFrame,
+                   claims: dict, comparable: set[str]) -> str | None:
+    """One factor's evidence: its change per tier with CI, which way that moves the numbers relative to the A−B gap,
+    where the changed configuration lands beside Partner A's claims, and what moved inside the model."""
+    rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
+    if rows.empty:
+        return None
+    if "change" not in rows or rows["change"].isna().all():
+        return (f"`{key}` — pending: the cells of config `{rows['config'].iloc[0]}` (vs `{rows['vs'].iloc[0]}`) have "
+                f"not finished; re-run the grid to complete them.")
+    rows = rows.dropna(subset=["change"])
+    config, ref = rows["config"].iloc[0], rows["vs"].iloc[0]
+    toward, away = directions(rows, gap)
+    share = ", ".join(f"{t} ({v:.0%} of the A−B gap)" for t, v in toward.items())
+    if toward and away:
+        verdict = (f"Mixed: it moves {share} toward Partner A's numbers but {', '.join(away)} away from them, so it "
+                   "cannot account for Partner A's numbers by itself.")
+    elif toward and max(toward.values()) >= MATERIAL_SHARE:
+        verdict = f"It moves the numbers toward Partner A's on {share}: a plausible contributor."
+    elif toward:
+        verdict = (f"It moves the numbers toward Partner A's on {share}, under {MATERIAL_SHARE:.0%} of the gap "
+                   "everywhere: a minor contributor at most.")
+    elif away:
+        verdict = (f"It moves {', '.join(away)} away from Partner A's numbers: this change does not explain the gap "
+                   "(if anything the partner who made it would score lower).")
+    elif rows["excludes_0"].any():
+        verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
+    else:
+        verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
+    lines = "; ".join(f"{r.tier} {_fmt(r)}" for _, r in rows.iterrows())
+    return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
+            f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_with(config, _landing(config, table, claims, comparable))}"
+            f"{_mechanism(config, ref, per_cell)}")
+
+
+def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str], who: str = "partner_a") -> str:
+    """Where the configuration's numbers land beside a partner's, per tier: inside its 95% CI or not (for tiers scored
+    on other rows than the partners', only the level side by side)."""
+    name = {"partner_a": "Partner A", "partner_b": "Partner B"}[who]
+    parts = []
+    for r in table[(table["config"] == config) & table["tier"].isin(TIERS)].itertuples():
+        a = claims["tiers"].get(r.tier, {}).get(who)
+        if a is None or pd.isna(r.ci_low):
+            continue
+        if r.tier in comparable:
+            where = "inside" if r.ci_low <= a <= r.ci_high else ("above" if a > r.ci_high else "below")
+            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is {where} its CI)")
+        else:
+            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is on other rows: not comparable)")
+    return "; ".join(parts)
+
+
+def _with(config: str, landing: str) -> str:
+    return f" With `{config}`: {landing}." if landing else ""
+
+
+def _mechanism(config: str, ref: str, per_cell: pd.DataFrame) -> str:
+    """What changed inside: decision threshold, domain-shortcut gap, ToxiGen predicted/true positive rate, and the
+    emotion head's macro-F1 (the other side of a trade-off), as seed means."""
+    if per_cell.empty or "status" not in per_cell:
+        return ""
+    done = per_cell[per_cell["status"] == "finished"]
+    means = {c: done[done["config"] == c].mean(numeric_only=True) for c in (ref, config)}
+    parts = []
+    for col, label in (("threshold", "threshold"), ("shortcut_gap", "shortcut gap"),
+                       ("pred/true L3", "ToxiGen predicted/true positive rate"), ("emotion", "emotion macro-F1")):
+        a, b = (means[c].get(col, np.nan) for c in (ref, config))
+        if pd.notna(a) and pd.notna(b) and not (col == "threshold" and abs(a - b) < 1e-9):
+            parts.append(f"{label} {a:.3f} → {b:.3f}")
+    return f" Inside the model (`{ref}` → `{config}`, seed means): {', '.join(parts)}." if parts else ""
+
+
+def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame) -> str:
+    """The grid's bottom line: does the baseline reproduce Partner B, which configuration comes closest to Partner A,
+    which of the seed report's candidate causes carry the gap, what the controls say, and what was not tested."""
+    gap, comparable = claim_gap(claims), comparable_tiers(grid)
+    t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
+    if t.empty:
+        return "No finished cell yet: nothing to conclude."
+    out = []
+    if (t["config"] == grid.baseline).any():
+        seeds = int(t.loc[t["config"] == grid.baseline, "seeds"].max())
+        out.append(f"**Partner B.** The baseline `{grid.baseline}` ({seeds} seeds): "
+                   f"{_landing(grid.baseline, table, claims, comparable, 'partner_b')}.")
+    dist = distance_to_partner_a(table, comparable)
+    if len(dist):
+        best = dist.index[0]
+        out.append(f"**Partner A.** Closest configuration on the tiers scored on the partners' rows "
+                   f"({', '.join(sorted(comparable & set(gap)))}; mean distance {dist['off'].iloc[0]:.3f}): `{best}`."
+                   f"{_with(best, _landing(best, table, claims, comparable))}")
+    if "change" in attrib:
+        causes = {k for keys, _ in QUESTIONS for k in keys}
+        a = attrib.dropna(subset=["change"])
+        carry = []
+        for factor, g in a[a["factor"].isin(causes - {"seed"})].groupby("factor", sort=False):
+            toward, away = directions(g, gap)
+            if toward and not away:
+                change = g.set_index("tier")["change"]
+                carry.append(f"`{factor}` ({', '.join(f'{t} {change[t]:+.3f} ({v:.0%})' for t, v in toward.items())})")
+        out.append("**What carries the gap.** " + (
+            f"Of the seed report's candidate causes, those whose CI excludes 0 and which move every affected tier "
+            f"toward Partner A (share of the A−B gap): {'; '.join(carry)}. The others were undetectable at this size or "
+            "moved the numbers away from Partner A's (see the answer to each question in 05_compare)." if carry else
+            "None of the seed report's candidate causes moves the numbers toward Partner A's with a CI excluding 0."))
+        controls = attrib.dropna(subset=["change"])
+        controls = controls[~controls["factor"].isin(causes | set(SPEED_FACTORS)) & controls["tier"].isin(TIERS)]
+        lines = [f"`{factor}` (`{g['config'].iloc[0]}` vs `{g['vs'].iloc[0]}`): "
+                 + "; ".join(f"{r.tier} {_fmt(r)}" for _, r in g.iterrows())
+                 for factor, g in controls.groupby("factor", sort=False)]
+        if lines:
+            out.append("**Controls and combinations.** " + ". ".join(lines) + ".")
+    out.append(_limits(grid))
+    return "\n\n".join(x for x in out if x)
+
+
+def _limits(grid: Grid) -> str:
+    """What the numbers are of: the setting every cell trained in, and each tier that is absent or not the partners'."""
+    first = first_baseline_cell(grid)
+    if first is None:
+        return ""
+    lines = []
+    if (first.dir / "params.yaml").is_file():
+        p = load(first.dir / "params.yaml")
+        rows = ", ".join(f"{getattr(p, k)} {k.split('_')[0]}" for k in ("olid_train_rows", "goemotions_train_rows")
+                         if getattr(p, k, None))
+        lines.append(f"Every cell trains `{p.encoder}` for {p.epochs} epochs on {rows or 'all'} training rows: effects "
+                     "are of this setting, and their size can differ at the paper's (bert-base, full data).")
+    comparable = comparable_tiers(grid)
+    for e in read_json(first.dir / "metrics.json")["stress"]["tiers"].values():
+        if e["level"] not in TIERS:
+            continue
+        if not e["available"]:
+            lines.append(f"{e['level']} ({e['name']}) not tested: {e['reason'].removeprefix('not available: ')}.")
+        elif e["level"] not in comparable:
+            lines.append(f"{e['level']} ({e['name']}, {e['provenance'].get('file', '')}) is not the file the partners "
+                         "scored: its level is not comparable with theirs; changes between configurations are "
+                         "measured on the same rows.")
+    return "**Limits.** " + " ".join(lines) if lines else ""
+
+
+def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
+    """The grid's evidence so far as markdown (`aura grid --summary`): for a README, an issue, or a look mid-grid."""
+    ev = evidence(grid, n_resamples=n_resamples)
+    claims, table, attrib = ev.claims, ev.table, ev.attrib
+    done = sum(finished(c) for c in cells(grid))
+    parts = [f"Grid `{grid.name}`: {done}/{len(cells(grid))} cells finished; seeds {grid.seeds}; baseline "
+             f"`{grid.baseline}`.", "", "Macro-F1, mean ± sd over the finished seeds:", "",
+             headline(table).to_markdown(), "", "The file behind each level:", "", tier_legend(grid).to_markdown(index=False),
+             "", "Bottom line:", "", verdict(grid, claims, table, attrib)]
+    if "change" in attrib:
+        a = attrib.dropna(subset=["change"])
+        a = a.assign(change=[f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in a.itertuples()])
+        parts += ["", "Change when only that factor changes (95% CI over seeds and items):", "",
+                  a.pivot(index=["factor", "config", "vs"], columns="tier", values="change").reset_index()
+                  .to_markdown(index=False)]
+    parity = speed_parity(attrib, table)
+    if not parity.empty:
+        parts += ["", "Speed switches, F1 parity within the seed spread:", "",
+                  parity.round(4).to_markdown(index=False)]
+    return "\n".join(parts)
+
+
+def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
+    """The verdict and the seven answers as markdown, saved beside the grid view for report.html (so the report shows
+    the very text the notebook computed); returns the verdict, which 05_compare shows first."""
+    text = verdict(ev.grid, ev.claims, ev.table, ev.attrib)
+    qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table))
+    atomic_write_text(Path(compare_dir) / BOTTOM_LINE_FILE,
+                      f"## Bottom line\n\n{text}\n\n## The seven questions\n\n{qa}\n")
+    return text

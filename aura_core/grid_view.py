@@ -1,0 +1,63 @@
+"""The grid view of 05_compare: every table and figure of a grid's evidence, in the order a reader checks them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from . import plots
+from .answers import answers
+from .diagnosis import (
+    GridEvidence,
+    claim_gap,
+    comparable_tiers,
+    distance_to_partner_a,
+    headline,
+    mechanism_table,
+    speed_parity,
+    target_group_table,
+    tier_legend,
+)
+from .grid import cells, finished
+
+
+def show(ev: GridEvidence, run_dir: str | Path) -> None:
+    """Headline, the file behind each level, the per-configuration table, factor attribution (with its plot), speed
+    parity, trade-off and mechanism, σ per configuration, ToxiGen by target group, and the seven answers."""
+    grid, table, attrib = ev.grid, ev.table, ev.attrib
+    display(Markdown(f"### Headline: macro-F1 mean ± sd over seeds (grid `{grid.name}`, seeds {grid.seeds}; "
+                     f"baseline `{grid.baseline}`)"))
+    display(headline(table))
+    display(Markdown("The file behind each level (every cell is scored on the same rows):"))
+    display(tier_legend(grid))
+    display(Markdown("### Per configuration and tier: seed range, 95% CI (seeds × items) and the partners' numbers"))
+    display(table.round(4))
+    display(Markdown("### Factor attribution: change when only that factor changes (95% CI over seeds and items)"))
+    display(attrib.round(4))
+    if "change" in attrib:
+        plots.attribution_plot(attrib, run_dir, claim_gap(ev.claims))
+    parity = speed_parity(attrib, table)
+    if not parity.empty:
+        display(Markdown("### Speed switches: F1 parity within the seed spread"))
+        display(parity.round(4))
+    display(Markdown("### Task trade-off and mechanism"))
+    plots.tradeoff(table, run_dir)
+    display(Markdown("Shortcut gap = mean P(toxic) on GoEmotions anger+disgust − joy+neutral; pred/true = predicted ÷ "
+                     "true positive rate per tier (mean ± sd over seeds)."))
+    display(mechanism_table(grid))
+    first_seed = {c.config.label: pd.read_csv(c.dir / "steps.csv") for c in reversed(cells(grid)) if finished(c)}
+    plots.sigma_overlay(first_seed, run_dir)
+    display(Markdown("### L3 (ToxiGen) by target group: macro-F1 mean over seeds with a 95% CI"))
+    closest = distance_to_partner_a(table, comparable_tiers(grid)).index[:1]
+    shown = list(dict.fromkeys([grid.baseline, *closest, grid.configs[-1].label]))
+    groups = target_group_table(grid, shown)
+    display(Markdown("Baseline, the configuration closest to Partner A, and the last configuration: "
+                     f"{', '.join(f'`{x}`' for x in shown)}."))
+    if len(groups):
+        plots.target_group_plot(groups, run_dir)
+        display(groups.round(4))
+    display(Markdown("*The bottom line drawn from these numbers is at the top of this report.*"))
+    display(Markdown("### The seed report's seven questions, answered from these numbers"))
+    for question, answer in answers(grid, ev.claims, attrib, table):
+        display(Markdown(f"**{question}**\n\n{answer}"))

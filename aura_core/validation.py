@@ -1,0 +1,55 @@
+"""What the validation set is and what it decides: the per-epoch dev metrics (epoch selection) and the threshold.
+
+The `validation` switch is decided here only: paired (Partner B) = every dev row with the pseudo-labels (GoEmotions
+rows count as non-toxic, OLID rows as emotion neutral); separate = OLID dev for toxicity, GoEmotions dev for emotion.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .evaluate import emotion_metrics, predict, toxicity_metrics, tune_threshold
+from .params import Params
+
+
+def validation_rows(p: Params, dev: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(toxicity rows, emotion rows) of the paired dev frame that the `validation` switch validates on."""
+    if p.validation == "paired":
+        every = np.ones(len(dev), bool)
+        return every, every
+    return (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
+
+
+def epoch_threshold(p: Params) -> float:
+    """Per-epoch validation uses the fixed threshold, or 0.5 when it is tuned later (03_tune) on the final model."""
+    return 0.5 if p.threshold == "tuned" else float(p.threshold)
+
+
+def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
+    """The decision threshold: the fixed param, or tuned to maximise macro-F1 on validation rows (never a test set)."""
+    if p.threshold == "tuned":
+        return {"threshold": tune_threshold(y_val, p_val), "rule": f"tuned on the {p.validation} validation set"}
+    return {"threshold": float(p.threshold), "rule": "fixed"}
+
+
+def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: torch.dtype | None) -> dict:
+    """Dev metrics, both ways: *_paired over every dev row with the pseudo-labels (Partner B), *_olid / *_goemotions
+    on each source's own labels. val_tox_macro_f1, val_emo_macro_f1 and val_tox_roc_auc follow the switch."""
+    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device, amp_dtype)
+    thr = epoch_threshold(p)
+    y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
+    olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
+    out = {"val_tox_macro_f1_paired": toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["macro_f1"],
+           "val_tox_macro_f1_olid": toxicity_metrics(y_tox[olid], probs["toxicity"][olid, 1], thr)["macro_f1"]}
+    if "emotion" in probs:
+        out["val_emo_macro_f1_paired"] = emotion_metrics(y_emo, probs["emotion"])["macro_f1"]
+        if goemo.any():
+            out["val_emo_macro_f1_goemotions"] = emotion_metrics(y_emo[goemo], probs["emotion"][goemo])["macro_f1"]
+    tox_rows, emo_rows = validation_rows(p, dev)
+    tox = toxicity_metrics(y_tox[tox_rows], probs["toxicity"][tox_rows, 1], thr)
+    out["val_tox_macro_f1"] = tox["macro_f1"]
+    out["val_emo_macro_f1"] = (emotion_metrics(y_emo[emo_rows], probs["emotion"][emo_rows])["macro_f1"]
+                               if "emotion" in probs and emo_rows.any() else None)
+    out["val_tox_roc_auc"] = tox["roc_auc"]
+    return out
