@@ -28,7 +28,7 @@ from .tiers import legend
 BOTTOM_LINE_FILE = "bottom_line.md"  # a grid's verdict and seven answers, written by 05_compare (answers.py)
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;margin:.8em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
+table{border-collapse:collapse;margin:.8em 0;font-size:13px;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
 th{background:#f3f3f3}img{max-width:100%}nav ol{columns:2}section{border-top:2px solid #ddd;margin-top:2em}
 pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:12px}footer{margin-top:3em;font-size:12px;color:#555}
 .bottom{background:#f4f8ff;border:1px solid #c9d8f0;padding:.5em 1em}"""

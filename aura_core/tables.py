@@ -10,11 +10,11 @@ def cards_table(cards: list[dict]) -> pd.DataFrame:
     for c in cards:
         rows.append({"dataset": c["dataset"], "rows": c["rows"],
                      "classes": ", ".join(f"{k} {v}" for k, v in c["classes"].items()),
-                     "positive rate": None if c["positive_rate"] is None else round(c["positive_rate"], 3),
+                     "positive rate": "—" if c["positive_rate"] is None else round(c["positive_rate"], 3),
                      "words median / p95": f"{c['words_median']:.0f} / {c['words_p95']:.0f}",
                      "removed by a rule": "; ".join(f"{k}: {v}" for k, v in c["dropped"].items()) or "none",
                      "subsampled": c["subsampled"] or "no", "source": c["source"], "split": c["split"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("dataset")
 
 
 def emotion_summary(stress: dict) -> str:
