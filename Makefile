@@ -8,7 +8,7 @@ export AURA_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 PROFILE ?= params/cpu.yaml
 
-.PHONY: venv report smoke test bench grid lab clean-outputs
+.PHONY: venv report smoke test test-fast bench grid lab clean-outputs
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ test: venv            ## unit tests + the smoke pipeline on the real files (skip
 
 grid: venv            ## the diagnosis grid (30 cells, 2 at a time; re-run to continue) → outputs/grids/diagnosis/compare/
 	$(VENV)/bin/aura grid params/grids/diagnosis.yaml --jobs 2
+
+test-fast: venv       ## the fast lane: every test that neither trains nor runs a pipeline (< 1 min)
+	$(VENV)/bin/python -m pytest -q -m "not slow" tests
 
 bench: venv           ## aura_core vs transformers.Trainer and a naive inference loop (≈10 min, needs the real data)
 	$(VENV)/bin/python benchmarks/bench_train.py

@@ -70,6 +70,7 @@ class StandIn(torch.nn.Module):
         return {"toxicity": tox, "emotion": torch.zeros(len(input_ids), 7)}
 
 
+@pytest.mark.slow
 def test_probe_and_anatomy_through_the_stress_test_with_a_stand_in_model(fixture_data, tiny_encoder, tmp_path):
     prof = tmp_path / "p.yaml"
     prof.write_text(yaml.safe_dump({"data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False,

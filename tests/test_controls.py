@@ -14,6 +14,8 @@ from aura_core.io import read_json
 from aura_core.report import write_index
 from conftest import REPO, make_fixture_data, run_mini
 
+pytestmark = pytest.mark.slow  # every test here trains or runs the notebooks
+
 
 @pytest.fixture(scope="module")
 def single_task(tmp_path_factory, tiny_encoder):

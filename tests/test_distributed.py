@@ -55,6 +55,7 @@ def dropout_free_encoder(tmp_path_factory, tiny_encoder):
     return str(d)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paradigm", ["paired", "interleaved"])
 def test_two_gloo_processes_take_the_same_steps_and_agree_with_one(fixture_data, dropout_free_encoder, tmp_path,
                                                                    paradigm):
@@ -84,6 +85,7 @@ def test_two_gloo_processes_take_the_same_steps_and_agree_with_one(fixture_data,
     assert (tmp_path / "run2" / "checkpoints" / "last.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_aura_run_trains_with_two_processes_from_the_notebook(fixture_data, tiny_encoder, tmp_path):
     """The same path a user takes: `aura run --set num_processes=2`; 02_train launches DDP and reads its result."""
     import subprocess

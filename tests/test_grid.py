@@ -102,6 +102,7 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
     assert rendered == ["g"]                  # the grid view is rendered once every cell has finished
 
 
+@pytest.mark.slow
 def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_path, fixture_data, tiny_encoder):
     import subprocess
     import sys

@@ -1,3 +1,4 @@
+import pytest
 """Speed-ups that must not change what is computed: token cache, length grouping, inference batching, bf16."""
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ def test_bf16_inference_stays_close_to_fp32(tiny_encoder):
     assert np.abs(fp32["toxicity"] - bf16["toxicity"]).max() < 0.02
 
 
+@pytest.mark.slow
 def test_fused_adamw_takes_the_per_tensor_loops_steps(tiny_encoder, tmp_path):
     """fused_adamw is a speed switch only: the same training, equal up to float rounding."""
     import pandas as pd

@@ -1,4 +1,5 @@
 """The end-to-end path: `aura run` through papermill, on the real files for the smoke profile."""
+import html
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ def test_committed_notebooks_are_clean_and_parameterised(name):
     assert len(tagged) == 1 and "run_dir" in tagged[0].source
 
 
+@pytest.mark.slow
 def test_failing_notebook_stops_the_run_naming_cell_and_partial_notebook(tmp_path, fixture_data, tiny_encoder):
     from nbformat.v4 import new_code_cell, new_notebook
     nbdir = tmp_path / "nbs"
@@ -55,6 +57,7 @@ def test_failing_notebook_stops_the_run_naming_cell_and_partial_notebook(tmp_pat
     assert r.returncode == 1 and "params differ from those" in r.stderr and "seed" in r.stderr
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_and_non_zero(tmp_path, monkeypatch):
     r = aura("run", REPO / "params" / "smoke.yaml", "--set", "batch_size=0", "--out", tmp_path / "x")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "batch_size" in r.stderr
@@ -71,6 +74,7 @@ def smoke_run(real_data, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_smoke_run_produces_five_executed_notebooks_and_html(smoke_run):
     for name in NOTEBOOKS:
         nb = nbformat.read(smoke_run / "notebooks" / f"{name}.ipynb", as_version=4)
@@ -82,6 +86,7 @@ def test_smoke_run_produces_five_executed_notebooks_and_html(smoke_run):
     assert "Partner A (claimed)" in (smoke_run / "html" / "05_compare.html").read_text()
 
 
+@pytest.mark.slow
 def test_smoke_run_metrics_tiers_and_plots(smoke_run):
     m = json.loads((smoke_run / "metrics.json").read_text())
     assert set(m) >= {"data", "train", "tune", "stress"}
@@ -113,19 +118,21 @@ def test_smoke_run_metrics_tiers_and_plots(smoke_run):
     assert resolved["name"] == "smoke" and resolved["data_dir"]
 
 
+@pytest.mark.slow
 def test_smoke_index_has_headline_table_and_links(smoke_run):
     index = (smoke_run / "index.html").read_text()
     for name in NOTEBOOKS:
         assert f"html/{name}.html" in index
     assert "Partner A (claimed)" in index and "0.7917" in index and "figures/sigma_trajectories.png" in index
     tiers = json.loads((smoke_run / "metrics.json").read_text())["stress"]["tiers"]
-    assert "Civil Comments sample (partners&#x27; &#x27;Jigsaw&#x27;)" in index   # the file behind L2, named
+    assert "Civil Comments sample (partners' 'Jigsaw')" in html.unescape(index)   # the file behind L2, named
+    assert 'href="report.html"' in index                                         # the one file to send, first
     if not tiers["partners_jigsaw"]["available"]:   # an absent tier is listed with its reason, never silently dropped
         assert "Tiers not available" in index and "aura_stress/jigsaw_test.json" in index
 
 
 def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
-    from aura_core.pipeline import open_run
+    from aura_core.run_folder import open_run
     (tmp_path / "data").mkdir()
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "lab", "epochs": 2, "data_dir": str(tmp_path / "data")}))
     run_dir = tmp_path / "run"
@@ -137,6 +144,7 @@ def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
         open_run(tmp_path / "other")
 
 
+@pytest.mark.slow
 def test_smoke_report_opens_in_headless_chromium(smoke_run):
     from aura_core.browser_check import chromium_paths
     if chromium_paths() is None:
@@ -152,6 +160,7 @@ def test_smoke_report_opens_in_headless_chromium(smoke_run):
     assert results[1]["has_claims_table"] and results[1]["images"] >= 5
 
 
+@pytest.mark.slow
 def test_smoke_report_html_is_one_clean_file_to_send(smoke_run, real_data):
     """report.html: figures inline, no script, no request elsewhere, no path of this machine, no stderr block, every
     table-of-contents anchor resolves; it opens with the bottom line. The rendered notebooks are clean too."""

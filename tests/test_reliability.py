@@ -29,6 +29,7 @@ def child(enc, run, resume):
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tiny_encoder, tmp_path):
     ref = child(tiny_encoder, tmp_path / "ref", False)
     assert ref.wait(timeout=300) == 0, ref.stderr.read()[-2000:]
@@ -54,6 +55,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tiny_encoder,
     assert json.loads((tmp_path / "run/train.json").read_text())["resumed"] is True
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_step_and_task_and_keeps_the_last_good_checkpoint(tiny_encoder, tmp_path, monkeypatch):
     real = T.task_losses
     calls = {"n": 0}
@@ -76,12 +78,14 @@ def test_nan_loss_stops_naming_step_and_task_and_keeps_the_last_good_checkpoint(
     assert loop["step"] == 4 and all(torch.isfinite(v).all() for v in model.state_dict().values())
 
 
+@pytest.mark.slow
 def test_runaway_log_variance_stops_training(tiny_encoder, tmp_path):
     p = tiny_params(tiny_encoder, epochs=1, lr_loss_weights=5.0, max_abs_log_var=0.5, scheduler="constant")
     with pytest.raises(T.TrainingDiverged, match=r"step \d+ \(epoch 1\): s_(toxicity|emotion) = .* ran past ±0.5"):
         T.train(p, tmp_path, frames(40), frames(4))
 
 
+@pytest.mark.slow
 def test_checkpoints_are_safetensors_not_pickle(tiny_encoder, tmp_path):
     T.train(tiny_params(tiny_encoder, epochs=1, checkpoint_every=1), tmp_path, frames(8), frames(4))
     for f in (tmp_path / "checkpoints").iterdir():

@@ -10,6 +10,7 @@ from conftest import REPO, write
 PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(2)>"]
 
 
+@pytest.mark.slow
 def test_script_and_img_payloads_in_the_data_never_reach_the_html_live(fixture_data, tiny_encoder, tmp_path):
     rows = "".join(f"{60 + i}\tyou idiot {PAYLOADS[i % 2]} @USER\tOFF\tTIN\tIND\n" for i in range(8))
     path = fixture_data / "olid/olid-training-v1.0.tsv"

@@ -114,6 +114,7 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_a_prediction_file_of_a_run_reproduces_its_scores(mini_run, tmp_path):
     """Scores made elsewhere enter the same tables: the run's own probabilities, sent back as a file, give the run's
     metrics, CIs, anatomy and shortcut probe exactly."""
@@ -152,6 +153,7 @@ def aura(*args, timeout=900):
                           timeout=timeout, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_evaluate_a_hugging_face_classifier(tmp_path, fixture_data, tiny_encoder):
     """A randomly initialised BertForSequenceClassification saved in the Hugging Face layout, scored by the same
     notebooks as an AURA run: every tier, with P(toxic) = softmax over its outputs at the 'toxic' label."""
@@ -184,6 +186,7 @@ def test_evaluate_a_hugging_face_classifier(tmp_path, fixture_data, tiny_encoder
     assert read_json(tmp_path / "ev/model.json")["kind"] == "hf"
 
 
+@pytest.mark.slow
 def test_grid_rescore_adds_a_tier_and_changes_nothing_else(tmp_path, fixture_data, tiny_encoder):
     """A finished cell re-scored after a tier was added: the new tier appears, every earlier number, the checkpoint
     and the training record stay as they were; the plain re-run sees the cell as finished, not stale. The cell then

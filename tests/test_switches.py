@@ -83,6 +83,7 @@ def test_masked_loss_ignores_unlabelled_rows_and_is_finite_without_a_task():
     assert math.isnan(torch.nn.functional.cross_entropy(logits["emotion"], only_olid["emotion"]).item())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paradigm", ["masked", "interleaved"])
 def test_training_runs_for_every_paradigm(tiny_encoder, tmp_path, paradigm):
     olid = pd.DataFrame({"text": [f"nasty idiot {i}" if i % 2 else f"calm {i}" for i in range(10)],
@@ -145,6 +146,7 @@ def test_threshold_curve_has_one_point_per_distinct_score():
     assert t.tolist() == [0.2, 0.9] and f1[0] == pytest.approx((0 + 0.8) / 2)
 
 
+@pytest.mark.slow
 def test_threshold_is_tuned_on_validation_rows_only_and_used_by_every_tier(mini_run, monkeypatch):
     seen = []
     real = validation.tune_threshold
@@ -159,6 +161,7 @@ def test_threshold_is_tuned_on_validation_rows_only_and_used_by_every_tier(mini_
     assert stress["tiers"]["jigsaw"]["provenance"]["removed_by_rules"] == {"unscored rows (test_labels.csv -1)": 1}
 
 
+@pytest.mark.slow
 def test_validation_switch_picks_the_rows(mini_run):
     p, run_dir, tuned, _ = mini_run(validation="paired")
     assert tuned["validation_at_threshold"]["n"] == 6 + 7      # OLID dev + GoEmotions dev (counted non-toxic)
@@ -166,6 +169,7 @@ def test_validation_switch_picks_the_rows(mini_run):
     assert (epochs["val_tox_macro_f1"] == epochs["val_tox_macro_f1_paired"]).all()
 
 
+@pytest.mark.slow
 def test_preprocess_switch_reaches_training_and_every_tier(mini_run):
     p, run_dir, *_ = mini_run(preprocess="tweet")
     prep = pipeline.prepared(p, run_dir)
@@ -189,6 +193,7 @@ def test_tweet_normalisation(raw, clean):
     assert normalise_tweet(raw) == clean
 
 
+@pytest.mark.slow
 def test_deterministic_runs_give_identical_step_logs_and_metrics(tiny_encoder, tmp_path):
     outs = []
     for k in range(2):

@@ -41,6 +41,7 @@ def test_optimizer_groups_put_s_in_its_own_group_without_decay(tiny_encoder):
     assert n_params == len(list(model.parameters())) + 1
 
 
+@pytest.mark.slow
 def test_training_steps_lower_the_loss_on_a_fixed_batch(tiny_encoder):
     torch.manual_seed(0)
     p = tiny_params(tiny_encoder, lr_encoder=1e-3, lr_heads=1e-2)
@@ -68,6 +69,7 @@ def test_task_losses_skip_a_task_without_labels():
     assert set(out) == {"toxicity"} and math.isfinite(out["toxicity"].item())
 
 
+@pytest.mark.slow
 def test_train_writes_step_log_checkpoints_and_epoch_table(tiny_encoder, tmp_path):
     p = tiny_params(tiny_encoder)
     df = frames(12)                      # 24 rows → 6 batches of 4 → 3 optimizer steps per epoch
@@ -97,6 +99,7 @@ def test_checkpoint_round_trip_reproduces_outputs(tiny_encoder, tmp_path):
     assert w2.log_vars.tolist() == pytest.approx([0.7, 0.7])
 
 
+@pytest.mark.slow
 def test_best_epoch_selection_picks_the_best_checkpoint(tiny_encoder, tmp_path, monkeypatch):
     scripted = iter([0.40, 0.70, 0.55])
     monkeypatch.setattr(T, "validate", lambda *a, **k: {"val_tox_macro_f1": next(scripted), "val_emo_macro_f1": 0.0})
