@@ -125,3 +125,20 @@ def load_state(run_dir: Path, model, weighting, opt, sched, scaler) -> tuple[dic
         scaler.load_state_dict(meta["scaler"])
     set_rng_state(tensors, meta["rng"])
     return meta["loop"], tensors.get("loader.generator")
+
+
+def prune(run_dir: Path, keep: str) -> int:
+    """Once a run has finished: keep all checkpoint files, only the selected weights (train.json names them), or
+    none. Returns the bytes freed."""
+    folder = Path(run_dir) / "checkpoints"
+    if keep == "all" or not folder.is_dir():
+        return 0
+    selected = json.loads((Path(run_dir) / "train.json").read_text())["checkpoint"]
+    freed = 0
+    for f in sorted(folder.iterdir()):
+        if keep == "none" or f.relative_to(run_dir).as_posix() != selected:
+            freed += f.stat().st_size
+            f.unlink()
+    if keep == "none":
+        folder.rmdir()
+    return freed

@@ -31,6 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--summary", action="store_true",
                    help="Run nothing: print the headline table, factor attribution and speed parity (markdown) from "
                         "the cells finished so far.")
+    g.add_argument("--executor", choices=["slurm", "local"],
+                   help="Submit one job-array task per pending cell through submitit instead of running them here with "
+                        "--jobs: slurm (a SLURM cluster; options with --slurm) or local (submitit's local executor, the "
+                        "same code path on this machine).")
+    g.add_argument("--slurm", dest="slurm", action="append", default=[], metavar="KEY=VALUE",
+                   help="An executor option, repeatable: partition=gpu, gpus_per_node=1, cpus_per_task=8, mem_gb=32, "
+                        "timeout_min=240, array_parallelism=10, account=..., any other slurm_* key of submitit.")
+    g.add_argument("--no-wait", action="store_true", help="With --executor: return once submitted; follow with --status.")
+    g.add_argument("--status", action="store_true",
+                   help="Run nothing: each cell's state (finished, running and by whom, failed, queued, interrupted, "
+                        "pending) and disk use, read from the cell folders.")
     g.add_argument("--rescore", action="store_true",
                    help="Train nothing: re-score every finished cell from its selected checkpoint on the tiers the "
                         "grid's params declare now (re-runs 04 and 05 per cell), then re-render the grid view.")
@@ -65,6 +76,17 @@ def main(argv: list[str] | None = None) -> int:
             from .answers import markdown_summary
             from .grid import load_grid
             print(markdown_summary(load_grid(args.grid, args.root)))
+            return 0
+        if args.cmd == "grid" and args.status:
+            from .grid import grid_status, load_grid
+            table = grid_status(load_grid(args.grid, args.root))
+            print(table.to_string(index=False))
+            counts = table["state"].value_counts()
+            print("[grid] " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {table['disk_mb'].sum():.1f} MB")
+            return 0
+        if args.cmd == "grid" and args.executor:
+            from .grid import load_grid, submit_grid
+            submit_grid(load_grid(args.grid, args.root), args.executor, args.slurm, not args.no_wait, args.shard)
             return 0
         if args.cmd == "grid" and args.rescore:
             from .grid import load_grid

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,10 @@ import pandas as pd
 import papermill as pm
 import yaml
 
+from .cell_claim import describe, holder, is_held, try_claim
 from .compare import run_scores
 from .io import atomic_write_text, read_json, write_json
-from .params import ParamError, dump, load, to_dict, training_changes
+from .params import ParamError, dump, load, read_profile, to_dict, training_changes
 from .runner import KERNEL_ARGS, NOTEBOOKS, default_notebooks_dir, export_html
 from .single_report import write_grid_report
 
@@ -84,6 +86,8 @@ class Cell:
         return {**self.config.overrides, "seed": self.seed}
 
 
+FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
+GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
 GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "baseline", "description", "comparisons"}
 
 
@@ -167,21 +171,48 @@ def stale_keys(grid: Grid, cell: Cell) -> list[str]:
     return training_changes(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
 
 
-def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
-    """Run one cell with `aura run` in a subprocess; returns 'ok' or 'failed: <last error line>'."""
+def cell_command(grid: Grid, cell: Cell) -> list[str]:
+    """`aura run` for one cell (--resume when an earlier attempt left a run state). Grid cells keep only their
+    selected weights once finished (keep_checkpoints: selected) unless the grid's profile or config says otherwise."""
     cmd = [sys.executable, "-m", "aura_core.cli", "run", str(grid.base), "--out", str(cell.dir)]
     if (cell.dir / "run_state.json").is_file():
         cmd.append("--resume")  # a cell interrupted earlier continues where it stopped
-    for k, v in cell.overrides.items():
+    overrides = dict(cell.overrides)
+    if "keep_checkpoints" not in overrides and "keep_checkpoints" not in read_profile(grid.base):
+        overrides["keep_checkpoints"] = GRID_KEEP_CHECKPOINTS
+    for k, v in overrides.items():
         cmd += ["--set", f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{cell.id}.log", "w") as log:
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-    if rc == 0:
-        return "ok"
-    lines = (log_dir / f"{cell.id}.log").read_text().strip().splitlines()
-    return f"failed: {lines[-1] if lines else f'exit {rc}'}"
+    return cmd
+
+
+def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
+    """Claim the cell and run it with `aura run` in a subprocess that holds the claim; returns 'ok', 'skipped: …'
+    (another live process holds it, or finished it meanwhile) or 'failed: <last error line>' (also in failed.json)."""
+    claim = try_claim(cell.dir)
+    if claim is None:
+        return f"skipped: held by {describe(holder(cell.dir))}"
+    try:
+        if claim.took_over:
+            print(f"[grid] {cell.id}: taking over the claim of {describe(claim.took_over)}: its process is gone",
+                  flush=True)
+        if finished(cell):
+            return "skipped: finished by another process"
+        for stale in (FAILED_FILE, QUEUED_FILE):  # this attempt replaces the last one's record
+            (cell.dir / stale).unlink(missing_ok=True)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / f"{cell.id}.log", "w") as log:
+            rc = subprocess.run(cell_command(grid, cell), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                pass_fds=(claim.fd,)).returncode
+        if rc == 0:
+            return "ok"
+        lines = (log_dir / f"{cell.id}.log").read_text().strip().splitlines()
+        status = f"failed: {lines[-1] if lines else f'exit {rc}'}"
+        write_json(cell.dir / FAILED_FILE, {"status": status, "log": str(log_dir / f"{cell.id}.log"),
+                                            "at": time.strftime("%Y-%m-%d %H:%M:%S")})
+        return status
+    finally:
+        claim.release()
 
 
 def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: bool = False) -> pd.DataFrame:
@@ -210,9 +241,21 @@ def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: 
             status[c.id] = st
             print(f"[grid] {c.id}: {st}", flush=True)
     write_json(grid.dir / f"status{'' if not shard_spec else '_' + shard_spec.replace('/', 'of')}.json", status)
+    return finish_grid(grid, status)
+
+
+def finish_grid(grid: Grid, status: dict[str, str]) -> pd.DataFrame:
+    """Summary; the grid view once every cell has finished (by whichever process: one renders it); failures raised."""
     table = summarize(grid)
     if (table["status"] == "finished").all():
-        render_compare(grid)
+        claim = try_claim(grid.dir / "compare")
+        if claim is None:
+            print(f"[grid] compare: being rendered by {describe(holder(grid.dir / 'compare'))}", flush=True)
+        else:
+            try:
+                render_compare(grid)
+            finally:
+                claim.release()
     failed = {k: v for k, v in status.items() if v.startswith("failed")}
     if failed:
         raise RuntimeError(f"{len(failed)} grid cell(s) failed, first: {next(iter(failed))}: {next(iter(failed.values()))}")
@@ -234,12 +277,50 @@ def cell_table(grid: Grid) -> pd.DataFrame:
     """One row per cell (missing or unfinished cells included, with their status) and its headline numbers."""
     rows = []
     for c in cells(grid):
-        row = {"config": c.config.label, "factor": c.config.factor, "seed": c.seed, "cell": c.id}
+        row = {"config": c.config.label, "factor": c.config.factor, "seed": c.seed, "cell": c.id,
+               "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)}
         if finished(c):
             row |= {"status": "finished", **cell_scores(read_json(c.dir / "metrics.json"))}
         else:
             row["status"] = "not finished"
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def disk_bytes(folder: Path) -> int:
+    """Bytes of every file under folder (0 when absent)."""
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) if Path(folder).is_dir() else 0
+
+
+def cell_state(cell: Cell) -> str:
+    """What the cell folder says: finished, running (a live process holds its claim), failed (last attempt),
+    queued (submitted to an executor, not started), interrupted (resumes on the next run) or pending."""
+    if finished(cell):
+        return "finished"
+    if is_held(cell.dir):
+        return "running"
+    if (cell.dir / FAILED_FILE).is_file():
+        return "failed"
+    if (cell.dir / QUEUED_FILE).is_file():
+        return "queued"
+    if (cell.dir / "run_state.json").is_file():
+        return "interrupted"
+    return "pending"
+
+
+def grid_status(grid: Grid) -> pd.DataFrame:
+    """`aura grid --status`: one row per cell, read from the cell folders only (no scheduler is asked)."""
+    rows = []
+    for c in cells(grid):
+        state = cell_state(c)
+        detail = ""
+        if state == "running":
+            detail = describe(holder(c.dir))
+        elif state == "failed":
+            detail = read_json(c.dir / FAILED_FILE)["status"]
+        elif state == "queued":
+            detail = f"job {read_json(c.dir / QUEUED_FILE).get('job_id')}"
+        rows.append({"cell": c.id, "state": state, "detail": detail, "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)})
     return pd.DataFrame(rows)
 
 
@@ -249,7 +330,8 @@ def summarize(grid: Grid) -> pd.DataFrame:
     grid.dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(grid.dir / "summary.csv", table.to_csv(index=False))
     write_json(grid.dir / "summary.json", {"grid": grid.name, "base": str(grid.base), "baseline": grid.baseline,
-                                           "seeds": grid.seeds, "cells": table.to_dict("records")})
+                                           "seeds": grid.seeds, "disk_mb": round(disk_bytes(grid.dir) / 1e6, 1),
+                                           "cells": table.to_dict("records")})
     return table
 
 
@@ -277,3 +359,72 @@ def render_compare(grid: Grid) -> Path:
     print(f"[grid] compare: {out / '05_compare.html'}; one file to send: {report} "
           f"({report.stat().st_size / 1e6:.1f} MB)", flush=True)
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# other executors: submitit (SLURM job arrays, or its local executor)
+
+GENERIC_EXECUTOR_KEYS = {"timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb", "nodes", "tasks_per_node", "name"}
+
+
+def executor_parameters(options: list[str]) -> dict:
+    """--slurm key=value → submitit parameters: the generic ones as given (timeout_min, gpus_per_node, cpus_per_task,
+    mem_gb, …), every other key prefixed slurm_ (partition → slurm_partition, array_parallelism →
+    slurm_array_parallelism)."""
+    out = {}
+    for item in options:
+        if "=" not in item:
+            raise ParamError(f"--slurm {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        out[key if key in GENERIC_EXECUTOR_KEYS or key.startswith("slurm_") else f"slurm_{key}"] = yaml.safe_load(value)
+    return out
+
+
+def run_cell_job(grid_path: str, root: str, cell_id: str) -> str:
+    """One array task: the cell named cell_id of the grid, claimed and run on the whole task's cores."""
+    grid = load_grid(grid_path, root)
+    cell = next(c for c in cells(grid) if c.id == cell_id)
+    return run_cell(grid, cell, os.cpu_count() or 1, grid.dir / "logs")
+
+
+def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wait: bool = True,
+                shard_spec: str | None = None) -> pd.DataFrame | None:
+    """Submit one job-array task per pending cell through submitit (executor "slurm", or "local": submitit's local
+    executor, the same code path without a cluster). wait=False returns once submitted (`--status` then follows it
+    from the cell folders)."""
+    import submitit
+    todo = [c for c in shard(cells(grid), shard_spec) if cell_state(c) in ("pending", "failed", "interrupted")]
+    for c in todo:
+        keys = stale_keys(grid, c)
+        if keys:
+            raise ParamError(f"{c.dir}: ran with other params than {grid.path} gives now ({', '.join(keys)}); move "
+                             f"the folder away or give the grid another name")
+    print(f"[grid] {grid.name}: submitting {len(todo)} cell(s) to the {executor} executor", flush=True)
+    if not todo:
+        return finish_grid(grid, {}) if wait else None
+    submitted = time.strftime("%Y-%m-%d %H:%M:%S")
+    for c in todo:  # written before submission: a task that starts at once removes it when it claims the cell
+        write_json(c.dir / QUEUED_FILE, {"job_id": None, "executor": executor, "submitted": submitted})
+    ex = submitit.AutoExecutor(folder=grid.dir / "submitit" / "%j", cluster="slurm" if executor == "slurm" else "local")
+    ex.update_parameters(**{"name": f"aura-{grid.name}", "timeout_min": 24 * 60, **executor_parameters(options or [])})
+    jobs = ex.map_array(run_cell_job, [str(grid.path.resolve())] * len(todo), [str(grid.root.resolve())] * len(todo),
+                        [c.id for c in todo])
+    for c, job in zip(todo, jobs):
+        queued = c.dir / QUEUED_FILE
+        try:  # the job id, unless the task has started (and removed the file) already
+            write_json(queued, {**read_json(queued), "job_id": job.job_id})
+        except FileNotFoundError:
+            pass
+        print(f"[grid] {c.id}: queued as job {job.job_id}", flush=True)
+    if not wait:
+        return None
+    status = {}
+    for c, job in zip(todo, jobs):
+        try:
+            status[c.id] = job.result()
+        except Exception as e:  # the task itself died (timeout, node failure): its log is in the submitit folder
+            status[c.id] = f"failed: job {job.job_id}: {type(e).__name__}: {str(e).strip().splitlines()[-1][:200]}"
+            write_json(c.dir / FAILED_FILE, {"status": status[c.id], "at": time.strftime("%Y-%m-%d %H:%M:%S")})
+        print(f"[grid] {c.id}: {status[c.id]}", flush=True)
+    return finish_grid(grid, status)

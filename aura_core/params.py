@@ -142,6 +142,10 @@ class Params:
     max_grad_norm: Optional[float] = _p(1.0, "Gradient clipping norm; null = none.", min=0.0, exclusive_min=True)
     checkpoint_every: int = _p(200, "Save the resume state (model, optimizer, scheduler, s_i, RNG, data position) "
                                "every N optimizer steps; 0 = only at epoch ends.", min=0)
+    keep_checkpoints: Literal["all", "selected", "none"] = _p(
+        "all", "What a finished run keeps in checkpoints/: all (best and last weights and the resume state), selected "
+        "(only the weights its evaluation used: enough for aura evaluate and aura grid --rescore), none (no weights: it "
+        "can never be scored again). aura grid defaults its cells to selected.")
     max_abs_log_var: float = _p(10.0, "Stop training when any |s_i| exceeds this (a runaway loss weight).",
                                 min=0.0, exclusive_min=True)
     selection: Literal["last", "best"] = _p("last", "Which epoch's weights the evaluation uses.")
@@ -350,10 +354,10 @@ def to_dict(p: Params) -> dict:
     return dataclasses.asdict(p)
 
 
-# keys that say where inputs live or what a report prints, not what a run computes: data_dir is the same data on
-# another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders from its own
-# claims file. Two runs that differ only in these are the same run.
-NOT_COMPUTED = ("data_dir", "claims")
+# keys that say where inputs live, what a report prints or what is kept, not what a run computes: data_dir is the
+# same data on another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders
+# from its own claims file; keep_checkpoints only deletes files once the run has finished. Two runs that differ only in these are the same run.
+NOT_COMPUTED = ("data_dir", "claims", "keep_checkpoints")
 # keys that decide only what a trained model is scored on (tiers, their labels and sampling) or how a report reads:
 # changing them needs a re-score (`aura grid --rescore`, `aura evaluate`), never a new training.
 EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows", "eval_batch_size", "reference_runs",

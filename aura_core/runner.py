@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
+from .checkpoints import prune
 from .io import atomic_write_text, read_json, write_json
 from .params import changed_keys, load, to_dict
 from .pipeline import preflight
@@ -95,8 +96,10 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     for name in done:
         print(f"[aura] {name}: finished earlier, skipped (--resume)", flush=True)
     execute(run_dir, [n for n in NOTEBOOKS if n not in done], notebooks_dir, log_output, resume, done, timings)
+    freed = prune(run_dir, p.keep_checkpoints)  # finished: the resume state (and more, if asked) is no longer needed
     write_json(run_dir / "run.json", {**read_json(run_dir / "run.json"), "profile": str(Path(profile).resolve()),
-                                      "overrides": overrides or []})
+                                      "overrides": overrides or [], "keep_checkpoints": p.keep_checkpoints,
+                                      "checkpoint_mb_freed": round(freed / 1e6, 1)})
     write_index(run_dir)
     report = write_run_report(run_dir)
     print(f"[aura] report: {report} ({report.stat().st_size / 1e6:.1f} MB, one file to send); index: "

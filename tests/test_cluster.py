@@ -1,0 +1,188 @@
+"""Beyond one machine: cell claims that die with their process, submitit executors, grid status, disk budget."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from aura_core import cell_claim
+from aura_core import grid as G
+from aura_core.checkpoints import prune
+from conftest import REPO
+
+CLAIM_AND_SLEEP = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from aura_core.cell_claim import try_claim
+claim = try_claim({cell!r})
+print("claimed" if claim else "held", flush=True)
+time.sleep(60 if claim else 0)
+"""
+
+
+def claimer(cell):
+    return subprocess.Popen([sys.executable, "-c", CLAIM_AND_SLEEP.format(repo=str(REPO), cell=str(cell))],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def test_a_claim_is_exclusive_and_dies_with_its_process(tmp_path):
+    cell = tmp_path / "c__seed1"
+    mine = cell_claim.try_claim(cell)
+    assert mine is not None and cell_claim.is_held(cell)
+    other = claimer(cell)
+    assert other.stdout.readline().strip() == "held" and other.wait(timeout=30) == 0
+    assert cell_claim.holder(cell)["pid"] == os.getpid()
+    mine.release()
+    assert not cell_claim.is_held(cell) and cell_claim.holder(cell) is None
+    victim = claimer(cell)                         # claims, then is killed without releasing anything
+    assert victim.stdout.readline().strip() == "claimed" and cell_claim.is_held(cell)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert not cell_claim.is_held(cell)             # the kernel dropped the lock with the process
+    assert cell_claim.holder(cell)["pid"] == victim.pid   # its claim.json is left behind …
+    taken = cell_claim.try_claim(cell)
+    assert taken.took_over["pid"] == victim.pid     # … and taken over, saying whose it was
+    taken.release()
+
+
+def test_executor_options_map_to_submitit_parameters():
+    params = G.executor_parameters(["partition=gpu", "gpus_per_node=1", "timeout_min=240", "array_parallelism=8",
+                                    "slurm_account=nlp", "mem_gb=32"])
+    assert params == {"slurm_partition": "gpu", "gpus_per_node": 1, "timeout_min": 240,
+                      "slurm_array_parallelism": 8, "slurm_account": "nlp", "mem_gb": 32}
+    with pytest.raises(G.ParamError, match="--slurm 'partition': expected key=value"):
+        G.executor_parameters(["partition"])
+
+
+def fake_checkpoints(run, selected="checkpoints/best.safetensors"):
+    (run / "checkpoints").mkdir(parents=True)
+    for name, size in (("best.safetensors", 100), ("last.safetensors", 100), ("resume.safetensors", 300)):
+        (run / "checkpoints" / name).write_bytes(b"x" * size)
+    (run / "train.json").write_text(json.dumps({"checkpoint": selected}))
+
+
+@pytest.mark.parametrize("keep, left, freed", [("all", ["best", "last", "resume"], 0), ("selected", ["best"], 400),
+                                               ("none", None, 500)])
+def test_keep_checkpoints(tmp_path, keep, left, freed):
+    fake_checkpoints(tmp_path)
+    assert prune(tmp_path, keep) == freed
+    if left is None:
+        assert not (tmp_path / "checkpoints").exists()
+    else:
+        assert sorted(f.name.split(".")[0] for f in (tmp_path / "checkpoints").iterdir()) == left
+
+
+def test_a_run_kept_without_weights_says_so_when_scored(tmp_path):
+    from aura_core.params import Params
+    from aura_core.scoring import load_scorer
+    fake_checkpoints(tmp_path)
+    prune(tmp_path, "none")
+    with pytest.raises(FileNotFoundError, match="best.safetensors: the weights to score are not there"):
+        load_scorer(tmp_path, Params(device="cpu"))
+
+
+def grid_file(tmp_path, fixture_data, tiny_encoder, configs, **base):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "name": "tiny", "data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False, "epochs": 1,
+        "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml"), **base}))
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({"name": "tg", "base": "base.yaml", "seeds": [5],
+                                                     "baseline": configs[0]["label"], "configs": configs}))
+    return tmp_path / "g.yaml"
+
+
+TWO = [{"label": "paired", "set": {}}, {"label": "masked", "factor": "pseudo_labels", "set": {"paradigm": "masked"}}]
+
+
+def aura_grid(tmp_path, *args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "g.yaml"), "--root",
+                             str(tmp_path / "out"), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=REPO, **kw)
+
+
+def test_cell_states_are_read_from_the_folders(tmp_path, fixture_data, tiny_encoder):
+    g = G.load_grid(grid_file(tmp_path, fixture_data, tiny_encoder, TWO + [
+        {"label": "c", "set": {"seed": 1}}, {"label": "d", "set": {"seed": 2}}, {"label": "e", "set": {"seed": 3}}]),
+        tmp_path / "out")
+    a, b, c, d, e = G.cells(g)
+    (a.dir).mkdir(parents=True)
+    (a.dir / "run_state.json").write_text(json.dumps({"completed": G.NOTEBOOKS}))
+    (a.dir / "metrics.json").write_text("{}")
+    claim = cell_claim.try_claim(b.dir)
+    c.dir.mkdir(parents=True)
+    (c.dir / G.FAILED_FILE).write_text(json.dumps({"status": "failed: aura: error: boom"}))
+    (d.dir).mkdir(parents=True)
+    (d.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": "77"}))
+    status = G.grid_status(g).set_index("cell")
+    claim.release()
+    assert status["state"].tolist() == ["finished", "running", "failed", "queued", "pending"]
+    assert status.loc[b.id, "detail"].startswith(f"{os.uname().nodename} pid {os.getpid()}")
+    assert status.loc[c.id, "detail"] == "failed: aura: error: boom" and status.loc[d.id, "detail"] == "job 77"
+
+
+@pytest.mark.slow
+def test_two_grid_processes_at_once_train_every_cell_exactly_once(tmp_path, fixture_data, tiny_encoder):
+    grid_file(tmp_path, fixture_data, tiny_encoder, TWO)
+    procs = [aura_grid(tmp_path, "--jobs", "1") for _ in range(2)]
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    for cell in ("paired__seed5", "masked__seed5"):
+        trained = [o for o in outs if f"[grid] {cell}: ok" in o]
+        assert len(trained) == 1, outs                      # exactly one process trained it …
+        other = outs[1 - outs.index(trained[0])]
+        assert (f"{cell}: skipped: held by" in other or f"{cell}: skipped: finished by another process" in other
+                or "finished earlier" in other), other      # … the other saw it held or done
+        log = (tmp_path / "out/tg/logs" / f"{cell}.log").read_text()
+        assert log.count("[aura] 02_train done") == 1
+    summary = json.loads((tmp_path / "out/tg/summary.json").read_text())
+    assert [c["status"] for c in summary["cells"]] == ["finished", "finished"] and summary["disk_mb"] > 0
+    ckpts = sorted(f.name for f in (tmp_path / "out/tg/paired__seed5/checkpoints").iterdir())
+    assert ckpts == ["last.safetensors"]                    # grid default: only the selected weights are kept
+    assert (tmp_path / "out/tg/compare/report.html").is_file()
+
+
+@pytest.mark.slow
+def test_a_grid_killed_mid_cell_is_taken_over_and_resumed(tmp_path, fixture_data, tiny_encoder):
+    grid_file(tmp_path, fixture_data, tiny_encoder, TWO[:1])
+    cell = tmp_path / "out/tg/paired__seed5"
+    first = aura_grid(tmp_path, start_new_session=True)     # its own process group, as a SLURM job is
+    deadline = time.time() + 300
+    while time.time() < deadline and not (cell / "steps.csv").is_file():  # 01 done, training started
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)                    # the grid process and the training it started
+    first.wait(timeout=30)
+    assert cell_claim.holder(cell) is not None and not cell_claim.is_held(cell)
+    assert G.cell_state(G.cells(G.load_grid(tmp_path / "g.yaml", tmp_path / "out"))[0]) == "interrupted"
+    again = aura_grid(tmp_path)
+    out = again.communicate(timeout=900)[0]
+    assert again.returncode == 0, out
+    assert f"taking over the claim of {os.uname().nodename} pid {first.pid}" in out and "its process is gone" in out
+    assert "[grid] paired__seed5: ok" in out
+    log = (tmp_path / "out/tg/logs/paired__seed5.log").read_text()
+    assert "01_data_prep: finished earlier, skipped (--resume)" in log   # continued, not started over
+    assert json.loads((cell / "run_state.json").read_text())["completed"] == G.NOTEBOOKS
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_runs_the_grid_and_status_follows_it(tmp_path, fixture_data, tiny_encoder):
+    grid_file(tmp_path, fixture_data, tiny_encoder, TWO)
+    sub = aura_grid(tmp_path, "--executor", "local", "--no-wait")
+    out = sub.communicate(timeout=300)[0]
+    assert sub.returncode == 0 and out.count("queued as job") == 2, out
+    deadline, states = time.time() + 900, []
+    while time.time() < deadline:
+        st = aura_grid(tmp_path, "--status")
+        text = st.communicate(timeout=60)[0]
+        states.append(text)
+        if "2 finished" in text:
+            break
+        time.sleep(5)
+    assert "2 finished" in states[-1], states[-1]
+    assert any("running" in s or "queued" in s for s in states[:-1]) or len(states) == 1
+    done = aura_grid(tmp_path, "--executor", "local")       # nothing pending: renders the grid view and returns
+    out = done.communicate(timeout=600)[0]
+    assert done.returncode == 0 and "submitting 0 cell(s)" in out, out
+    assert (tmp_path / "out/tg/compare/report.html").is_file()
