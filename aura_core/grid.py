@@ -302,10 +302,21 @@ def cell_state(cell: Cell) -> str:
     if (cell.dir / FAILED_FILE).is_file():
         return "failed"
     if (cell.dir / QUEUED_FILE).is_file():
-        return "queued"
+        return "failed" if ended_job(cell) else "queued"
     if (cell.dir / "run_state.json").is_file():
         return "interrupted"
     return "pending"
+
+
+def ended_job(cell: Cell) -> Path | None:
+    """The log of the submitit job a queued cell was given, when that job has ended (submitit wrote its result)
+    without the cell ever starting: it died before claiming it."""
+    queued = read_json(cell.dir / QUEUED_FILE)
+    job = queued.get("job_id")
+    if not job:
+        return None
+    folder = cell.dir.parent / "submitit" / str(job)
+    return folder / f"{job}_0_log.err" if (folder / f"{job}_0_result.pkl").is_file() else None
 
 
 def grid_status(grid: Grid) -> pd.DataFrame:
@@ -316,8 +327,10 @@ def grid_status(grid: Grid) -> pd.DataFrame:
         detail = ""
         if state == "running":
             detail = describe(holder(c.dir))
-        elif state == "failed":
+        elif state == "failed" and (c.dir / FAILED_FILE).is_file():
             detail = read_json(c.dir / FAILED_FILE)["status"]
+        elif state == "failed":
+            detail = f"its job ended before the cell started: see {ended_job(c).relative_to(grid.dir)}"
         elif state == "queued":
             detail = f"job {read_json(c.dir / QUEUED_FILE).get('job_id')}"
         rows.append({"cell": c.id, "state": state, "detail": detail, "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)})
@@ -364,21 +377,29 @@ def render_compare(grid: Grid) -> Path:
 # ----------------------------------------------------------------------------------------------------------------------
 # other executors: submitit (SLURM job arrays, or its local executor)
 
-GENERIC_EXECUTOR_KEYS = {"timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb", "nodes", "tasks_per_node", "name"}
+LOCAL_EXECUTOR_KEYS = {"timeout_min", "gpus_per_node", "visible_gpus", "tasks_per_node", "nodes"}
+SLURM_ALIASES = {"timeout_min": "time", "name": "job_name"}  # submitit's generic names → SlurmExecutor's
 
 
-def executor_parameters(options: list[str]) -> dict:
-    """--slurm key=value → submitit parameters: the generic ones as given (timeout_min, gpus_per_node, cpus_per_task,
-    mem_gb, …), every other key prefixed slurm_ (partition → slurm_partition, array_parallelism →
-    slurm_array_parallelism)."""
-    out = {}
+def executor_parameters(options: list[str], executor: str) -> tuple[dict, list[str]]:
+    """--slurm key=value → (the executor's parameters, keys the local executor ignores). Keys are SlurmExecutor's
+    (partition, gpus_per_node, cpus_per_task, mem, time, array_parallelism, account, qos, …; a slurm_ prefix is
+    dropped), plus submitit's generic timeout_min, mem_gb and name."""
+    params, ignored = {}, []
     for item in options:
         if "=" not in item:
             raise ParamError(f"--slurm {item!r}: expected key=value")
         key, value = item.split("=", 1)
-        key = key.strip()
-        out[key if key in GENERIC_EXECUTOR_KEYS or key.startswith("slurm_") else f"slurm_{key}"] = yaml.safe_load(value)
-    return out
+        key, value = key.strip().removeprefix("slurm_"), yaml.safe_load(value)
+        if executor == "slurm":
+            if key == "mem_gb":
+                key, value = "mem", f"{value}GB"
+            params[SLURM_ALIASES.get(key, key)] = value
+        elif key in LOCAL_EXECUTOR_KEYS:
+            params[key] = value
+        else:
+            ignored.append(key)
+    return params, ignored
 
 
 def run_cell_job(grid_path: str, root: str, cell_id: str) -> str:
@@ -406,8 +427,16 @@ def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wai
     submitted = time.strftime("%Y-%m-%d %H:%M:%S")
     for c in todo:  # written before submission: a task that starts at once removes it when it claims the cell
         write_json(c.dir / QUEUED_FILE, {"job_id": None, "executor": executor, "submitted": submitted})
-    ex = submitit.AutoExecutor(folder=grid.dir / "submitit" / "%j", cluster="slurm" if executor == "slurm" else "local")
-    ex.update_parameters(**{"name": f"aura-{grid.name}", "timeout_min": 24 * 60, **executor_parameters(options or [])})
+    params, ignored = executor_parameters(options or [], executor)
+    if ignored:
+        print(f"[grid] the local executor ignores: {', '.join(ignored)}", flush=True)
+    folder = grid.dir / "submitit" / "%j"
+    if executor == "slurm":
+        ex = submitit.SlurmExecutor(folder=folder)
+        ex.update_parameters(**{"job_name": f"aura-{grid.name}", "time": 24 * 60, **params})
+    else:
+        ex = submitit.LocalExecutor(folder=folder)
+        ex.update_parameters(**{"timeout_min": 24 * 60, **params})
     jobs = ex.map_array(run_cell_job, [str(grid.path.resolve())] * len(todo), [str(grid.root.resolve())] * len(todo),
                         [c.id for c in todo])
     for c, job in zip(todo, jobs):

@@ -50,12 +50,21 @@ def test_a_claim_is_exclusive_and_dies_with_its_process(tmp_path):
 
 
 def test_executor_options_map_to_submitit_parameters():
-    params = G.executor_parameters(["partition=gpu", "gpus_per_node=1", "timeout_min=240", "array_parallelism=8",
-                                    "slurm_account=nlp", "mem_gb=32"])
-    assert params == {"slurm_partition": "gpu", "gpus_per_node": 1, "timeout_min": 240,
-                      "slurm_array_parallelism": 8, "slurm_account": "nlp", "mem_gb": 32}
+    options = ["partition=gpu", "gpus_per_node=1", "timeout_min=240", "array_parallelism=8", "slurm_account=nlp",
+               "mem_gb=32"]
+    assert G.executor_parameters(options, "slurm") == ({"partition": "gpu", "gpus_per_node": 1, "time": 240,
+                                                        "array_parallelism": 8, "account": "nlp", "mem": "32GB"}, [])
+    assert G.executor_parameters(options, "local") == ({"gpus_per_node": 1, "timeout_min": 240},
+                                                       ["partition", "array_parallelism", "account", "mem_gb"])
+    from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
+    params = G.executor_parameters(options, "slurm")[0]
+    assert set(params) <= SlurmExecutor._valid_parameters()       # SlurmExecutor's own names (no SLURM here)
+    sbatch = _make_sbatch_string(command="x", folder="/tmp/f", map_count=20, **params)   # what the job array asks for
+    for line in ("--partition=gpu", "--gpus-per-node=1", "--time=240", "--array=0-19%8", "--account=nlp",
+                 "--mem=32GB"):
+        assert f"#SBATCH {line}\n" in sbatch, sbatch
     with pytest.raises(G.ParamError, match="--slurm 'partition': expected key=value"):
-        G.executor_parameters(["partition"])
+        G.executor_parameters(["partition"], "slurm")
 
 
 def fake_checkpoints(run, selected="checkpoints/best.safetensors"):
@@ -105,9 +114,9 @@ def aura_grid(tmp_path, *args, **kw):
 
 def test_cell_states_are_read_from_the_folders(tmp_path, fixture_data, tiny_encoder):
     g = G.load_grid(grid_file(tmp_path, fixture_data, tiny_encoder, TWO + [
-        {"label": "c", "set": {"seed": 1}}, {"label": "d", "set": {"seed": 2}}, {"label": "e", "set": {"seed": 3}}]),
-        tmp_path / "out")
-    a, b, c, d, e = G.cells(g)
+        {"label": "c", "set": {"seed": 1}}, {"label": "d", "set": {"seed": 2}}, {"label": "e", "set": {"seed": 3}},
+        {"label": "f", "set": {"seed": 4}}]), tmp_path / "out")
+    a, b, c, d, e, f = G.cells(g)
     (a.dir).mkdir(parents=True)
     (a.dir / "run_state.json").write_text(json.dumps({"completed": G.NOTEBOOKS}))
     (a.dir / "metrics.json").write_text("{}")
@@ -116,9 +125,14 @@ def test_cell_states_are_read_from_the_folders(tmp_path, fixture_data, tiny_enco
     (c.dir / G.FAILED_FILE).write_text(json.dumps({"status": "failed: aura: error: boom"}))
     (d.dir).mkdir(parents=True)
     (d.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": "77"}))
+    f.dir.mkdir(parents=True)                                  # queued, but its job died before starting the cell
+    (f.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": "88"}))
+    (g.dir / "submitit" / "88").mkdir(parents=True)
+    (g.dir / "submitit" / "88" / "88_0_result.pkl").write_bytes(b"")
     status = G.grid_status(g).set_index("cell")
     claim.release()
-    assert status["state"].tolist() == ["finished", "running", "failed", "queued", "pending"]
+    assert status["state"].tolist() == ["finished", "running", "failed", "queued", "pending", "failed"]
+    assert status.loc[f.id, "detail"] == "its job ended before the cell started: see submitit/88/88_0_log.err"
     assert status.loc[b.id, "detail"].startswith(f"{os.uname().nodename} pid {os.getpid()}")
     assert status.loc[c.id, "detail"] == "failed: aura: error: boom" and status.loc[d.id, "detail"] == "job 77"
 
@@ -177,7 +191,7 @@ def test_submitit_local_executor_runs_the_grid_and_status_follows_it(tmp_path, f
         st = aura_grid(tmp_path, "--status")
         text = st.communicate(timeout=60)[0]
         states.append(text)
-        if "2 finished" in text:
+        if "2 finished" in text or "failed" in text:
             break
         time.sleep(5)
     assert "2 finished" in states[-1], states[-1]
