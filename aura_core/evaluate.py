@@ -8,6 +8,14 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from .batching import PadCollator, TokenizedRows
 
 
+def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the classes; a one-logit (sigmoid) head becomes the two columns (1 − p, p)."""
+    if logits.shape[-1] == 1:
+        p = torch.sigmoid(logits.float())
+        return torch.cat([1 - p, p], -1)
+    return torch.softmax(logits.float(), -1)
+
+
 @torch.inference_mode()
 def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128,
             device: str | torch.device = "cpu", amp_dtype: torch.dtype | None = None) -> dict[str, np.ndarray]:
@@ -24,7 +32,7 @@ def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length
         with torch.autocast(dev_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
         for t, v in logits.items():
-            out[t].append(torch.softmax(v.float(), -1).cpu().numpy())
+            out[t].append(class_probabilities(v).cpu().numpy())
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return {t: (np.concatenate(v)[inverse] if v else np.zeros((0, 2))) for t, v in out.items()}
@@ -48,8 +56,12 @@ def toxicity_metrics(y_true: np.ndarray, p_toxic: np.ndarray, threshold: float =
 
 
 def emotion_metrics(y_true: np.ndarray, probs: np.ndarray, n_classes: int = 7) -> dict:
-    y_true = np.asarray(y_true).astype(int)
-    y_pred = probs.argmax(-1)
+    return emotion_scores(y_true, probs.argmax(-1), n_classes)
+
+
+def emotion_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 7) -> dict:
+    """7-class macro-F1 (absent classes count 0), accuracy and per-class F1 of predicted classes."""
+    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
     labels = list(range(n_classes))
     return {
         "n": int(len(y_true)),

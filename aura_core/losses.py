@@ -57,6 +57,8 @@ class KendallWeighting(LossWeighting):
     def from_params(cls, tasks, p):
         return cls(tasks, init_log_var=p.init_log_var)
 
+    scale = 0.5  # the ½ of 1/(2σ²)
+
     def regulariser(self, s: torch.Tensor) -> torch.Tensor:
         """log σ_i = ½·s_i: what keeps σ_i from growing without bound."""
         return 0.5 * s
@@ -66,7 +68,7 @@ class KendallWeighting(LossWeighting):
         for i, t in enumerate(self.tasks):
             if t in losses:
                 s = self.log_vars[i]
-                total = total + 0.5 * torch.exp(-s) * losses[t] + self.regulariser(s)
+                total = total + self.scale * torch.exp(-s) * losses[t] + self.regulariser(s)
         return total
 
     def log_values(self):
@@ -75,7 +77,7 @@ class KendallWeighting(LossWeighting):
         for i, t in enumerate(self.tasks):
             out[f"s_{t}"] = float(s[i])
             out[f"sigma_{t}"] = float(torch.exp(0.5 * s[i]))
-            out[f"weight_{t}"] = float(0.5 * torch.exp(-s[i]))
+            out[f"weight_{t}"] = float(self.scale * torch.exp(-s[i]))
         return out
 
 
@@ -89,6 +91,21 @@ class KendallPositiveWeighting(KendallWeighting):
 
     def regulariser(self, s):
         return torch.nn.functional.softplus(s)  # log(1 + σ_i²) = log(1 + exp(s_i))
+
+
+class KendallExpWeighting(KendallWeighting):
+    """The uncertainty loss as most public implementations write it (no ½ on either term):
+
+        L = Σ_i exp(−s_i)·L_i + s_i,   its learned weight exp(−s_i) = 1/σ_i²  (starting at 1, not ½).
+
+    Its optimum is σ_i² = L_i, as with the seed's form, but the task terms weigh twice as much against the regulariser
+    and the reported "weight" is the other quantity: a cause the seed report never asks about.
+    """
+
+    scale = 1.0
+
+    def regulariser(self, s):
+        return s
 
 
 class FixedWeighting(LossWeighting):
@@ -113,7 +130,8 @@ class FixedWeighting(LossWeighting):
 
 
 WEIGHTINGS: dict[str, type[LossWeighting]] = {
-    "kendall": KendallWeighting, "kendall_positive": KendallPositiveWeighting, "equal": EqualWeighting,
+    "kendall": KendallWeighting, "kendall_positive": KendallPositiveWeighting, "kendall_exp": KendallExpWeighting,
+    "equal": EqualWeighting,
     "fixed": FixedWeighting,
 }
 

@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 TASK_CLASSES = {"toxicity": 2, "emotion": 7}
+TOXICITY_HEADS = {"softmax": 2, "sigmoid": 1}  # two-class softmax (the seed's) or one logit with a sigmoid
 
 
 class EncoderError(ValueError):
@@ -54,7 +55,7 @@ def load_tokenizer(name: str):
 
 class AuraModel(nn.Module):
     def __init__(self, encoder: str, tasks: tuple[str, ...] = ("toxicity", "emotion"), pooling: str = "cls",
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, toxicity_head: str = "softmax"):
         super().__init__()
         hf_logging.disable_progress_bar()  # one bar per weight load would drown the training bars in logs
         self.encoder = _load(encoder, AutoModel.from_pretrained, "model")
@@ -62,7 +63,8 @@ class AuraModel(nn.Module):
             raise EncoderError(f"pooling {pooling!r}: expected cls or mean")
         self.pooling = pooling
         hidden = self.encoder.config.hidden_size
-        self.heads = nn.ModuleDict({t: nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, TASK_CLASSES[t]))
+        outputs = {**TASK_CLASSES, "toxicity": TOXICITY_HEADS[toxicity_head]}
+        self.heads = nn.ModuleDict({t: nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, outputs[t]))
                                     for t in tasks})
 
     @property

@@ -123,8 +123,19 @@ class Params:
     weighting: str = _p(
         "kendall", "Task-loss weighting: a method registered in aura_core/losses.py (WEIGHTINGS), each documented "
         "there. kendall: L = Σ 1/(2σ_i²)L_i + log σ_i with learned s_i = log σ_i² (the seed's formula); "
-        "kendall_positive: log(1+σ_i²) in place of log σ_i, so L stays positive (Liebel & Körner 2018); equal: "
-        "L_tox + L_emo; fixed: w_tox·L_tox + w_emo·L_emo.", choices=lambda: _registered_weightings())
+        "kendall_positive: log(1+σ_i²) in place of log σ_i, so L stays positive (Liebel & Körner 2018); kendall_exp: "
+        "Σ exp(−s_i)L_i + s_i, the form most public implementations write (no ½); equal: L_tox + L_emo; fixed: "
+        "w_tox·L_tox + w_emo·L_emo.", choices=lambda: _registered_weightings())
+    toxicity_head: Literal["softmax", "sigmoid"] = _p(
+        "softmax", "Toxicity head: two-class softmax with cross-entropy (the seed's) or one logit with a sigmoid and "
+        "binary cross-entropy (P(toxic) = sigmoid(logit)).")
+    toxicity_loss: Literal["cross_entropy", "focal"] = _p(
+        "cross_entropy", "Toxicity loss: cross-entropy (the seed's) or focal loss (Lin et al. 2017), each row's term "
+        "scaled by (1 − p_true)^focal_gamma: easy rows count less.")
+    focal_gamma: float = _p(2.0, "γ of the focal toxicity loss.", min=0.0)
+    learning_rates: Literal["separate", "single"] = _p(
+        "separate", "separate (the seed's): encoder at lr_encoder, heads at lr_heads, s_i at lr_loss_weights; single: "
+        "every parameter at lr_encoder.")
     w_tox: float = _p(1.0, "Toxicity weight for weighting = fixed.", min=0.0)
     w_emo: float = _p(1.0, "Emotion weight for weighting = fixed.", min=0.0)
     init_log_var: float = _p(0.0, "Initial s_i = log σ_i² for kendall (0 → learned weight 0.5).")
@@ -183,6 +194,10 @@ class Params:
     claims: str = _p("claims.yaml", "Claims file (relative to the params folder) for the compare notebook.")
     reference_runs: list[dict] = _p([], "Other finished run folders shown as rows of 05_compare, as {label, path} "
                               "(e.g. the single-task control). Relative paths: against the current directory.")
+    epoch_predictions: bool = _p(
+        True, "After every epoch, store the predictions on the dev rows and on every test set (epoch_predictions/), so "
+        "the epoch, validation set and threshold can be chosen afterwards without training again (post_training.py). "
+        "Costs one inference pass over the test sets per epoch.")
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
     learned_weight: Literal["half_inverse_variance", "inverse_variance"] = _p(
         "half_inverse_variance", "Which quantity the σ plots call the learned weight and set beside Partner B's "
@@ -357,7 +372,7 @@ def to_dict(p: Params) -> dict:
 # keys that say where inputs live, what a report prints or what is kept, not what a run computes: data_dir is the
 # same data on another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders
 # from its own claims file; keep_checkpoints only deletes files once the run has finished. Two runs that differ only in these are the same run.
-NOT_COMPUTED = ("data_dir", "claims", "keep_checkpoints")
+NOT_COMPUTED = ("data_dir", "claims", "keep_checkpoints", "epoch_predictions")
 # keys that decide only what a trained model is scored on (tiers, their labels and sampling) or how a report reads:
 # changing them needs a re-score (`aura grid --rescore`, `aura evaluate`), never a new training.
 EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows", "eval_batch_size", "reference_runs",

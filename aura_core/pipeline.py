@@ -163,11 +163,7 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
     result["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
     ge_scores = (None, None)
     if scorer.covers(GOEMOTIONS_TEST) and "emotion" in p.tasks:  # the single-task control reads no GoEmotions file
-        root = D.resolve_data_dir(p)
-        ge = D.load_goemotions(root, "test", p.emotion_multilabel, p.allow_hub)
-        ge = D.stratified_sample(ge.assign(text_sha1=[text_sha1(t) for t in ge["text"]]), p.eval_max_rows,
-                                 EVAL_SAMPLE_SEED)
-        ge = preprocess.apply(ge, p.preprocess)
+        ge = goemotions_test_rows(p)
         probs = scorer.predict(ge, GOEMOTIONS_TEST)
         ge_scores = (probs["toxicity"][:, 1], ge["label"].to_numpy())
         pred = ge[["id", "text_sha1", "label"]].assign(p_toxic=ge_scores[0])
@@ -187,6 +183,25 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
     result["summary"] = run_summary(result)
     update_json(metrics_path(run_dir), "stress", result)
     return result
+
+
+def goemotions_test_rows(p: Params) -> pd.DataFrame:
+    """The GoEmotions test rows 04 scores (emotion F1, domain-shortcut probe): capped and preprocessed like a tier."""
+    ge = D.load_goemotions(D.resolve_data_dir(p), "test", p.emotion_multilabel, p.allow_hub)
+    ge = D.stratified_sample(ge.assign(text_sha1=[text_sha1(t) for t in ge["text"]]), p.eval_max_rows,
+                             EVAL_SAMPLE_SEED)
+    return preprocess.apply(ge, p.preprocess)
+
+
+def epoch_score_sets(p: Params) -> dict[str, pd.DataFrame]:
+    """What every epoch is scored on besides dev (epoch_predictions.py): each available tier and, with an emotion
+    head, the GoEmotions test rows."""
+    if not p.epoch_predictions:
+        return {}
+    sets = {t.key: t.frame for t in load_tiers(p) if t.frame is not None}
+    if "emotion" in p.tasks:
+        sets[GOEMOTIONS_TEST] = goemotions_test_rows(p)
+    return sets
 
 
 def prepared(p: Params, run_dir: str | Path) -> Prepared:
@@ -214,7 +229,7 @@ def data_prep(p: Params, run_dir: str | Path) -> Prepared:
 def train_here(p: Params, run_dir: str | Path, resume: bool = False) -> TrainResult:
     """Train in this process on the run's prepared rows: the single-process path, and what each DDP process runs."""
     prep = prepared(p, run_dir)
-    return train(p, run_dir, prep.train, prep.dev, resume=resume)
+    return train(p, run_dir, prep.train, prep.dev, resume=resume, score_sets=epoch_score_sets(p))
 
 
 def train_stage(p: Params, run_dir: str | Path, resume: bool = False) -> TrainResult:

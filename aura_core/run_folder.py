@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +36,7 @@ def init_run_dir(profile: str | Path, run_dir: str | Path, overrides: list[str] 
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in RUN_ARTIFACTS:
         (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "epoch_predictions", ignore_errors=True)  # a previous run's epochs are not this run's
     dump(p, run_dir / "params.yaml")
     return p
 

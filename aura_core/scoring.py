@@ -210,6 +210,6 @@ def load_scorer(run_dir: str | Path, p: Params) -> Scorer:
     if not Path(info["path"]).is_file():
         raise FileNotFoundError(f"{info['path']}: the weights to score are not there (a run kept with "
                                 f"keep_checkpoints: none keeps none); train it again")
-    model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout)
+    model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout, p.toxicity_head)
     load_weights(Path(info["path"]), model, weighting_from_params(p, p.tasks))
     return ModelScorer(model.to(device).eval(), load_tokenizer(p.encoder), device, p, info["description"])

@@ -7,6 +7,7 @@ dev set after every epoch, a per-step CSV log and safetensors checkpoints in the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -21,7 +22,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import checkpoints, distributed
+from . import checkpoints, distributed, epoch_predictions
 from .batching import (
     IGNORE,
     SOURCE_TASK,
@@ -30,6 +31,7 @@ from .batching import (
     TokenizedRows,
     make_loader,
 )
+from .evaluate import predict
 from .io import atomic_write_text, write_json
 from .losses import LossWeighting, weighting_from_params
 from .model import AuraModel, load_tokenizer
@@ -77,6 +79,8 @@ def build_optimizer(model: AuraModel, weighting: LossWeighting, p: Params) -> to
 
     enc = list(model.encoder.named_parameters())
     heads = list(model.heads.named_parameters())
+    if p.learning_rates == "single":  # one rate for every parameter, the encoder's
+        p = dataclasses.replace(p, lr_heads=p.lr_encoder, lr_loss_weights=p.lr_encoder)
     groups = [
         {"name": "encoder", "params": [w for n, w in enc if not no_decay(n)], "lr": p.lr_encoder,
          "weight_decay": p.weight_decay},
@@ -100,12 +104,32 @@ def build_scheduler(opt: torch.optim.Optimizer, p: Params, total_steps: int):
                                                total_steps=max(total_steps, 2), pct_start=p.onecycle_pct_start)
 
 
-def task_losses(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Cross-entropy per task over the rows that carry that task's label; a task with no such row is left out."""
+def toxicity_loss(logits: torch.Tensor, y: torch.Tensor, kind: str = "cross_entropy", gamma: float = 2.0) -> torch.Tensor:
+    """Mean loss over the rows with a toxicity label: cross-entropy (softmax head) or binary cross-entropy (one-logit
+    sigmoid head), or their focal form (Lin et al. 2017), each row's term scaled by (1 − p_true)^γ."""
+    keep = y != IGNORE
+    logits, y = logits[keep].float(), y[keep]
+    if logits.shape[-1] == 1:
+        log_p1 = nn.functional.logsigmoid(logits[:, 0])
+        log_p_true = torch.where(y == 1, log_p1, nn.functional.logsigmoid(-logits[:, 0]))
+    else:
+        log_p_true = torch.log_softmax(logits, -1).gather(1, y[:, None])[:, 0]
+    if kind == "focal":
+        return -((1 - log_p_true.exp()) ** gamma * log_p_true).mean()
+    return -log_p_true.mean()
+
+
+def task_losses(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], toxicity: str = "cross_entropy",
+                gamma: float = 2.0) -> dict[str, torch.Tensor]:
+    """Loss per task over the rows that carry that task's label (toxicity: `toxicity_loss`, emotion: cross-entropy);
+    a task with no such row is left out."""
     out = {}
     for t, y in labels.items():
         if t in logits and (y != IGNORE).any():
-            out[t] = nn.functional.cross_entropy(logits[t].float(), y, ignore_index=IGNORE)
+            if t == "toxicity" and (toxicity != "cross_entropy" or logits[t].shape[-1] == 1):
+                out[t] = toxicity_loss(logits[t], y, toxicity, gamma)
+            else:
+                out[t] = nn.functional.cross_entropy(logits[t].float(), y, ignore_index=IGNORE)
     return out
 
 
@@ -113,14 +137,16 @@ class TrainStep(nn.Module):
     """Forward pass to weighted loss in one module, so DDP sees every parameter that gets a gradient (encoder, heads
     and the loss-weighting s_i) and all-reduces them together."""
 
-    def __init__(self, model: AuraModel, weighting: LossWeighting, amp_dtype: torch.dtype | None, device_type: str):
+    def __init__(self, model: AuraModel, weighting: LossWeighting, amp_dtype: torch.dtype | None, device_type: str,
+                 toxicity: str = "cross_entropy", gamma: float = 2.0):
         super().__init__()
         self.model, self.weighting, self.amp_dtype, self.device_type = model, weighting, amp_dtype, device_type
+        self.toxicity, self.gamma = toxicity, gamma
 
     def forward(self, ids, mask, labels):
         with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = self.model(ids, mask)
-        losses = task_losses(logits, labels)
+        losses = task_losses(logits, labels, self.toxicity, self.gamma)
         return self.weighting(losses), losses
 
 
@@ -216,8 +242,9 @@ class Training:
     loop that `train` walks through: start_epoch → accumulate (per micro-batch) → optimizer_step → end_epoch →
     write_outputs."""
 
-    def __init__(self, p: Params, run_dir: Path, train_df: pd.DataFrame, resume: bool):
-        self.p, self.run_dir = p, run_dir
+    def __init__(self, p: Params, run_dir: Path, train_df: pd.DataFrame, resume: bool,
+                 score_sets: dict[str, pd.DataFrame] | None = None):
+        self.p, self.run_dir, self.score_sets = p, run_dir, score_sets or {}
         self.ckpt_dir = run_dir / "checkpoints"
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         set_seed(p.seed, p.deterministic)
@@ -226,7 +253,7 @@ class Training:
         self.amp_dtype = autocast_dtype(p, self.device)
 
         self.tokenizer = load_tokenizer(p.encoder)
-        self.model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout).to(self.device)
+        self.model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout, p.toxicity_head).to(self.device)
         self.weighting = weighting_from_params(p, p.tasks).to(self.device)
         if self.dist.rank:  # same initial weights everywhere (seeded above), own dropout stream per process
             torch.manual_seed(p.seed + self.dist.rank)
@@ -235,8 +262,8 @@ class Training:
         self.sampler = loader.batch_sampler if isinstance(loader.batch_sampler,
                                                           (TaskBatchSampler, LengthGroupedSampler)) else None
         self.loader = distributed.shard_loader(loader, self.dist)  # each process: its slice of every global batch
-        self.step_fn = distributed.wrap(TrainStep(self.model, self.weighting, self.amp_dtype, self.device.type),
-                                        self.dist)
+        self.step_fn = distributed.wrap(TrainStep(self.model, self.weighting, self.amp_dtype, self.device.type,
+                                                  p.toxicity_loss, p.focal_gamma), self.dist)
         steps_per_epoch = -(-len(self.loader) // p.grad_accum)
         total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
         self.opt = build_optimizer(self.model, self.weighting, p)
@@ -346,11 +373,17 @@ class Training:
         return self.p.max_steps is not None and self.state.step >= self.p.max_steps
 
     def end_epoch(self, dev_df: pd.DataFrame) -> None:
-        """Validate, record the epoch, save last (and best) weights and the resume state for the next epoch."""
+        """Validate, store the epoch's predictions, record the epoch, save last (and best) weights and the resume
+        state for the next epoch."""
         p, st, dist = self.p, self.state, self.dist
         self.bar.close()
-        val = dist.broadcast(validate(self.model, self.tokenizer, dev_df, p, self.device, self.amp_dtype)
+        dev_probs = self.predict(dev_df) if dist.main else None
+        val = dist.broadcast(validate(self.model, self.tokenizer, dev_df, p, self.device, self.amp_dtype, dev_probs)
                              if dist.main else None)
+        if dist.main and p.epoch_predictions:
+            epoch_predictions.write(self.run_dir, st.epoch, epoch_predictions.DEV, dev_df, dev_probs)
+            for name, rows in self.score_sets.items():
+                epoch_predictions.write(self.run_dir, st.epoch, name, rows, self.predict(rows))
         losses = [float(x) for x in st.epoch_losses]
         st.epochs.append({"epoch": st.epoch, "steps": st.step, "train_loss": float(np.mean(losses)) if losses else None,
                           **val, **self.weighting.log_values()})
@@ -368,6 +401,10 @@ class Training:
         if dist.main:
             print(f"epoch {finished}: " + ", ".join(f"{k}={v:.4f}" for k, v in st.epochs[-1].items()
                                                     if isinstance(v, float)), flush=True)
+
+    def predict(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        return predict(self.model, self.tokenizer, rows["text"].tolist(), self.p.eval_batch_size, self.p.max_length,
+                       self.device, self.amp_dtype)
 
     def save_resume_state(self) -> None:
         if not self.dist.main:
@@ -398,12 +435,13 @@ class Training:
 
 
 def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.DataFrame,
-          resume: bool = False) -> TrainResult:
+          resume: bool = False, score_sets: dict[str, pd.DataFrame] | None = None) -> TrainResult:
     """Train on `train_df` (text + one column per task, IGNORE where absent), validating on `dev_df` each epoch.
 
     With resume=True, continue from checkpoints/resume.safetensors when it exists (model, optimizer, scheduler, s_i,
-    RNG states and the position in the data order), so the result equals an uninterrupted run with the same seed."""
-    run = Training(p, Path(run_dir), train_df, resume)
+    RNG states and the position in the data order), so the result equals an uninterrupted run with the same seed.
+    score_sets: test sets every epoch is also scored on (epoch_predictions.py)."""
+    run = Training(p, Path(run_dir), train_df, resume, score_sets)
     for epoch in range(run.state.epoch, p.epochs + 1):
         for i, batch in enumerate(run.start_epoch(epoch)):
             if i < run.skip:  # trained on before the interruption

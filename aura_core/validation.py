@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .evaluate import emotion_metrics, predict, toxicity_metrics, tune_threshold
+from .evaluate import emotion_scores, predict, toxicity_metrics, tune_threshold
 from .params import Params
 
 
@@ -33,23 +33,31 @@ def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
     return {"threshold": float(p.threshold), "rule": "fixed"}
 
 
-def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: torch.dtype | None) -> dict:
+def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: torch.dtype | None,
+             probs: dict[str, np.ndarray] | None = None) -> dict:
+    """The per-epoch dev metrics of a model (or of its dev probabilities, when given)."""
+    if probs is None:
+        probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device, amp_dtype)
+    return dev_metrics(dev, probs["toxicity"][:, 1], probs["emotion"].argmax(1) if "emotion" in probs else None, p)
+
+
+def dev_metrics(dev: pd.DataFrame, p_toxic: np.ndarray, emotion_pred: np.ndarray | None, p: Params) -> dict:
     """Dev metrics, both ways: *_paired over every dev row with the pseudo-labels (Partner B), *_olid / *_goemotions
-    on each source's own labels. val_tox_macro_f1, val_emo_macro_f1 and val_tox_roc_auc follow the switch."""
-    probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device, amp_dtype)
+    on each source's own labels. val_tox_macro_f1, val_emo_macro_f1 and val_tox_roc_auc follow the switch. From
+    predictions alone, so post_training.py re-validates any epoch under either validation choice."""
     thr = epoch_threshold(p)
     y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
     olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
-    out = {"val_tox_macro_f1_paired": toxicity_metrics(y_tox, probs["toxicity"][:, 1], thr)["macro_f1"],
-           "val_tox_macro_f1_olid": toxicity_metrics(y_tox[olid], probs["toxicity"][olid, 1], thr)["macro_f1"]}
-    if "emotion" in probs:
-        out["val_emo_macro_f1_paired"] = emotion_metrics(y_emo, probs["emotion"])["macro_f1"]
+    out = {"val_tox_macro_f1_paired": toxicity_metrics(y_tox, p_toxic, thr)["macro_f1"],
+           "val_tox_macro_f1_olid": toxicity_metrics(y_tox[olid], p_toxic[olid], thr)["macro_f1"]}
+    if emotion_pred is not None:
+        out["val_emo_macro_f1_paired"] = emotion_scores(y_emo, emotion_pred)["macro_f1"]
         if goemo.any():
-            out["val_emo_macro_f1_goemotions"] = emotion_metrics(y_emo[goemo], probs["emotion"][goemo])["macro_f1"]
+            out["val_emo_macro_f1_goemotions"] = emotion_scores(y_emo[goemo], emotion_pred[goemo])["macro_f1"]
     tox_rows, emo_rows = validation_rows(p, dev)
-    tox = toxicity_metrics(y_tox[tox_rows], probs["toxicity"][tox_rows, 1], thr)
+    tox = toxicity_metrics(y_tox[tox_rows], p_toxic[tox_rows], thr)
     out["val_tox_macro_f1"] = tox["macro_f1"]
-    out["val_emo_macro_f1"] = (emotion_metrics(y_emo[emo_rows], probs["emotion"][emo_rows])["macro_f1"]
-                               if "emotion" in probs and emo_rows.any() else None)
+    out["val_emo_macro_f1"] = (emotion_scores(y_emo[emo_rows], emotion_pred[emo_rows])["macro_f1"]
+                               if emotion_pred is not None and emo_rows.any() else None)
     out["val_tox_roc_auc"] = tox["roc_auc"]
     return out

@@ -1,0 +1,51 @@
+"""Each epoch's predictions on the dev rows and on every test set, next to the epoch table.
+
+A post-training choice — which epoch is evaluated, which validation set picks it and tunes the threshold, which
+threshold — changes no weight. With these files it is scored afterwards (post_training.py) instead of trained again.
+
+<run>/epoch_predictions/epoch<k>/<set>.csv, one row per row of the set in the order the set is loaded:
+- dev.csv: source, toxicity, emotion (the prepared dev labels), p_toxic[, emotion_pred];
+- <tier>.csv and goemotions_test.csv: id, label, p_toxic[, emotion_pred].
+p_toxic is written as the float64 value of the model's float32 output, so reading it back as float32 gives the exact
+numbers the model produced (and the tables the exact metrics).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_write_text
+
+FOLDER = "epoch_predictions"
+DEV = "dev"
+
+
+def folder(run_dir: str | Path, epoch: int) -> Path:
+    return Path(run_dir) / FOLDER / f"epoch{epoch}"
+
+
+def write(run_dir: str | Path, epoch: int, name: str, rows: pd.DataFrame, probs: dict[str, np.ndarray]) -> None:
+    """rows: the set's frame (dev: source/toxicity/emotion; a test set: id/label), probs: predict()'s output."""
+    keep = ["source", "toxicity", "emotion"] if name == DEV else ["id", "label"]
+    out = rows[keep].reset_index(drop=True).assign(p_toxic=probs["toxicity"][:, 1].astype(np.float64))
+    if "emotion" in probs:
+        out["emotion_pred"] = probs["emotion"].argmax(1)
+    atomic_write_text(folder(run_dir, epoch) / f"{name}.csv", out.to_csv(index=False))
+
+
+def read(run_dir: str | Path, epoch: int, name: str) -> pd.DataFrame:
+    """One set's predictions of one epoch; p_toxic as the model's float32 values."""
+    path = folder(run_dir, epoch) / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no stored predictions of epoch {epoch} for {name!r} (runs trained before "
+                                f"epoch predictions were stored, or with epoch_predictions: false, have none)")
+    df = pd.read_csv(path, dtype={"id": str} if name != DEV else None, keep_default_na=False)
+    return df.assign(p_toxic=df["p_toxic"].astype(np.float32))
+
+
+def epochs(run_dir: str | Path) -> list[int]:
+    """The epochs whose predictions are stored, in order."""
+    root = Path(run_dir) / FOLDER
+    return sorted(int(d.name.removeprefix("epoch")) for d in root.glob("epoch*") if d.is_dir()) if root.is_dir() else []

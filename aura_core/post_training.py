@@ -1,0 +1,109 @@
+"""Post-training choices as views of a trained run, not new runs.
+
+Which epoch is evaluated (`selection`), which validation set picks it and tunes the threshold (`validation`) and the
+threshold rule (`threshold`) change no weight. From a run's stored epoch predictions (epoch_predictions.py), `view`
+scores any combination exactly as 03 and 04 would have for a run trained with it: the same validation metrics pick the
+epoch (first maximum, as training keeps best.safetensors), the same rule picks the threshold, the same metrics and
+bootstrap CIs score each tier.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import epoch_predictions as E
+from .evaluate import emotion_scores, toxicity_metrics
+from .params import Params, build
+from .scoring import GOEMOTIONS_TEST
+from .stats import bootstrap_ci, bootstrap_ci_multiclass
+from .tiers import EVAL_SAMPLE_SEED, levels
+from .validation import choose_threshold, dev_metrics, validation_rows
+
+KEYS = ("selection", "validation", "threshold")  # the params a view may change
+
+
+def with_choice(p: Params, choice: dict) -> Params:
+    """p with the post-training keys of `choice` (checked like any param; another key is an error)."""
+    other = set(choice) - set(KEYS)
+    if other:
+        raise ValueError(f"post-training choice: {sorted(other)} change training, not only its evaluation "
+                         f"(allowed: {list(KEYS)})")
+    checked = build(Params, {**{k: getattr(p, k) for k in KEYS}, **choice}, "post-training choice")
+    return dataclasses.replace(p, **{k: getattr(checked, k) for k in KEYS})
+
+
+def _emotion_pred(df: pd.DataFrame) -> np.ndarray | None:
+    return df["emotion_pred"].to_numpy() if "emotion_pred" in df else None
+
+
+def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]]:
+    """The epoch `q` evaluates and every epoch's validation metrics under q's validation set."""
+    epochs = E.epochs(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"{Path(run_dir) / E.FOLDER}: no stored epoch predictions")
+    val = {}
+    for e in epochs:
+        dev = E.read(run_dir, e, E.DEV)
+        val[e] = dev_metrics(dev, dev["p_toxic"].to_numpy(), _emotion_pred(dev), q)
+    if q.selection == "last":
+        return epochs[-1], val
+    best, best_value = epochs[0], -np.inf
+    for e in epochs:  # strict >: the first epoch reaching the maximum, as training saves best.safetensors
+        if val[e][q.selection_metric] > best_value:
+            best, best_value = e, val[e][q.selection_metric]
+    return best, val
+
+
+def view(run_dir: str | Path, p: Params, choice: dict | None = None) -> dict:
+    """The run scored under a post-training choice: {choice, epoch, threshold, rule, tiers: {key: {level, name?,
+    metrics}}, delta_f1, emotion_goemotions_test}, each number as 03/04 compute it."""
+    q = with_choice(p, choice or {})
+    epoch, val = selected_epoch(run_dir, q)
+    dev = E.read(run_dir, epoch, E.DEV)
+    tox_rows, _ = validation_rows(q, dev)
+    rule = choose_threshold(q, dev["toxicity"].to_numpy()[tox_rows], dev["p_toxic"].to_numpy()[tox_rows])
+    thr = rule["threshold"]
+    out = {"choice": {k: getattr(q, k) for k in KEYS}, "epoch": epoch, "threshold": thr, "rule": rule["rule"],
+           "validation_metrics": val[epoch], "tiers": {}}
+    stored = set(p.tiers) | {t["name"] for t in p.extra_tiers}
+    for key, level in levels(p):
+        if key not in stored or not (E.folder(run_dir, epoch) / f"{key}.csv").is_file():
+            continue
+        df = E.read(run_dir, epoch, key)
+        y, pt = df["label"].to_numpy(), df["p_toxic"].to_numpy()
+        metrics = toxicity_metrics(y, pt, thr)
+        ci = bootstrap_ci(y, (pt >= thr).astype(int), seed=EVAL_SAMPLE_SEED)
+        metrics["macro_f1_ci"] = [ci["ci_low"], ci["ci_high"]]
+        out["tiers"][key] = {"level": level, "metrics": metrics}
+    f1 = {e["level"]: e["metrics"]["macro_f1"] for e in out["tiers"].values()}
+    out["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
+    if (E.folder(run_dir, epoch) / f"{GOEMOTIONS_TEST}.csv").is_file():
+        ge = E.read(run_dir, epoch, GOEMOTIONS_TEST)
+        if "emotion_pred" in ge:
+            y, pred = ge["label"].to_numpy(), ge["emotion_pred"].to_numpy()
+            ci = bootstrap_ci_multiclass(y, pred, 7, seed=EVAL_SAMPLE_SEED)
+            out["emotion_goemotions_test"] = {**emotion_scores(y, pred), "macro_f1_ci": [ci["ci_low"], ci["ci_high"]]}
+    return out
+
+
+def choices(space: dict[str, list]) -> list[dict]:
+    """Every combination of a post-training space, e.g. {threshold: [0.5, tuned], validation: [paired, separate]}."""
+    keys = list(space)
+    return [dict(zip(keys, values)) for values in itertools.product(*(space[k] for k in keys))]
+
+
+def views_table(run_dir: str | Path, p: Params, space: dict[str, list]) -> pd.DataFrame:
+    """One row per post-training combination: the choice, its epoch and threshold, L1/L2/L3 macro-F1, ΔF1, emotion."""
+    rows = []
+    for choice in choices(space):
+        v = view(run_dir, p, choice)
+        row = {**v["choice"], "epoch": v["epoch"], "threshold_value": v["threshold"]}
+        row |= {e["level"]: e["metrics"]["macro_f1"] for e in v["tiers"].values()}
+        row["ΔF1"] = v["delta_f1"]
+        row["emotion"] = v.get("emotion_goemotions_test", {}).get("macro_f1")
+        rows.append(row)
+    return pd.DataFrame(rows)
