@@ -1,0 +1,67 @@
+"""Shapley values, interactions, Holm, power and ASO on constructed data with known answers."""
+import itertools
+
+import numpy as np
+import pytest
+
+from aura_core import factorial as F
+
+FACTORS = ["paradigm", "validation", "threshold", "selection"]
+MAIN = {"paradigm": 0.06, "validation": -0.01, "threshold": 0.03, "selection": 0.0}
+
+
+def design(interaction=0.0):
+    """Every subset of the factors → a score: main effects plus one paradigm × threshold interaction."""
+    return {frozenset(s): 0.60 + sum(MAIN[i] for i in s) + (interaction if {"paradigm", "threshold"} <= set(s) else 0)
+            for r in range(len(FACTORS) + 1) for s in itertools.combinations(FACTORS, r)}
+
+
+def test_shapley_values_add_up_and_split_an_interaction_equally():
+    f = design(interaction=0.04)
+    values = F.shapley(f, FACTORS)
+    assert sum(values.values()) == pytest.approx(f[frozenset(FACTORS)] - f[frozenset()])
+    assert values["paradigm"] == pytest.approx(0.06 + 0.02) and values["threshold"] == pytest.approx(0.03 + 0.02)
+    assert values["validation"] == pytest.approx(-0.01) and values["selection"] == pytest.approx(0.0, abs=1e-12)
+    inter = F.interactions(f, FACTORS)
+    assert inter[("paradigm", "threshold")] == pytest.approx(0.04)
+    assert all(v == pytest.approx(0.0, abs=1e-12) for k, v in inter.items() if k != ("paradigm", "threshold"))
+
+
+def test_an_additive_design_has_no_interaction_and_shapley_equals_the_main_effects():
+    f = design()
+    assert F.shapley(f, FACTORS) == pytest.approx(MAIN)
+    assert all(v == pytest.approx(0.0, abs=1e-12) for v in F.interactions(f, FACTORS).values())
+
+
+def test_shapley_bootstrap_on_predictions_with_known_effects():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 1500)
+    factors = ["a", "b"]
+    accuracy = {frozenset(): 0.70, frozenset({"a"}): 0.80, frozenset({"b"}): 0.70, frozenset({"a", "b"}): 0.80}
+    preds = {s: np.array([np.where(rng.random(len(y)) < acc, y, 1 - y) for _ in range(3)]) for s, acc in accuracy.items()}
+    res = F.shapley_bootstrap(y, preds, factors, n_resamples=200)
+    assert res["shapley"]["a"]["value"] + res["shapley"]["b"]["value"] == pytest.approx(res["total"])
+    assert res["shapley"]["a"]["ci_low"] > 0.05 and res["shapley"]["a"]["p_two_sided"] < 0.01     # a matters
+    assert res["shapley"]["b"]["ci_low"] < 0 < res["shapley"]["b"]["ci_high"]                      # b does not
+    inter = res["interactions"][("a", "b")]
+    assert inter["ci_low"] < 0 < inter["ci_high"]
+
+
+def test_holm_on_constructed_p_values():
+    p = {"x": 0.01, "y": 0.04, "z": 0.03, "w": 0.005}
+    # sorted: w .005×4 = .02, x .01×3 = .03, z .03×2 = .06, y .04×1 = .04 → monotone .06
+    assert F.holm(p) == pytest.approx({"w": 0.02, "x": 0.03, "z": 0.06, "y": 0.06})
+    assert F.holm({"only": 0.7}) == {"only": 0.7} and F.holm({"a": 0.6, "b": 0.9})["a"] == 1.0
+
+
+def test_seeds_for_power_follows_the_t_test():
+    n = F.seeds_for_power(sd_diff=0.02, delta=0.02)          # effect of one sd: about 10 paired seeds
+    assert n == 10
+    assert F.seeds_for_power(0.01, 0.02) < n < F.seeds_for_power(0.04, 0.02)
+    assert F.seeds_for_power(1.0, 0.02, max_seeds=50) is None
+
+
+def test_aso_orders_clearly_separated_seed_distributions():
+    rng = np.random.default_rng(1)
+    better, worse = rng.normal(0.80, 0.01, 5), rng.normal(0.70, 0.01, 5)
+    assert F.aso_epsilon(better, worse) < 0.2 and F.aso_epsilon(worse, better) > 0.8
