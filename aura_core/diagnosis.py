@@ -4,15 +4,15 @@ the seed as a factor, target-group breakdown, mechanism and speed-parity tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .compare import load_claims
-from .grid import Grid, cell_table, cells, finished, first_baseline_cell
+from .grid import Cell, Grid, cell_metrics, cell_table, cells, finished, first_baseline_cell
 from .io import read_json
 from .params import load
+from .post_training import view_tier_predictions
 from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
 from .tiers import legend
 
@@ -37,8 +37,12 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
     return GridEvidence(grid, claims, config_table(grid, claims, n_resamples), attribution(grid, n_resamples))
 
 
-def tier_predictions(cell_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
-    """level → (y, 0/1 predictions at the run's threshold, the prediction frame) for every available tier."""
+def tier_predictions(cell: Cell) -> dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
+    """level → (y, 0/1 predictions at the run's threshold, the prediction frame) for every available tier; for a
+    post-training view, from the training's stored epoch predictions under the view's choice."""
+    if cell.is_view:
+        return view_tier_predictions(cell.dir, load(cell.dir / "params.yaml"), cell.choice)
+    cell_dir = cell.dir
     m = read_json(cell_dir / "metrics.json")["stress"]
     out = {}
     for key, e in m["tiers"].items():
@@ -64,8 +68,8 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
         if not cs:
             rows.append({"config": label, "tier": "—", "seeds": 0, "note": "no finished cell"})
             continue
-        preds = [tier_predictions(c.dir) for c in cs]
-        metrics = [read_json(c.dir / "metrics.json")["stress"] for c in cs]
+        preds = [tier_predictions(c) for c in cs]
+        metrics = [cell_metrics(c)["stress"] for c in cs]
         for level in TIERS + ["ΔF1", "emotion"]:
             if level in TIERS:
                 if not all(level in p for p in preds):
@@ -98,8 +102,8 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
     groups = _by_config(grid)
     rows = []
     for factor, label, ref in grid.contrasts():
-        base = [tier_predictions(c.dir) for c in groups[ref]]
-        other = [tier_predictions(c.dir) for c in groups[label]]
+        base = [tier_predictions(c) for c in groups[ref]]
+        other = [tier_predictions(c) for c in groups[label]]
         if not other or not base:
             rows.append({"factor": factor, "config": label, "vs": ref, "tier": "—", "note": "cells not finished"})
             continue
@@ -118,7 +122,7 @@ def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dic
     paired bootstrap CI over items. The largest of several pairs, so it is the most the seed moved a tier here."""
     if len(base_cells) < 2:
         return []
-    preds = [tier_predictions(c.dir) for c in base_cells]
+    preds = [tier_predictions(c) for c in base_cells]
     levels = [lvl for lvl in TIERS if all(lvl in p for p in preds)]
     f1 = {lvl: [float(binary_macro_f1(p[lvl][0], p[lvl][1])) for p in preds] for lvl in levels}
     if "L1" in f1 and "L3" in f1:
@@ -137,7 +141,7 @@ def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dic
 
 def target_groups(grid: Grid, label: str, n_resamples: int = 1000) -> pd.DataFrame:
     """L3 (ToxiGen) macro-F1 per target group for one configuration: mean over seeds with a CI."""
-    preds = [tier_predictions(c.dir) for c in _by_config(grid)[label]]
+    preds = [tier_predictions(c) for c in _by_config(grid)[label]]
     if not preds or "L3" not in preds[0] or "target_group" not in preds[0]["L3"][2]:
         return pd.DataFrame()
     groups = preds[0]["L3"][2]["target_group"].to_numpy()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -33,10 +32,13 @@ import pandas as pd
 import papermill as pm
 import yaml
 
+from . import epoch_predictions
 from .cell_claim import describe, holder, is_held, try_claim
 from .compare import run_scores
 from .io import atomic_write_text, read_json, write_json
 from .params import ParamError, dump, load, read_profile, to_dict, training_changes
+from .post_training import KEYS as POST_TRAINING_KEYS
+from .post_training import view_metrics
 from .runner import KERNEL_ARGS, NOTEBOOKS, default_notebooks_dir, export_html
 from .single_report import write_grid_report
 
@@ -47,6 +49,7 @@ class Config:
     overrides: dict
     factor: str | None = None
     vs: str | None = None  # the configuration this one is compared with (default: the grid's baseline)
+    view_of: str | None = None  # a post-training view: scored from that config's trainings, never trained itself
 
 
 @dataclass
@@ -60,6 +63,13 @@ class Grid:
     root: Path = field(default=Path("outputs/grids"))
     # extra (factor, config, vs) contrasts over cells the configs already hold, e.g. masked vs interleaved
     comparisons: list[tuple[str, str, str]] = field(default_factory=list)
+    # the configurations that train (a factorial with post_training: its training factors only); default: every
+    # config that is not a view
+    trainings: list[Config] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.trainings:
+            self.trainings = [c for c in self.configs if not c.view_of]
 
     def contrasts(self) -> list[tuple[str, str, str]]:
         """Every (factor, config, vs) the attribution measures: each config with a factor, then the comparisons."""
@@ -75,11 +85,16 @@ class Grid:
 class Cell:
     config: Config
     seed: int
-    dir: Path
+    dir: Path                                   # the folder holding the training this cell reads
+    choice: dict = field(default_factory=dict)  # post-training keys scored from that folder's epoch predictions
 
     @property
     def id(self) -> str:
-        return self.dir.name
+        return f"{_slug(self.config.label)}__seed{self.seed}"
+
+    @property
+    def is_view(self) -> bool:
+        return bool(self.choice)
 
     @property
     def overrides(self) -> dict:
@@ -88,7 +103,7 @@ class Cell:
 
 FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
-GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "baseline", "description", "comparisons"}
+GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons"}
 
 
 def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
@@ -107,13 +122,24 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     if "configs" in raw:
         configs = []
         for i, c in enumerate(raw["configs"]):
-            if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor", "vs"}:
-                raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor, vs}}, got {c!r}")
-            configs.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor"), c.get("vs")))
+            if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor", "vs", "view_of"}:
+                raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor, vs, view_of}}, got {c!r}")
+            configs.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor"), c.get("vs"),
+                                  c.get("view_of")))
+        trainings = []
     else:
-        keys = list(raw["factors"])
-        configs = [Config(",".join(f"{k}={v}" for k, v in zip(keys, values)), dict(zip(keys, values)))
-                   for values in itertools.product(*(raw["factors"][k] for k in keys))]
+        trainings = product_configs(raw["factors"])
+        post = raw.get("post_training") or {}
+        bad = set(post) - set(POST_TRAINING_KEYS) or set(post) & set(raw["factors"])
+        if bad:
+            raise ParamError(f"{path}: post_training: {sorted(bad)} — only {list(POST_TRAINING_KEYS)}, and not also "
+                             f"in factors")
+        configs = [Config(f"{t.label},{v.label}" if v.label else t.label, {**t.overrides, **v.overrides},
+                          view_of=t.label if post else None)
+                   for t in trainings for v in product_configs(post)]
+    if "post_training" in raw and "configs" in raw:
+        raise ParamError(f"{path}: post_training goes with factors; in a configs list give a view "
+                         f"{{label, view_of: <config>, set: {{threshold: tuned}}}}")
     labels = [c.label for c in configs]
     if len(set(labels)) != len(labels):
         raise ParamError(f"{path}: duplicate config labels")
@@ -126,19 +152,57 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     for ref in [baseline] + [c.vs for c in configs if c.vs] + [x for _, a, b in comparisons for x in (a, b)]:
         if ref not in labels:
             raise ParamError(f"{path}: baseline/vs/comparison {ref!r} is not a config label ({labels})")
+    by_label = {c.label: c for c in trainings or configs}
+    for c in configs:
+        if c.view_of is None:
+            continue
+        target = by_label.get(c.view_of)
+        if target is None or target.view_of:
+            raise ParamError(f"{path}: config {c.label!r}: view_of {c.view_of!r} is not a config that trains")
+        if "configs" in raw:  # a listed view sets post-training keys only, over its target's
+            other = set(c.overrides) - set(POST_TRAINING_KEYS)
+            if other:
+                raise ParamError(f"{path}: config {c.label!r} is a view of {c.view_of!r} and may set only "
+                                 f"{list(POST_TRAINING_KEYS)}, not {sorted(other)}")
+            c.overrides = {**target.overrides, **c.overrides}
     grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
-                configs, baseline, Path(root), comparisons)
-    for c in configs:  # every configuration must resolve: a misspelled key fails now, not hours into the grid
-        load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
+                configs, baseline, Path(root), comparisons, trainings)
+    for c in configs + grid.trainings:  # every configuration must resolve: a misspelled key fails now, not hours in
+        p = load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
+        if c in grid.trainings and not p.epoch_predictions and any(v.view_of == c.label for v in configs):
+            raise ParamError(f"{path}: config {c.label!r} has views but epoch_predictions: false")
     return grid
+
+
+def product_configs(factors: dict) -> list[Config]:
+    """The cartesian product of factor levels as configurations labelled key=value,…; one empty config for {}."""
+    keys = list(factors)
+    return [Config(",".join(f"{k}={v}" for k, v in zip(keys, values)), dict(zip(keys, values)))
+            for values in itertools.product(*(factors[k] for k in keys))]
 
 
 def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", label)
 
 
+def training_cells(grid: Grid) -> list[Cell]:
+    """One per training (training config × seed): what `aura grid` runs, claims, resumes and reports the state of."""
+    return [Cell(c, s, grid.dir / f"{_slug(c.label)}__seed{s}") for c in grid.trainings for s in grid.seeds]
+
+
 def cells(grid: Grid) -> list[Cell]:
-    return [Cell(c, s, grid.dir / f"{_slug(c.label)}__seed{s}") for c in grid.configs for s in grid.seeds]
+    """One per reported configuration × seed. A view reads its training's folder under its post-training choice;
+    a view that has a finished folder of its own (a grid run before views existed) reads that, as trained."""
+    out = []
+    for c in grid.configs:
+        for s in grid.seeds:
+            own = grid.dir / f"{_slug(c.label)}__seed{s}"
+            if c.view_of is None or own.is_dir():
+                out.append(Cell(c, s, own))
+                continue
+            p = load(grid.base, {**c.overrides, "seed": s})
+            out.append(Cell(c, s, grid.dir / f"{_slug(c.view_of)}__seed{s}", {k: getattr(p, k) for k in POST_TRAINING_KEYS}))
+    return out
 
 
 def shard(all_cells: list[Cell], spec: str | None) -> list[Cell]:
@@ -153,8 +217,17 @@ def shard(all_cells: list[Cell], spec: str | None) -> list[Cell]:
 
 
 def finished(cell: Cell) -> bool:
+    """Its folder's five notebooks have run (and, for a view, the folder holds the epoch predictions it reads)."""
     state = cell.dir / "run_state.json"
-    return state.is_file() and read_json(state).get("completed") == NOTEBOOKS and (cell.dir / "metrics.json").is_file()
+    done = state.is_file() and read_json(state).get("completed") == NOTEBOOKS and (cell.dir / "metrics.json").is_file()
+    return done and (not cell.is_view or bool(epoch_predictions.epochs(cell.dir)))
+
+
+def cell_metrics(cell: Cell) -> dict:
+    """The cell's metrics.json, or for a view, the metrics its training gives under its post-training choice."""
+    if not cell.is_view:
+        return read_json(cell.dir / "metrics.json")
+    return view_metrics(cell.dir, load(cell.dir / "params.yaml"), cell.choice)
 
 
 def first_baseline_cell(grid: Grid) -> Cell | None:
@@ -216,7 +289,7 @@ def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
 
 
 def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: bool = False) -> pd.DataFrame:
-    todo = shard(cells(grid), shard_spec)
+    todo = shard(training_cells(grid), shard_spec)
     for c in todo:  # never skip or resume a cell that ran under other params: its numbers would be mislabelled
         keys = stale_keys(grid, c)
         if keys:
@@ -278,9 +351,11 @@ def cell_table(grid: Grid) -> pd.DataFrame:
     rows = []
     for c in cells(grid):
         row = {"config": c.config.label, "factor": c.config.factor, "seed": c.seed, "cell": c.id,
-               "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)}
+               "reads": c.dir.name if c.is_view else "", "disk_mb": 0.0 if c.is_view else round(disk_bytes(c.dir) / 1e6, 1)}
         if finished(c):
-            row |= {"status": "finished", **cell_scores(read_json(c.dir / "metrics.json"))}
+            row |= {"status": "finished", **cell_scores(cell_metrics(c))}
+        elif c.is_view and finished(Cell(c.config, c.seed, c.dir)):
+            row["status"] = f"not finished: {c.dir.name} was trained before epoch predictions were stored; train it again"
         else:
             row["status"] = "not finished"
         rows.append(row)
@@ -322,7 +397,7 @@ def ended_job(cell: Cell) -> Path | None:
 def grid_status(grid: Grid) -> pd.DataFrame:
     """`aura grid --status`: one row per cell, read from the cell folders only (no scheduler is asked)."""
     rows = []
-    for c in cells(grid):
+    for c in training_cells(grid):
         state = cell_state(c)
         detail = ""
         if state == "running":
@@ -357,7 +432,7 @@ def render_compare(grid: Grid) -> Path:
         raise ParamError(f"{grid.path}: no finished cell of the baseline {grid.baseline!r} to render the compare from")
     out = grid.dir / "compare"
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(first.dir / "metrics.json", out / "metrics.json")
+    write_json(out / "metrics.json", cell_metrics(first))  # a view's numbers when the baseline is a view
     p = load(first.dir / "params.yaml")
     p.claims = load(grid.base).claims  # the grid's claims file now, not the path the cell saw on its machine
     dump(p, out / "params.yaml")
@@ -405,7 +480,7 @@ def executor_parameters(options: list[str], executor: str) -> tuple[dict, list[s
 def run_cell_job(grid_path: str, root: str, cell_id: str) -> str:
     """One array task: the cell named cell_id of the grid, claimed and run on the whole task's cores."""
     grid = load_grid(grid_path, root)
-    cell = next(c for c in cells(grid) if c.id == cell_id)
+    cell = next(c for c in training_cells(grid) if c.id == cell_id)
     return run_cell(grid, cell, os.cpu_count() or 1, grid.dir / "logs")
 
 
@@ -415,7 +490,7 @@ def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wai
     executor, the same code path without a cluster). wait=False returns once submitted (`--status` then follows it
     from the cell folders)."""
     import submitit
-    todo = [c for c in shard(cells(grid), shard_spec) if cell_state(c) in ("pending", "failed", "interrupted")]
+    todo = [c for c in shard(training_cells(grid), shard_spec) if cell_state(c) in ("pending", "failed", "interrupted")]
     for c in todo:
         keys = stale_keys(grid, c)
         if keys:

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from . import epoch_predictions as E
+from .anatomy import run_summary, shortcut_probe, tier_anatomy
 from .evaluate import emotion_scores, toxicity_metrics
+from .io import read_json
 from .params import Params, build
 from .scoring import GOEMOTIONS_TEST
 from .stats import bootstrap_ci, bootstrap_ci_multiclass
@@ -107,3 +109,49 @@ def views_table(run_dir: str | Path, p: Params, space: dict[str, list]) -> pd.Da
         row["emotion"] = v.get("emotion_goemotions_test", {}).get("macro_f1")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def view_metrics(run_dir: str | Path, p: Params, choice: dict) -> dict:
+    """The run's metrics.json as if 03 and 04 had run under `choice`: the stress section's tiers (metrics, CI,
+    anatomy), threshold, ΔF1, emotion F1, domain-shortcut probe and summary, and the train section's selected epoch —
+    so every table that reads a run's metrics reads a view the same way."""
+    run_dir = Path(run_dir)
+    own = read_json(run_dir / "metrics.json")
+    v = view(run_dir, p, choice)
+    stress = {**own["stress"], "threshold": v["threshold"], "delta_f1": v["delta_f1"], "choice": v["choice"],
+              "tiers": {}}
+    for key, e in own["stress"]["tiers"].items():
+        entry = {k: e[k] for k in ("level", "name", "available", "reason", "provenance") if k in e}
+        if key in v["tiers"]:
+            df = E.read(run_dir, v["epoch"], key)
+            entry["metrics"] = v["tiers"][key]["metrics"]
+            entry["anatomy"] = tier_anatomy(df["label"].to_numpy(), df["p_toxic"].to_numpy(), v["threshold"])
+        else:
+            entry["available"] = False
+            entry.setdefault("reason", "no stored epoch predictions for this tier")
+        stress["tiers"][key] = entry
+    if "emotion_goemotions_test" in v:
+        stress["emotion_goemotions_test"] = v["emotion_goemotions_test"]
+    ge, olid = (E.folder(run_dir, v["epoch"]) / f"{name}.csv" for name in (GOEMOTIONS_TEST, "olid"))
+    if ge.is_file() and olid.is_file():
+        g, o = E.read(run_dir, v["epoch"], GOEMOTIONS_TEST), E.read(run_dir, v["epoch"], "olid")
+        stress["shortcut"] = shortcut_probe(g["p_toxic"].to_numpy(), g["label"].to_numpy(), o["p_toxic"].to_numpy(),
+                                            o["label"].to_numpy())
+    stress["summary"] = run_summary(stress)
+    return {**own, "stress": stress, "train": {**own.get("train", {}), "selected_epoch": v["epoch"]}}
+
+
+def view_tier_predictions(run_dir: str | Path, p: Params, choice: dict) -> dict:
+    """level → (y, 0/1 predictions, frame) under `choice`, as diagnosis.tier_predictions reads a trained run (the
+    frame keeps the run's own prediction columns, e.g. target_group, joined on the row id)."""
+    run_dir = Path(run_dir)
+    v = view(run_dir, p, choice)
+    out = {}
+    for key, e in v["tiers"].items():
+        df = E.read(run_dir, v["epoch"], key)
+        own = run_dir / "predictions" / f"{key}.csv"
+        if own.is_file():
+            extra = pd.read_csv(own, dtype={"id": str}).drop(columns=["label", "p_toxic"], errors="ignore")
+            df = df.merge(extra, on="id", how="left", validate="one_to_one")
+        out[e["level"]] = (df["label"].to_numpy(), (df["p_toxic"].to_numpy() >= v["threshold"]).astype(int), df)
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data import resolve_data_dir
-from .grid import cells, finished, render_compare, shard, stale_keys, summarize
+from .grid import finished, render_compare, shard, stale_keys, summarize, training_cells
 from .io import read_json, update_json, write_json
 from .model import check_encoder
 from .params import EVALUATION_ONLY, ParamError, Params, changed_keys, dump, load, to_dict, training_changes
@@ -142,7 +142,7 @@ def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = 
 def rescore_grid(grid, shard_spec: str | None = None, notebooks_dir: str | Path | None = None):
     """`aura grid --rescore`: every finished cell of the shard re-scored on the tiers the grid's params declare now;
     then the summary and, when every cell has finished, the grid view are rendered again."""
-    todo = shard(cells(grid), shard_spec)
+    todo = shard(training_cells(grid), shard_spec)
     for c in todo:
         keys = stale_keys(grid, c)
         if keys:

@@ -2,6 +2,7 @@
 import json
 import re
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -176,3 +177,64 @@ def test_shipped_grids_isolate_every_question_one_factor_at_a_time(tmp_path, nam
             assert changed[factor] == keys, (factor, changed[factor])
     questions = {k for keys, _ in QUESTIONS for k in keys} - {"seed"}
     assert questions <= set(changed), questions - set(changed)
+
+
+def test_views_share_their_training_and_old_folders_are_read_as_trained(tmp_path):
+    g = G.load_grid(grid_file(tmp_path, configs=[
+        {"label": "b", "set": {}}, {"label": "inter", "factor": "paradigm", "set": {"paradigm": "interleaved"}},
+        {"label": "tuned", "factor": "threshold", "view_of": "b", "set": {"threshold": "tuned"}},
+        {"label": "cand", "factor": "candidate", "view_of": "inter", "set": {"threshold": "tuned", "selection": "best"}}]),
+        tmp_path)
+    assert [c.id for c in G.training_cells(g)] == ["b__seed1", "b__seed2", "b__seed3", "inter__seed1", "inter__seed2",
+                                                   "inter__seed3"]
+    views = {c.id: c for c in G.cells(g) if c.is_view}
+    assert views["tuned__seed2"].dir.name == "b__seed2" and views["tuned__seed2"].choice == {
+        "selection": "last", "validation": "paired", "threshold": "tuned"}
+    assert views["cand__seed1"].config.overrides == {"paradigm": "interleaved", "threshold": "tuned", "selection": "best"}
+    fake_finished(G.Cell(g.configs[2], 1, g.dir / "tuned__seed1"))       # a folder of its own, from an older grid
+    own = next(c for c in G.cells(g) if c.id == "tuned__seed1")
+    assert not own.is_view and own.dir.name == "tuned__seed1" and G.finished(own)
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"configs": [{"label": "b"}, {"label": "v", "view_of": "b", "set": {"epochs": 2}}]}, "may set only"),
+    ({"configs": [{"label": "b"}, {"label": "v", "view_of": "nope", "set": {"threshold": "tuned"}}]},
+     "view_of 'nope' is not a config that trains"),
+    ({"configs": None, "baseline": None, "factors": {"paradigm": ["paired"]}, "post_training": {"epochs": [1]}},
+     "post_training: ['epochs']"),
+])
+def test_bad_views_fail_when_the_grid_loads(tmp_path, bad, fragment):
+    with pytest.raises(ParamError, match=re.escape(fragment)):
+        G.load_grid(grid_file(tmp_path, **bad), tmp_path)
+
+
+@pytest.mark.slow
+def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_data, tiny_encoder):
+    import subprocess
+    import sys
+
+    from aura_core import post_training as PT
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "name": "tiny", "data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False, "epochs": 2,
+        "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml")}))
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "base": "base.yaml", "seeds": [5], "factors": {"paradigm": ["paired", "masked"]},
+        "post_training": {"threshold": [0.5, "tuned"], "selection": ["last", "best"]}}, sort_keys=False))
+    g = G.load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    assert len(g.configs) == 8 and len(G.training_cells(g)) == 2
+    r = subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "f.yaml"), "--jobs", "2",
+                        "--root", str(tmp_path / "out")], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert sorted(f.name for f in (tmp_path / "out/fac/logs").iterdir()) == ["paradigm=masked__seed5.log",
+                                                                             "paradigm=paired__seed5.log"]
+    summary = pd.read_csv(tmp_path / "out/fac/summary.csv")
+    assert len(summary) == 8 and (summary["status"] == "finished").all()
+    rows = summary.set_index("config")
+    trained = json.loads((tmp_path / "out/fac/paradigm=paired__seed5/metrics.json").read_text())["stress"]
+    as_trained = rows.loc["paradigm=paired,threshold=0.5,selection=last"]
+    assert as_trained["L1"] == trained["tiers"]["olid"]["metrics"]["macro_f1"] and as_trained["reads"] == "paradigm=paired__seed5"
+    p = load(tmp_path / "out/fac/paradigm=paired__seed5/params.yaml")
+    v = PT.view(tmp_path / "out/fac/paradigm=paired__seed5", p, {"threshold": "tuned", "selection": "best"})
+    tuned = rows.loc["paradigm=paired,threshold=tuned,selection=best"]
+    assert tuned["L1"] == v["tiers"]["olid"]["metrics"]["macro_f1"] and tuned["threshold"] == v["threshold"]
+    assert (tmp_path / "out/fac/compare/report.html").is_file()
