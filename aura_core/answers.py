@@ -17,6 +17,7 @@ from .diagnosis import (
     distance_to_partner_a,
     evidence,
     headline,
+    shapley_attribution,
     speed_parity,
     tier_legend,
 )
@@ -57,6 +58,41 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
         out.append((question, " ".join(tested) if tested else
                     f"Not tested: the grid has no configuration with factor {' or '.join(f'`{k}`' for k in keys)}."))
     return out
+
+
+# candidate causes the seed report does not ask about (factor keys of params/grids/factorial.yaml)
+UNASKED = [("uncertainty_form", "The uncertainty loss as most public code writes it, exp(−s)·L + s (no ½)"),
+           ("focal_loss", "Focal loss (γ = 2) for the toxicity head"),
+           ("sigmoid_head", "A one-logit sigmoid toxicity head with binary cross-entropy"),
+           ("single_learning_rate", "One learning rate for every parameter")]
+
+
+def unasked_answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """The same evidence as `answers`, for the candidate causes the seed did not ask about that the grid tested."""
+    gap, per_cell, comparable = claim_gap(claims), cell_table(grid), comparable_tiers(grid)
+    out = []
+    for key, title in UNASKED:
+        text = _answer_factor(key, attrib, gap, table, per_cell, claims, comparable)
+        if text:
+            out.append((title, text))
+    return out
+
+
+def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
+    """The Shapley table in words: each factor's share of the B → candidate change per tier, and what survives Holm."""
+    if table.empty or "shapley" not in table:
+        return table["note"].iloc[0] if "note" in table else ""
+    parts = []
+    for tier, g in table.groupby("tier", sort=False):
+        cells = "; ".join(f"`{r.factor}` {r.shapley:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+                          f"{'' if r.survives_holm else ' (not significant after Holm)'}" for r in g.itertuples())
+        parts.append(f"{tier} (change {g['total_change'].iloc[0]:+.3f}): {cells}")
+    strong = inter[(inter["ci_low"] > 0) | (inter["ci_high"] < 0)] if len(inter) else inter
+    tail = ("Interactions whose CI excludes 0: " + "; ".join(
+        f"{r.factors} on {r.tier} {r.interaction:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in strong.itertuples())
+        if len(strong) else "No two-factor interaction has a CI excluding 0: the factors add up.")
+    return ("Shapley values (each factor's exact share of the change, summing to it; 95% CI over seeds × items; "
+            "Holm-adjusted across every factor × tier): " + " · ".join(parts) + ". " + tail)
 
 
 def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict, attrib: pd.DataFrame) -> str:
@@ -248,7 +284,13 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     """The verdict and the seven answers as markdown, saved beside the grid view for report.html (so the report shows
     the very text the notebook computed); returns the verdict, which 05_compare shows first."""
     text = verdict(ev.grid, ev.claims, ev.table, ev.attrib)
+    if ev.grid.shapley:
+        text += "\n\n**Attribution that adds up.** " + shapley_summary(*shapley_attribution(
+            ev.grid, ev.grid.shapley["from"], ev.grid.shapley["to"]))
     qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table))
+    unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
+    if unasked:
+        qa += "\n\n## Candidate causes the seed did not ask about\n\n" + "\n\n".join(f"**{q}.** {a}" for q, a in unasked)
     atomic_write_text(Path(compare_dir) / BOTTOM_LINE_FILE,
                       f"## Bottom line\n\n{text}\n\n## The seven questions\n\n{qa}\n")
     return text

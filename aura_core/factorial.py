@@ -51,36 +51,58 @@ def interactions(f: Callable[[Subset], float] | dict, factors: list[Hashable]) -
     return out
 
 
-def shapley_bootstrap(y: np.ndarray, preds: dict[Subset, np.ndarray], factors: list[Hashable],
-                      n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """Shapley values and pairwise interactions of macro-F1 with CIs from the hierarchical bootstrap.
+def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1000, seed: int = 0,
+                      level: float = 0.95, delta: tuple[str, str] | None = ("L1", "L3")) -> dict:
+    """Per tier (and for ΔF1 = L1 − L3), Shapley values and pairwise interactions of mean-over-seeds macro-F1, with
+    CIs from the hierarchical bootstrap.
 
-    preds: for every subset, 0/1 predictions [seeds × items] on the same items (the same seed indices in every
-    configuration: seed s is one training of each). Each draw resamples seeds (jointly across configurations) and
-    items (jointly), recomputes every configuration's mean-over-seeds F1, then the values."""
-    y = np.asarray(y)
-    mats = {s: np.asarray(a, float) for s, a in preds.items()}
-    n_seeds = len(next(iter(mats.values())))
-    point_f = {s: float(binary_macro_f1(y, a).mean()) for s, a in mats.items()}
-    point_v, point_i = shapley(point_f, factors), interactions(point_f, factors)
+    tiers: {level: (y, {subset: 0/1 predictions [seeds × items]})}, the same items in every configuration and the same
+    seed indices (seed s is one training of each configuration). Each draw resamples the seeds once (shared by every
+    configuration and tier: a seed is one set of trained models) and each tier's items, recomputes every
+    configuration's F1, then the values; ΔF1's values are L1's minus L3's from the same draws."""
     rng = np.random.default_rng(seed)
-    draws_v = {i: np.empty(n_resamples) for i in factors}
-    draws_i = {pair: np.empty(n_resamples) for pair in point_i}
+    data = {t: (np.asarray(y), {s: np.asarray(a, float) for s, a in preds.items()}) for t, (y, preds) in tiers.items()}
+    n_seeds = len(next(iter(next(iter(data.values()))[1].values())))
+    points = {t: {s: float(binary_macro_f1(y, a).mean()) for s, a in mats.items()} for t, (y, mats) in data.items()}
+    keys = list(data) + (["ΔF1"] if delta and all(t in data for t in delta) else [])
+
+    def values(f: dict) -> tuple[dict, dict]:
+        return shapley(f, factors), interactions(f, factors)
+    point = {t: values(points[t]) for t in data}
+    if "ΔF1" in keys:
+        point["ΔF1"] = tuple({k: point[delta[0]][n][k] - point[delta[1]][n][k] for k in point[delta[0]][n]}
+                             for n in range(2))
+    draws = {t: ({i: np.empty(n_resamples) for i in factors}, {pair: np.empty(n_resamples) for pair in point[t][1]})
+             for t in keys}
     for b in range(n_resamples):
-        seeds, items = rng.integers(0, n_seeds, n_seeds), rng.integers(0, len(y), len(y))
-        fb = {s: float(binary_macro_f1(y[items], a[seeds][:, items]).mean()) for s, a in mats.items()}
-        for i, v in shapley(fb, factors).items():
-            draws_v[i][b] = v
-        for pair, v in interactions(fb, factors).items():
-            draws_i[pair][b] = v
+        seeds = rng.integers(0, n_seeds, n_seeds)
+        per_tier = {}
+        for t, (y, mats) in data.items():
+            items = rng.integers(0, len(y), len(y))
+            fb = {s: float(binary_macro_f1(y[items], a[seeds][:, items]).mean()) for s, a in mats.items()}
+            per_tier[t] = values(fb)
+        if "ΔF1" in keys:
+            per_tier["ΔF1"] = tuple({k: per_tier[delta[0]][n][k] - per_tier[delta[1]][n][k]
+                                     for k in per_tier[delta[0]][n]} for n in range(2))
+        for t in keys:
+            for n in range(2):
+                for k, v in per_tier[t][n].items():
+                    draws[t][n][k][b] = v
     alpha = (1 - level) / 2
 
-    def summary(point: float, d: np.ndarray) -> dict:
-        return {"value": point, "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
+    def summary(value: float, d: np.ndarray) -> dict:
+        return {"value": value, "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
                 "p_two_sided": float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))}
-    return {"total": point_f[Subset(factors)] - point_f[Subset()],
-            "shapley": {i: summary(point_v[i], draws_v[i]) for i in factors},
-            "interactions": {pair: summary(point_i[pair], draws_i[pair]) for pair in point_i}}
+    out = {}
+    for t in keys:
+        f = points[t] if t in points else None
+        total = (f[Subset(factors)] - f[Subset()]) if f else (
+            points[delta[0]][Subset(factors)] - points[delta[0]][Subset()]
+            - points[delta[1]][Subset(factors)] + points[delta[1]][Subset()])
+        out[t] = {"total": total,
+                  "shapley": {i: summary(point[t][0][i], draws[t][0][i]) for i in factors},
+                  "interactions": {pair: summary(point[t][1][pair], draws[t][1][pair]) for pair in point[t][1]}}
+    return out
 
 
 def holm(pvalues: dict) -> dict:

@@ -66,6 +66,7 @@ class Grid:
     # the configurations that train (a factorial with post_training: its training factors only); default: every
     # config that is not a view
     trainings: list[Config] = field(default_factory=list)
+    shapley: dict | None = None  # {from, to}: the two configurations whose difference the Shapley values split
 
     def __post_init__(self):
         if not self.trainings:
@@ -103,7 +104,8 @@ class Cell:
 
 FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
-GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons"}
+GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons",
+             "shapley"}
 
 
 def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
@@ -117,29 +119,29 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     for key in ("name", "base", "seeds"):
         if key not in raw:
             raise ParamError(f"{path}: grid key '{key}' is required")
-    if ("configs" in raw) == ("factors" in raw):
-        raise ParamError(f"{path}: give either 'configs' (a listed set) or 'factors' (a cartesian product)")
-    if "configs" in raw:
-        configs = []
-        for i, c in enumerate(raw["configs"]):
-            if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor", "vs", "view_of"}:
-                raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor, vs, view_of}}, got {c!r}")
-            configs.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor"), c.get("vs"),
-                                  c.get("view_of")))
-        trainings = []
-    else:
-        trainings = product_configs(raw["factors"])
+    if "configs" not in raw and "factors" not in raw:
+        raise ParamError(f"{path}: give 'configs' (a listed set), 'factors' (a cartesian product) or both")
+    if "post_training" in raw and "factors" not in raw:
+        raise ParamError(f"{path}: post_training goes with factors; in a configs list give a view "
+                         f"{{label, view_of: <config>, set: {{threshold: tuned}}}}")
+    configs, trainings = [], []
+    if "factors" in raw:  # the product first; with post_training its training factors train, every mix is a view
+        product = product_configs(raw["factors"])
         post = raw.get("post_training") or {}
         bad = set(post) - set(POST_TRAINING_KEYS) or set(post) & set(raw["factors"])
         if bad:
             raise ParamError(f"{path}: post_training: {sorted(bad)} — only {list(POST_TRAINING_KEYS)}, and not also "
                              f"in factors")
         configs = [Config(f"{t.label},{v.label}" if v.label else t.label, {**t.overrides, **v.overrides},
-                          view_of=t.label if post else None)
-                   for t in trainings for v in product_configs(post)]
-    if "post_training" in raw and "configs" in raw:
-        raise ParamError(f"{path}: post_training goes with factors; in a configs list give a view "
-                         f"{{label, view_of: <config>, set: {{threshold: tuned}}}}")
+                          view_of=t.label if post else None) for t in product for v in product_configs(post)]
+        trainings = product if post else list(configs)
+    listed = []
+    for i, c in enumerate(raw.get("configs") or []):  # then the listed ones (in a factorial: controls, other causes)
+        if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor", "vs", "view_of"}:
+            raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor, vs, view_of}}, got {c!r}")
+        listed.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor"), c.get("vs"), c.get("view_of")))
+    configs += listed
+    trainings += [c for c in listed if not c.view_of]
     labels = [c.label for c in configs]
     if len(set(labels)) != len(labels):
         raise ParamError(f"{path}: duplicate config labels")
@@ -152,21 +154,25 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     for ref in [baseline] + [c.vs for c in configs if c.vs] + [x for _, a, b in comparisons for x in (a, b)]:
         if ref not in labels:
             raise ParamError(f"{path}: baseline/vs/comparison {ref!r} is not a config label ({labels})")
-    by_label = {c.label: c for c in trainings or configs}
+    by_label = {c.label: c for c in trainings}
     for c in configs:
         if c.view_of is None:
             continue
         target = by_label.get(c.view_of)
-        if target is None or target.view_of:
+        if target is None:
             raise ParamError(f"{path}: config {c.label!r}: view_of {c.view_of!r} is not a config that trains")
-        if "configs" in raw:  # a listed view sets post-training keys only, over its target's
+        if c in listed:  # a listed view sets post-training keys only, over its target's
             other = set(c.overrides) - set(POST_TRAINING_KEYS)
             if other:
                 raise ParamError(f"{path}: config {c.label!r} is a view of {c.view_of!r} and may set only "
                                  f"{list(POST_TRAINING_KEYS)}, not {sorted(other)}")
             c.overrides = {**target.overrides, **c.overrides}
+    shapley = raw.get("shapley")
+    if shapley is not None and (not isinstance(shapley, dict) or set(shapley) != {"from", "to"}
+                                or not {shapley["from"], shapley["to"]} <= set(labels)):
+        raise ParamError(f"{path}: shapley: expected {{from: <config label>, to: <config label>}}, got {shapley!r}")
     grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
-                configs, baseline, Path(root), comparisons, trainings)
+                configs, baseline, Path(root), comparisons, trainings, shapley)
     for c in configs + grid.trainings:  # every configuration must resolve: a misspelled key fails now, not hours in
         p = load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
         if c in grid.trainings and not p.epoch_predictions and any(v.view_of == c.label for v in configs):

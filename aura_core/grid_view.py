@@ -7,7 +7,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from . import plots
-from .answers import answers
+from .answers import answers, unasked_answers
 from .diagnosis import (
     GridEvidence,
     claim_gap,
@@ -15,6 +15,7 @@ from .diagnosis import (
     distance_to_partner_a,
     headline,
     mechanism_table,
+    shapley_attribution,
     speed_parity,
     target_group_table,
     tier_legend,
@@ -57,6 +58,19 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
     if len(groups):
         plots.target_group_plot(groups, run_dir)
         display(groups.round(4))
+    if grid.shapley:
+        shap, inter = shapley_attribution(grid, grid.shapley["from"], grid.shapley["to"])
+        display(Markdown(f"### Shapley attribution: `{grid.shapley['from']}` → `{grid.shapley['to']}`"))
+        display(Markdown("Each factor's exact share of the change (the values sum to it), 95% CI over seeds × items, "
+                         "p-values Holm-adjusted across every factor × tier; then every two-factor interaction."))
+        display(shap.round(4))
+        if len(inter):
+            display(inter.round(4))
+    unasked = unasked_answers(grid, ev.claims, attrib, table)
+    if unasked:
+        display(Markdown("### Candidate causes the seed did not ask about"))
+        for title, text in unasked:
+            display(Markdown(f"**{title}.** {text}"))
     display(Markdown("*The bottom line drawn from these numbers is at the top of this report.*"))
     display(Markdown("### The seed report's seven questions, answered from these numbers"))
     for question, answer in answers(grid, ev.claims, attrib, table):

@@ -265,3 +265,50 @@ def test_target_group_table_and_plot_across_configurations(grid, tmp_path):
     fig = plots.target_group_plot(t, tmp_path)
     assert [x.get_text() for x in fig.axes[0].get_legend().get_texts()] == ["partner_b", "tuned"]
     assert plots.target_group_plot(pd.DataFrame(), tmp_path) is None
+
+
+def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adjusted(tmp_path):
+    """paradigm moves L1 by +0.10 alone, threshold nothing; Shapley finds that and the values sum to the change."""
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3],
+        "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]}}, sort_keys=False))
+    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    for c in cells(g):
+        write_cell(c, {"L1": 0.82 if c.config.overrides["paradigm"] == "interleaved" else 0.72, "L3": 0.60})
+    start, end = "paradigm=paired,threshold=0.5", "paradigm=interleaved,threshold=tuned"
+    table, inter = Dg.shapley_attribution(g, start, end, n_resamples=300)
+    rows = table.set_index(["factor", "tier"])
+    assert rows.loc[("paradigm", "L1"), "shapley"] == pytest.approx(0.10, abs=0.04)
+    assert rows.loc[("paradigm", "L1"), "survives_holm"]
+    assert rows.loc[("threshold", "L1"), "ci_low"] < 0 < rows.loc[("threshold", "L1"), "ci_high"]
+    for tier in ("L1", "L3", "ΔF1"):
+        part = table[table["tier"] == tier]
+        assert part["shapley"].sum() == pytest.approx(part["total_change"].iloc[0])
+    assert (table["p_holm"] >= table["p"]).all() and set(inter["factors"]) == {"paradigm × threshold"}
+    words = A.shapley_summary(table, inter)
+    assert "L1 (change +0.0" in words or "L1 (change +0.1" in words
+    assert "`threshold` " in words and "(not significant after Holm)" in words and "the factors add up" in words
+    incomplete, _ = Dg.shapley_attribution(g, start, "paradigm=interleaved,threshold=0.5", n_resamples=10)
+    assert list(incomplete["shapley"]) and len(incomplete) == 3       # one factor: a one-factor "factorial"
+    shutil.rmtree(next(c for c in cells(g) if c.config.label == "paradigm=paired,threshold=tuned").dir)
+    broken, _ = Dg.shapley_attribution(g, start, end, n_resamples=10)
+    assert "not a full factorial" in broken["note"].iloc[0]
+
+
+def test_unasked_causes_are_answered_in_their_own_section(grid, tmp_path):
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    attrib = Dg.attribution(grid, 100).assign(factor=lambda d: d["factor"].replace({"paradigm": "focal_loss"}))
+    unasked = A.unasked_answers(grid, claims, attrib, Dg.config_table(grid, claims, 100))
+    assert [t for t, _ in unasked] == ["Focal loss (γ = 2) for the toxicity head"]
+    assert "`focal_loss` — changing only this (config `interleaved` vs `partner_b`" in unasked[0][1]
+
+
+def test_shipped_factorial_and_fidelity_grids():
+    from aura_core.grid import training_cells
+    fac = load_grid(REPO / "params" / "grids" / "factorial.yaml")
+    assert len(training_cells(fac)) == (6 + 5) * 3 and len(fac.configs) == 48 + 5
+    assert {c.config.factor for c in training_cells(fac)} >= {"uncertainty_form", "focal_loss", "sigmoid_head",
+                                                             "single_learning_rate", "multitask"}
+    assert {k for k, _ in A.UNASKED} <= {c.factor for c in fac.configs}
+    fid = load_grid(REPO / "params" / "grids" / "fidelity.yaml")
+    assert sorted(c.overrides["goemotions_train_rows"] for c in fid.configs) == [3000, 3000, 10000, 10000]

@@ -39,12 +39,22 @@ def test_shapley_bootstrap_on_predictions_with_known_effects():
     factors = ["a", "b"]
     accuracy = {frozenset(): 0.70, frozenset({"a"}): 0.80, frozenset({"b"}): 0.70, frozenset({"a", "b"}): 0.80}
     preds = {s: np.array([np.where(rng.random(len(y)) < acc, y, 1 - y) for _ in range(3)]) for s, acc in accuracy.items()}
-    res = F.shapley_bootstrap(y, preds, factors, n_resamples=200)
+    res = F.shapley_bootstrap({"L1": (y, preds), "L3": (y, preds)}, factors, n_resamples=200)["L1"]
     assert res["shapley"]["a"]["value"] + res["shapley"]["b"]["value"] == pytest.approx(res["total"])
     assert res["shapley"]["a"]["ci_low"] > 0.05 and res["shapley"]["a"]["p_two_sided"] < 0.01     # a matters
     assert res["shapley"]["b"]["ci_low"] < 0 < res["shapley"]["b"]["ci_high"]                      # b does not
     inter = res["interactions"][("a", "b")]
     assert inter["ci_low"] < 0 < inter["ci_high"]
+    rng = np.random.default_rng(1)
+    y3 = rng.integers(0, 2, 1500)    # L3: only b matters there, so ΔF1's values are a's gain and b's loss
+    acc3 = {frozenset(): 0.60, frozenset({"a"}): 0.60, frozenset({"b"}): 0.70, frozenset({"a", "b"}): 0.70}
+    preds3 = {s: np.array([np.where(rng.random(len(y3)) < acc, y3, 1 - y3) for _ in range(3)]) for s, acc in acc3.items()}
+    both = F.shapley_bootstrap({"L1": (y, preds), "L3": (y3, preds3)}, factors, n_resamples=200)
+    delta = both["ΔF1"]["shapley"]
+    for k in factors:
+        assert delta[k]["value"] == pytest.approx(both["L1"]["shapley"][k]["value"] - both["L3"]["shapley"][k]["value"])
+    assert delta["a"]["ci_low"] > 0 and delta["b"]["ci_high"] < 0
+    assert both["ΔF1"]["total"] == pytest.approx(both["L1"]["total"] - both["L3"]["total"])
 
 
 def test_holm_on_constructed_p_values():

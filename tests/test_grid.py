@@ -45,7 +45,8 @@ def test_cartesian_grid(tmp_path):
     ({"configs": [{"label": "b"}, {"label": "c", "vs": "q"}]}, "baseline/vs/comparison 'q' is not a config label"),
     ({"comparisons": [{"factor": "f", "config": "b", "vs": "nope"}]}, "comparison 'nope' is not a config label"),
     ({"comparisons": [{"factor": "f", "config": "b"}]}, "comparisons[0]: expected {factor, config, vs}"),
-    ({"factors": {"seed": [1]}}, "either 'configs'"),
+    ({"configs": None}, "give 'configs' (a listed set), 'factors'"),
+    ({"shapley": {"from": "b", "to": "zz"}}, "shapley: expected {from: <config label>, to: <config label>}"),
     ({"seedz": [1]}, "unknown grid key"),
     ({"configs": [{"label": "b"}, {"label": "b"}]}, "duplicate config labels"),
 ])
@@ -219,7 +220,9 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
         "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml")}))
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": "base.yaml", "seeds": [5], "factors": {"paradigm": ["paired", "masked"]},
-        "post_training": {"threshold": [0.5, "tuned"], "selection": ["last", "best"]}}, sort_keys=False))
+        "post_training": {"threshold": [0.5, "tuned"], "selection": ["last", "best"]},
+        "shapley": {"from": "paradigm=paired,threshold=0.5,selection=last",
+                    "to": "paradigm=masked,threshold=tuned,selection=best"}}, sort_keys=False))
     g = G.load_grid(tmp_path / "f.yaml", tmp_path / "out")
     assert len(g.configs) == 8 and len(G.training_cells(g)) == 2
     r = subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "f.yaml"), "--jobs", "2",
@@ -237,4 +240,5 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
     v = PT.view(tmp_path / "out/fac/paradigm=paired__seed5", p, {"threshold": "tuned", "selection": "best"})
     tuned = rows.loc["paradigm=paired,threshold=tuned,selection=best"]
     assert tuned["L1"] == v["tiers"]["olid"]["metrics"]["macro_f1"] and tuned["threshold"] == v["threshold"]
-    assert (tmp_path / "out/fac/compare/report.html").is_file()
+    report = (tmp_path / "out/fac/compare/report.html").read_text()
+    assert "Attribution that adds up" in report and "Shapley attribution" in report   # bottom line and grid view
