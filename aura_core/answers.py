@@ -21,6 +21,7 @@ from .diagnosis import (
     speed_parity,
     tier_legend,
 )
+from .factorial import seeds_for_power
 from .grid import Grid, cell_table, cells, finished, first_baseline_cell
 from .io import atomic_write_text, read_json
 from .params import load
@@ -146,11 +147,35 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
     elif rows["excludes_0"].any():
         verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
     else:
-        verdict = "No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of absence."
+        verdict = ("No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of "
+                   f"absence.{_seeds_to_settle(config, ref, per_cell)}")
     lines = "; ".join(f"{r.tier} {_fmt(r)}" for _, r in rows.iterrows())
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
             f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_with(config, _landing(config, table, claims, comparable))}"
             f"{_mechanism(config, ref, per_cell)}")
+
+
+def _seeds_to_settle(config: str, ref: str, per_cell: pd.DataFrame, delta: float = 0.02) -> str:
+    """How many seeds would detect a `delta` change at 80% power, from the spread of the per-seed differences
+    (config − ref, paired by seed: same data order and initialisation) on the tier that needs the most."""
+    if per_cell.empty or "status" not in per_cell:
+        return ""
+    done = per_cell[per_cell["status"] == "finished"]
+    a, b = (done[done["config"] == c].set_index("seed") for c in (config, ref))
+    needs = {}
+    for tier in TIERS:
+        if tier in a and tier in b:
+            diff = (a[tier] - b[tier]).dropna()
+            if len(diff) >= 2:
+                needs[tier] = seeds_for_power(float(diff.std(ddof=1)), delta)
+    if not needs:
+        return ""
+    worst = max(needs, key=lambda t: needs[t] or 10**9)
+    n = needs[worst]
+    return (f" From the seed-to-seed spread of the paired differences, {n} seeds per configuration would detect a "
+            f"{delta:.2f} change in {worst} with 80% power." if n else
+            f" The paired differences vary so much across seeds that no practical number of seeds would detect a "
+            f"{delta:.2f} change in {worst}.")
 
 
 def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str], who: str = "partner_a") -> str:

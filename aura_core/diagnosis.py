@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from .compare import load_claims
-from .factorial import holm, shapley_bootstrap
+from .factorial import aso_epsilon, holm, shapley_bootstrap
 from .grid import Cell, Grid, cell_metrics, cell_table, cells, finished, first_baseline_cell
 from .io import read_json
 from .params import load
@@ -296,3 +296,23 @@ def shapley_attribution(grid: Grid, start: str, end: str, n_resamples: int = 100
                            "ci_high": v["ci_high"], "p": v["p_two_sided"]}
                           for t, r in res.items() for (i, j), v in r["interactions"].items()])
     return table, inter
+
+
+def aso_table(grid: Grid, attrib: pd.DataFrame, confidence_level: float = 0.95) -> pd.DataFrame:
+    """Almost Stochastic Order beside the bootstrap, per factor and tier: ε_min of the changed configuration's
+    per-seed macro-F1 over its reference's (< 0.5: the change tends to score higher; near 0: it almost always does;
+    > 0.5: lower), corrected for the number of comparisons (deepsig)."""
+    if attrib.empty or "change" not in attrib:
+        return pd.DataFrame()
+    per_cell = cell_table(grid)
+    done = per_cell[per_cell["status"] == "finished"]
+    rows = attrib.dropna(subset=["change"])
+    rows = rows[rows["tier"].isin(TIERS) & (rows["factor"] != "seed")]
+    out = []
+    for r in rows.itertuples():
+        a = done.loc[done["config"] == r.config, r.tier].dropna().to_numpy()
+        b = done.loc[done["config"] == r.vs, r.tier].dropna().to_numpy()
+        if len(a) >= 2 and len(b) >= 2:
+            out.append({"factor": r.factor, "config": r.config, "vs": r.vs, "tier": r.tier,
+                        "aso_eps_min": aso_epsilon(a, b, confidence_level=confidence_level, num_comparisons=len(rows))})
+    return pd.DataFrame(out)

@@ -10,6 +10,7 @@ from . import plots
 from .answers import answers, unasked_answers
 from .diagnosis import (
     GridEvidence,
+    aso_table,
     claim_gap,
     comparable_tiers,
     distance_to_partner_a,
@@ -38,6 +39,12 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
     display(attrib.round(4))
     if "change" in attrib:
         plots.attribution_plot(attrib, run_dir, claim_gap(ev.claims))
+    aso = aso_table(grid, attrib)
+    if not aso.empty:
+        display(Markdown("Almost Stochastic Order of the seed distributions (Dror et al. 2019, deepsig): ε_min of each "
+                         "changed configuration over its reference, corrected for the number of comparisons; below 0.5 "
+                         "it tends to score higher, near 0 almost always."))
+        display(aso.round(3).pivot(index=["factor", "config", "vs"], columns="tier", values="aso_eps_min").reset_index())
     parity = speed_parity(attrib, table)
     if not parity.empty:
         display(Markdown("### Speed switches: F1 parity within the seed spread"))

@@ -312,3 +312,17 @@ def test_shipped_factorial_and_fidelity_grids():
     assert {k for k, _ in A.UNASKED} <= {c.factor for c in fac.configs}
     fid = load_grid(REPO / "params" / "grids" / "fidelity.yaml")
     assert sorted(c.overrides["goemotions_train_rows"] for c in fid.configs) == [3000, 3000, 10000, 10000]
+
+
+def test_an_inconclusive_answer_says_how_many_seeds_would_settle_it(grid):
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
+    q1 = ans[A.QUESTIONS[0][1]]
+    assert "inconclusive" in q1 and "seeds per configuration would detect a 0.02 change" in q1
+
+
+@pytest.mark.slow
+def test_aso_table_orders_a_real_effect_and_not_a_null_one(grid):
+    aso = Dg.aso_table(grid, Dg.attribution(grid, 100)).set_index(["factor", "tier"])
+    assert aso.loc[("threshold", "L1"), "aso_eps_min"] < 0.2             # tuned: +0.10 on L1 in every seed
+    assert aso.loc[("paradigm", "L1"), "aso_eps_min"] > 0.2              # interleaved: the same accuracy
