@@ -130,6 +130,14 @@ def tiny_encoder(tmp_path_factory) -> str:
     return str(d)
 
 
+def write_tiny_base(path: Path, data: Path, encoder: str, **over) -> Path:
+    """The base profile of a tiny real grid: fixture data, the tiny encoder, one epoch, no hub."""
+    path.write_text(yaml.safe_dump({"name": "tiny", "data_dir": str(data), "encoder": encoder, "allow_hub": False,
+                                    "epochs": 1, "batch_size": 8, "olid_dev_fraction": 0.3,
+                                    "claims": str(REPO / "params" / "claims.yaml"), **over}))
+    return path
+
+
 def run_mini(data: Path, encoder: str, folder: Path, **over):
     """A whole in-process run (01 → 04) on fixture files and the tiny encoder: (params, run_dir, tune, stress)."""
     from aura_core import pipeline, run_folder, scoring

@@ -12,7 +12,7 @@ import yaml
 from aura_core import cell_claim
 from aura_core import grid as G
 from aura_core.checkpoints import prune
-from conftest import REPO
+from conftest import REPO, write_tiny_base
 
 CLAIM_AND_SLEEP = """
 import sys, time
@@ -95,9 +95,7 @@ def test_a_run_kept_without_weights_says_so_when_scored(tmp_path):
 
 
 def grid_file(tmp_path, fixture_data, tiny_encoder, configs, **base):
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
-        "name": "tiny", "data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False, "epochs": 1,
-        "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml"), **base}))
+    write_tiny_base(tmp_path / "base.yaml", fixture_data, tiny_encoder, **base)
     (tmp_path / "g.yaml").write_text(yaml.safe_dump({"name": "tg", "base": "base.yaml", "seeds": [5],
                                                      "baseline": configs[0]["label"], "configs": configs}))
     return tmp_path / "g.yaml"

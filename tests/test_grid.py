@@ -9,7 +9,7 @@ import yaml
 from aura_core import grid as G
 from aura_core.params import ParamError, load, to_dict
 from aura_core.runner import NOTEBOOKS
-from conftest import REPO
+from conftest import REPO, write_tiny_base
 
 
 def grid_file(tmp_path, **over):
@@ -108,9 +108,7 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
 def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_path, fixture_data, tiny_encoder):
     import subprocess
     import sys
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
-        "name": "tiny", "data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False, "epochs": 1,
-        "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml")}))
+    write_tiny_base(tmp_path / "base.yaml", fixture_data, tiny_encoder)
     (tmp_path / "g.yaml").write_text(yaml.safe_dump({
         "name": "tg", "base": "base.yaml", "seeds": [5], "baseline": "paired",
         "configs": [{"label": "paired", "set": {}}, {"label": "masked", "factor": "pseudo_labels", "set": {"paradigm": "masked"}}]}))
@@ -215,9 +213,7 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
     import sys
 
     from aura_core import post_training as PT
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
-        "name": "tiny", "data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False, "epochs": 2,
-        "batch_size": 8, "olid_dev_fraction": 0.3, "claims": str(REPO / "params" / "claims.yaml")}))
+    write_tiny_base(tmp_path / "base.yaml", fixture_data, tiny_encoder, epochs=2)
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": "base.yaml", "seeds": [5], "factors": {"paradigm": ["paired", "masked"]},
         "post_training": {"threshold": [0.5, "tuned"], "selection": ["last", "best"]},
