@@ -49,16 +49,38 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
     """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on."""
     gap = claim_gap(claims)
     per_cell, comparable = cell_table(grid), comparable_tiers(grid)
+    shapley = shapley_attribution(grid, grid.shapley["from"], grid.shapley["to"])[0] if grid.shapley else None
     out = []
     for keys, question in QUESTIONS:
         if keys == ("seed",):
             out.append((question, _answer_seed(grid, table, gap, attrib)))
             continue
         paragraphs = [_answer_factor(key, attrib, gap, table, per_cell, claims, comparable) for key in keys]
-        tested = [x for x in paragraphs if x]
+        tested = [x for x in paragraphs if x] + [_shapley_line(shapley, keys)]
+        tested = [x for x in tested if x]
         out.append((question, " ".join(tested) if tested else
                     f"Not tested: the grid has no configuration with factor {' or '.join(f'`{k}`' for k in keys)}."))
     return out
+
+
+# the params whose Shapley values answer a question (pseudo-labels and batch composition are both the paradigm)
+SHAPLEY_PARAMS = {"paradigm": "paradigm", "batch_composition": "paradigm", "pseudo_labels": "paradigm",
+                  "validation": "validation", "preprocess": "preprocess", "threshold": "threshold",
+                  "selection": "selection"}
+
+
+def _shapley_line(shapley: pd.DataFrame | None, keys: tuple) -> str:
+    """The question's factor in the Shapley attribution of B → candidate: its share per tier, CI, Holm verdict."""
+    if shapley is None or "shapley" not in shapley:
+        return ""
+    params = {SHAPLEY_PARAMS.get(k) for k in keys} - {None}
+    rows = shapley[shapley["factor"].isin(params)]
+    if rows.empty:
+        return ""
+    cells = "; ".join(f"{r.tier} {r.shapley:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] of {r.total_change:+.3f}"
+                      f"{'' if r.survives_holm else ' (not significant after Holm)'}" for r in rows.itertuples())
+    return (f"In the full factorial, its Shapley share of the change from Partner B's configuration to the Partner-A "
+            f"candidate (`{rows['factor'].iloc[0]}`): {cells}.")
 
 
 # candidate causes the seed report does not ask about (factor keys of params/grids/factorial.yaml)

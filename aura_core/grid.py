@@ -73,9 +73,19 @@ class Grid:
             self.trainings = [c for c in self.configs if not c.view_of]
 
     def contrasts(self) -> list[tuple[str, str, str]]:
-        """Every (factor, config, vs) the attribution measures: each config with a factor, then the comparisons."""
-        return [(c.factor, c.label, c.vs or self.baseline) for c in self.configs
-                if c.factor and c.label != self.baseline] + list(self.comparisons)
+        """Every (factor, config, vs) the attribution measures: each config with a factor; in a factorial, each
+        configuration one setting away from the baseline (named after that param; masked training is the
+        pseudo-label question); then the comparisons."""
+        listed = [(c.factor, c.label, c.vs or self.baseline) for c in self.configs if c.factor and c.label != self.baseline]
+        base = next(c for c in self.configs if c.label == self.baseline).overrides
+        auto = []
+        for c in self.configs:
+            if c.factor or c.label == self.baseline:
+                continue
+            diff = [k for k in set(c.overrides) | set(base) if c.overrides.get(k) != base.get(k)]
+            if len(diff) == 1:
+                auto.append((FACTOR_NAMES.get((diff[0], c.overrides.get(diff[0])), diff[0]), c.label, self.baseline))
+        return listed + auto + list(self.comparisons)
 
     @property
     def dir(self) -> Path:
@@ -102,6 +112,9 @@ class Cell:
         return {**self.config.overrides, "seed": self.seed}
 
 
+# a factorial's one-setting-away configurations take the param's name as factor, except where a setting answers
+# another of the seed report's questions
+FACTOR_NAMES = {("paradigm", "masked"): "pseudo_labels"}
 FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
 GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons",

@@ -271,8 +271,12 @@ def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adju
     """paradigm moves L1 by +0.10 alone, threshold nothing; Shapley finds that and the values sum to the change."""
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3],
-        "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]}}, sort_keys=False))
+        "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]},
+        "shapley": {"from": "paradigm=paired,threshold=0.5", "to": "paradigm=interleaved,threshold=tuned"}},
+        sort_keys=False))
     g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    assert [(f, c) for f, c, _ in g.contrasts()] == [("threshold", "paradigm=paired,threshold=tuned"),
+                                                     ("paradigm", "paradigm=interleaved,threshold=0.5")]
     for c in cells(g):
         write_cell(c, {"L1": 0.82 if c.config.overrides["paradigm"] == "interleaved" else 0.72, "L3": 0.60})
     start, end = "paradigm=paired,threshold=0.5", "paradigm=interleaved,threshold=tuned"
@@ -285,6 +289,12 @@ def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adju
         part = table[table["tier"] == tier]
         assert part["shapley"].sum() == pytest.approx(part["total_change"].iloc[0])
     assert (table["p_holm"] >= table["p"]).all() and set(inter["factors"]) == {"paradigm × threshold"}
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    ans = dict(A.answers(g, claims, Dg.attribution(g, 100), Dg.config_table(g, claims, 100)))
+    q1, q5 = ans[A.QUESTIONS[0][1]], ans[A.QUESTIONS[4][1]]
+    assert "changing only this (config `paradigm=interleaved,threshold=0.5`" in q1     # one-at-a-time, generated
+    assert "its Shapley share of the change from Partner B's configuration" in q1 and "`paradigm`" in q1
+    assert "(not significant after Holm)" in q5
     words = A.shapley_summary(table, inter)
     assert "L1 (change +0.0" in words or "L1 (change +0.1" in words
     assert "`threshold` " in words and "(not significant after Holm)" in words and "the factors add up" in words
