@@ -171,6 +171,12 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
     else:
         verdict = ("No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of "
                    f"absence.{_seeds_to_settle(config, ref, per_cell)}")
+    if "survives_holm" in rows:
+        kept = [r.tier for r in rows.itertuples() if r.excludes_0 and r.survives_holm is True]
+        lost = [r.tier for r in rows.itertuples() if r.excludes_0 and r.survives_holm is not True]
+        if kept or lost:
+            verdict += (f" After Holm adjustment across the grid's factor × tier tests: {', '.join(kept) or 'none'} "
+                        f"still significant" + (f"; {', '.join(lost)} no longer" if lost else "") + ".")
     lines = "; ".join(f"{r.tier} {_fmt(r)}" for _, r in rows.iterrows())
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
             f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_with(config, _landing(config, table, claims, comparable))}"

@@ -101,7 +101,9 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
 
 def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
     """For each configuration that changes one factor: the change in L1/L2/L3 F1 and ΔF1 against the baseline, with a
-    CI over seeds and items (stats.hierarchical_effects), as one row per factor and tier."""
+    CI over seeds and items (stats.hierarchical_effects), as one row per factor and tier; p-values (two-sided, from
+    the same bootstrap) Holm-adjusted across every factor × tier test of the table (the seed rows excluded: they are
+    a spread, not a hypothesis)."""
     groups = _by_config(grid)
     rows = []
     for factor, label, ref in grid.contrasts():
@@ -116,7 +118,13 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
             rows.append({"factor": factor, "config": label, "vs": ref, "tier": lvl, "change": e["diff"],
                          "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                          "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
+                         "p": min(1.0, 2 * min(e["p_le_0"], 1 - e["p_le_0"])),
                          "cells": ", ".join(c.id for c in groups[label])})
+    tested = [i for i, r in enumerate(rows) if "p" in r]
+    adjusted = holm({i: rows[i]["p"] for i in tested})
+    for i in tested:
+        rows[i]["p_holm"] = adjusted[i]
+        rows[i]["survives_holm"] = bool(adjusted[i] < 0.05)
     return pd.DataFrame(rows + seed_rows(grid, groups.get(grid.baseline, []), n_resamples))
 
 

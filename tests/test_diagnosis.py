@@ -336,3 +336,15 @@ def test_aso_table_orders_a_real_effect_and_not_a_null_one(grid):
     aso = Dg.aso_table(grid, Dg.attribution(grid, 100)).set_index(["factor", "tier"])
     assert aso.loc[("threshold", "L1"), "aso_eps_min"] < 0.2             # tuned: +0.10 on L1 in every seed
     assert aso.loc[("paradigm", "L1"), "aso_eps_min"] > 0.2              # interleaved: the same accuracy
+
+
+def test_attribution_p_values_are_holm_adjusted_and_the_answers_say_what_survives(grid):
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    a = Dg.attribution(grid, 300)
+    tests = a.dropna(subset=["p"])
+    assert (tests["p_holm"] >= tests["p"]).all() and len(tests) == 9        # 3 contrasts × (L1, L3, ΔF1)
+    real = a.set_index(["factor", "tier"]).loc[("threshold", "L1")]
+    assert real["p"] < 0.01 and real["survives_holm"]
+    assert a[a["factor"] == "seed"]["p"].isna().all()                        # a spread, not a test
+    ans = dict(A.answers(grid, claims, a, Dg.config_table(grid, claims, 100)))
+    assert "After Holm adjustment across the grid's factor × tier tests: L1" in ans[A.QUESTIONS[4][1]]
