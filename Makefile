@@ -29,7 +29,7 @@ smoke: venv           ## the tiny profile CI runs → outputs/smoke/index.html
 test: venv            ## unit tests + the smoke pipeline on the real files (skipped with a reason when absent)
 	$(VENV)/bin/python -m pytest -q -rs tests
 
-grid: venv            ## the diagnosis grid (30 cells, 2 at a time; re-run to continue) → outputs/grids/diagnosis/compare/
+grid: venv            ## the diagnosis grid (30 configurations × seeds from 18 trainings, 2 at a time; re-run to continue) → outputs/grids/diagnosis/compare/
 	$(VENV)/bin/aura grid params/grids/diagnosis.yaml --jobs 2
 
 test-fast: venv       ## the fast lane: every test that neither trains nor runs a pipeline (< 1 min)
