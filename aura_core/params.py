@@ -207,8 +207,9 @@ class Params:
 
 def schema() -> list[dict]:
     """Name, type, default and help of every parameter (for `aura params` and the README)."""
-    return [{"key": f.name, "type": _type_name(_hints(Params)[f.name]), "default": _default(f), "help": f.metadata["help"]}
-            for f in dataclasses.fields(Params)]
+    return [{"key": f.name, "type": (f"one of {f.metadata['choices']()}" if "choices" in f.metadata
+                                     else _type_name(_hints(Params)[f.name])),
+             "default": _default(f), "help": f.metadata["help"]} for f in dataclasses.fields(Params)]
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -216,6 +217,8 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def _type_name(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
     return str(hint).replace("typing.", "").replace("aura_core.params.", "")
 
 
