@@ -11,6 +11,7 @@ numbers the model produced (and the tables the exact metrics).
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +37,18 @@ def write(run_dir: str | Path, epoch: int, name: str, rows: pd.DataFrame, probs:
 
 
 def read(run_dir: str | Path, epoch: int, name: str) -> pd.DataFrame:
-    """One set's predictions of one epoch; p_toxic as the model's float32 values."""
+    """One set's predictions of one epoch; p_toxic as the model's float32 values. Parsed once per file version: a
+    grid's tables read the same views many times (callers get a copy to change freely)."""
     path = folder(run_dir, epoch) / f"{name}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no stored predictions of epoch {epoch} for {name!r} (runs trained before "
                                 f"epoch predictions were stored, or with epoch_predictions: false, have none)")
-    df = pd.read_csv(path, dtype={"id": str} if name != DEV else None, keep_default_na=False)
+    return _parsed(str(path), path.stat().st_mtime_ns, name != DEV).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: str, mtime_ns: int, keyed: bool) -> pd.DataFrame:
+    df = pd.read_csv(path, dtype={"id": str} if keyed else None, keep_default_na=False)
     return df.assign(p_toxic=df["p_toxic"].astype(np.float32))
 
 
