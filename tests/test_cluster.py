@@ -166,6 +166,9 @@ def test_a_grid_killed_mid_cell_is_taken_over_and_resumed(tmp_path, fixture_data
         time.sleep(0.1)
     os.killpg(first.pid, signal.SIGKILL)                    # the grid process and the training it started
     first.wait(timeout=30)
+    deadline = time.time() + 30   # the grid process is reaped; its `aura run` child dies a moment later
+    while cell_claim.is_held(cell) and time.time() < deadline:
+        time.sleep(0.1)
     assert cell_claim.holder(cell) is not None and not cell_claim.is_held(cell)
     assert G.cell_state(G.cells(G.load_grid(tmp_path / "g.yaml", tmp_path / "out"))[0]) == "interrupted"
     again = aura_grid(tmp_path)
