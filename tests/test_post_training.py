@@ -1,8 +1,11 @@
 """Post-training choices scored from stored epoch predictions equal the same configuration trained as a run."""
+import numpy as np
 import pytest
 
 from aura_core import epoch_predictions as E
+from aura_core import pipeline, scoring
 from aura_core import post_training as PT
+from aura_core.tiers import load_tiers
 from conftest import run_mini
 
 
@@ -32,9 +35,33 @@ def test_a_view_equals_the_configuration_trained_as_its_own_run(fixture_data, ti
     assert E.epochs(run_dir) == [1, 2, 3]
     assert scores(PT.view(run_dir, p)) == scores(stress)          # its own choice: 04's numbers, metric for metric
     other = {"selection": "best", "validation": "separate", "threshold": "tuned"}
-    q, run_b, tuned_b, stress_b = run_mini(fixture_data, tiny_encoder, tmp_path / "b", **base, **other)
+    q, run_b, tuned_b, _ = run_mini(fixture_data, tiny_encoder, tmp_path / "b", **base, **other)
+    stress_b = pipeline.stress_test(q, run_b, scoring.load_scorer(run_b, q).checkpoint)  # its weights, predicted again
     v = PT.view(run_dir, p, other)
     assert v["epoch"] == tuned_b["selected_epoch"] and v["threshold"] == tuned_b["threshold"]
     assert scores(v) == scores(stress_b)                            # trained once, decided afterwards: the same
     table = PT.views_table(run_dir, p, {"threshold": [0.5, "tuned"], "selection": ["last", "best"]})
     assert len(table) == 4 and table.loc[0, "L1"] == stress["tiers"]["olid"]["metrics"]["macro_f1"]
+
+
+@pytest.mark.slow
+def test_03_and_04_read_the_selected_epochs_stored_predictions_as_the_checkpoint_gives_them(fixture_data, tiny_encoder,
+                                                                                            tmp_path):
+    p, run_dir, tuned, stress = run_mini(fixture_data, tiny_encoder, tmp_path, deterministic=True, epochs=3, seed=3,
+                                         selection="best", threshold="tuned", validation="separate")
+    stored = scoring.load_scorer(run_dir, p)
+    assert isinstance(stored, scoring.StoredEpochScorer) and stored.epoch == tuned["selected_epoch"]
+    dev = pipeline.prepared(p, run_dir).dev
+    again = pipeline.tune(p, run_dir, stored, dev), pipeline.stress_test(p, run_dir, stored)
+    assert stored._model_scorer is None                      # every set came from the stored files: no second pass
+    checkpoint = stored.checkpoint
+    fresh = pipeline.tune(p, run_dir, checkpoint, dev), pipeline.stress_test(p, run_dir, checkpoint)
+    assert again[0] == fresh[0] == tuned                     # threshold, validation metrics: metric for metric
+    assert scores(again[1]) == scores(fresh[1]) == scores(stress)
+    assert again[1]["shortcut"] == fresh[1]["shortcut"]
+    # rows that are not the stored rows (a tier re-cut after training) are predicted by the checkpoint
+    tier = next(t for t in load_tiers(p) if t.frame is not None)
+    half = tier.frame.iloc[::2]
+    np.testing.assert_array_equal(stored.predict(half, tier.key)["toxicity"][:, 1],
+                                  checkpoint.predict(half, tier.key)["toxicity"][:, 1])
+    assert stored.stored(half, tier.key) is None and stored.stored(tier.frame, tier.key) is not None
