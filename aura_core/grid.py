@@ -32,14 +32,14 @@ import pandas as pd
 import papermill as pm
 import yaml
 
-from . import epoch_predictions
+from . import epoch_predictions, reuse
 from .cell_claim import describe, holder, is_held, try_claim
 from .compare import run_scores
 from .io import atomic_write_text, read_json, write_json
 from .params import ParamError, dump, load, read_profile, to_dict, training_changes
 from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_metrics
-from .runner import KERNEL_ARGS, NOTEBOOKS, default_notebooks_dir, export_html
+from .runner import KERNEL_ARGS, default_notebooks_dir, export_html
 from .single_report import write_grid_report
 
 
@@ -67,6 +67,7 @@ class Grid:
     # config that is not a view
     trainings: list[Config] = field(default_factory=list)
     shapley: dict | None = None  # {from, to}: the two configurations whose difference the Shapley values split
+    reuse: list[str] = field(default_factory=list)  # grids under the same root whose finished trainings it adopts
 
     def __post_init__(self):
         if not self.trainings:
@@ -118,7 +119,7 @@ FACTOR_NAMES = {("paradigm", "masked"): "pseudo_labels"}
 FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
 GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons",
-             "shapley"}
+             "shapley", "reuse"}
 
 
 def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
@@ -184,8 +185,13 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     if shapley is not None and (not isinstance(shapley, dict) or set(shapley) != {"from", "to"}
                                 or not {shapley["from"], shapley["to"]} <= set(labels)):
         raise ParamError(f"{path}: shapley: expected {{from: <config label>, to: <config label>}}, got {shapley!r}")
+    reuse = raw.get("reuse") or []
+    if not isinstance(reuse, list) or not all(isinstance(r, str) and r and "/" not in r for r in reuse) \
+            or raw["name"] in reuse:
+        raise ParamError(f"{path}: reuse: expected a list of other grids' names (folders under the grid root), "
+                         f"got {reuse!r}")
     grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
-                configs, baseline, Path(root), comparisons, trainings, shapley)
+                configs, baseline, Path(root), comparisons, trainings, shapley, reuse)
     for c in configs + grid.trainings:  # every configuration must resolve: a misspelled key fails now, not hours in
         p = load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
         if c in grid.trainings and not p.epoch_predictions and any(v.view_of == c.label for v in configs):
@@ -237,9 +243,14 @@ def shard(all_cells: list[Cell], spec: str | None) -> list[Cell]:
 
 def finished(cell: Cell) -> bool:
     """Its folder's five notebooks have run (and, for a view, the folder holds the epoch predictions it reads)."""
-    state = cell.dir / "run_state.json"
-    done = state.is_file() and read_json(state).get("completed") == NOTEBOOKS and (cell.dir / "metrics.json").is_file()
-    return done and (not cell.is_view or bool(epoch_predictions.epochs(cell.dir)))
+    return reuse.completed(cell.dir) and (not cell.is_view or bool(epoch_predictions.epochs(cell.dir)))
+
+
+def reusable(grid: Grid, cell: Cell) -> Path | None:
+    """A finished training of a grid named in `reuse` that is exactly this cell's, when this cell never started."""
+    if not grid.reuse or (cell.dir / "run_state.json").is_file():
+        return None
+    return reuse.find([grid.root / name for name in grid.reuse], load(grid.base, cell.overrides))
 
 
 def cell_metrics(cell: Cell) -> dict:
@@ -260,7 +271,8 @@ def stale_keys(grid: Grid, cell: Cell) -> list[str]:
     saved = cell.dir / "params.yaml"
     if not saved.is_file():
         return []
-    return training_changes(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
+    return [k for k in training_changes(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
+            if k not in reuse.NAMING_KEYS]
 
 
 def cell_command(grid: Grid, cell: Cell) -> list[str]:
@@ -289,6 +301,10 @@ def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
                   flush=True)
         if finished(cell):
             return "skipped: finished by another process"
+        source = reusable(grid, cell)
+        if source is not None:
+            reuse.adopt(source, cell.dir)
+            return f"reused: {source} (trained exactly as this cell; copied, not trained again)"
         for stale in (FAILED_FILE, QUEUED_FILE):  # this attempt replaces the last one's record
             (cell.dir / stale).unlink(missing_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -325,7 +341,8 @@ def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: 
           f"{len(pending)} to run with {jobs} job(s)", flush=True)
     if dry_run:
         for c in pending:
-            print(f"[grid] would run {c.id}: {c.overrides}")
+            source = reusable(grid, c)
+            print(f"[grid] would reuse {source} for {c.id}" if source else f"[grid] would run {c.id}: {c.overrides}")
         return summarize(grid)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -427,6 +444,8 @@ def grid_status(grid: Grid) -> pd.DataFrame:
             detail = f"its job ended before the cell started: see {ended_job(c).relative_to(grid.dir)}"
         elif state == "queued":
             detail = f"job {read_json(c.dir / QUEUED_FILE).get('job_id')}"
+        elif state == "finished" and (c.dir / reuse.REUSED_FILE).is_file():
+            detail = f"reused from {read_json(c.dir / reuse.REUSED_FILE)['from']}"
         rows.append({"cell": c.id, "state": state, "detail": detail, "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)})
     return pd.DataFrame(rows)
 

@@ -11,6 +11,7 @@ import yaml
 
 from aura_core import cell_claim
 from aura_core import grid as G
+from aura_core.runner import NOTEBOOKS
 from aura_core.checkpoints import prune
 from conftest import REPO, write_tiny_base
 
@@ -116,7 +117,7 @@ def test_cell_states_are_read_from_the_folders(tmp_path, fixture_data, tiny_enco
         {"label": "f", "set": {"seed": 4}}]), tmp_path / "out")
     a, b, c, d, e, f = G.cells(g)
     (a.dir).mkdir(parents=True)
-    (a.dir / "run_state.json").write_text(json.dumps({"completed": G.NOTEBOOKS}))
+    (a.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS}))
     (a.dir / "metrics.json").write_text("{}")
     claim = cell_claim.try_claim(b.dir)
     c.dir.mkdir(parents=True)
@@ -178,7 +179,7 @@ def test_a_grid_killed_mid_cell_is_taken_over_and_resumed(tmp_path, fixture_data
     assert "[grid] paired__seed5: ok" in out
     log = (tmp_path / "out/tg/logs/paired__seed5.log").read_text()
     assert "01_data_prep: finished earlier, skipped (--resume)" in log   # continued, not started over
-    assert json.loads((cell / "run_state.json").read_text())["completed"] == G.NOTEBOOKS
+    assert json.loads((cell / "run_state.json").read_text())["completed"] == NOTEBOOKS
 
 
 @pytest.mark.slow

@@ -1,13 +1,15 @@
 """Grid expansion, validation, sharding, skip-finished and summaries."""
 import json
 import re
+import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from aura_core import grid as G
-from aura_core.params import ParamError, load, to_dict
+from aura_core.params import ParamError, dump, load, to_dict
 from aura_core.runner import NOTEBOOKS
 from conftest import REPO, write_tiny_base
 
@@ -49,6 +51,8 @@ def test_cartesian_grid(tmp_path):
     ({"shapley": {"from": "b", "to": "zz"}}, "shapley: expected {from: <config label>, to: <config label>}"),
     ({"seedz": [1]}, "unknown grid key"),
     ({"configs": [{"label": "b"}, {"label": "b"}]}, "duplicate config labels"),
+    ({"reuse": "factorial"}, "reuse: expected a list of other grids' names"),
+    ({"reuse": ["g"]}, "reuse: expected a list of other grids' names"),
 ])
 def test_bad_grids_fail_before_anything_runs(tmp_path, over, fragment):
     with pytest.raises(ParamError, match=re.escape(fragment)):
@@ -102,6 +106,58 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
     G.run_grid(g)
     assert ran == ["tuned__seed3"]            # the re-run only does what is missing
     assert rendered == ["g"]                  # the grid view is rendered once every cell has finished
+
+
+def fake_training(cell, params, completed=NOTEBOOKS):
+    """A training folder as `aura run` leaves it (params, run state, metrics, weights, epoch predictions)."""
+    cell.dir.mkdir(parents=True, exist_ok=True)
+    dump(params, cell.dir / "params.yaml")
+    (cell.dir / "run_state.json").write_text(json.dumps({"completed": completed}))
+    (cell.dir / "metrics.json").write_text(json.dumps({"stress": {"delta_f1": params.seed / 10}}))
+    (cell.dir / "checkpoints").mkdir(exist_ok=True)
+    (cell.dir / "checkpoints" / "epoch3.safetensors").write_bytes(b"weights")
+    (cell.dir / "epoch_predictions" / "epoch1").mkdir(parents=True, exist_ok=True)
+    (cell.dir / "epoch_predictions" / "epoch1" / "dev.csv").write_text("source,toxicity,emotion,p_toxic\n")
+
+
+def test_a_grid_adopts_the_trainings_another_grid_finished_and_trains_the_rest(tmp_path, monkeypatch, capsys):
+    first = G.load_grid(grid_file(tmp_path, name="first"), tmp_path / "out")
+    src = {c.id: c for c in G.training_cells(first)}
+    for cid in ("b__seed1", "inter__seed2"):
+        fake_training(src[cid], load(first.base, src[cid].overrides))
+    fake_training(src["b__seed2"], load(first.base, {**src["b__seed2"].overrides, "lr_heads": 5e-4}))  # other lr
+    fake_training(src["inter__seed1"], load(first.base, src["inter__seed1"].overrides), NOTEBOOKS[:2])  # unfinished
+    (tmp_path / "2").mkdir()
+    second = G.load_grid(grid_file(tmp_path / "2", name="second", seeds=[1, 2], reuse=["first"],
+                                   description="the same trainings under another name",
+                                   configs=[{"label": "b", "set": {}},
+                                            {"label": "inter", "set": {"paradigm": "interleaved"}}]), tmp_path / "out")
+    G.run_grid(second, dry_run=True)
+    said = capsys.readouterr().out
+    assert f"would reuse {src['b__seed1'].dir} for b__seed1" in said and "would run b__seed2" in said
+    ran, cells = [], {c.id: c for c in G.training_cells(second)}
+
+    def aura_run(cmd, **kw):
+        cell = cells[Path(cmd[cmd.index("--out") + 1]).name]
+        ran.append(cell.id)
+        fake_training(cell, load(second.base, cell.overrides))
+        return subprocess.CompletedProcess(cmd, 0)
+    monkeypatch.setattr(G.subprocess, "run", aura_run)
+    monkeypatch.setattr(G, "render_compare", lambda g: None)
+    G.run_grid(second, jobs=2)
+    assert sorted(ran) == ["b__seed2", "inter__seed1"]     # other params, unfinished: trained here
+    status = json.loads((second.dir / "status.json").read_text())
+    assert status["b__seed1"].startswith(f"reused: {src['b__seed1'].dir}") and status["inter__seed2"].startswith("reused")
+    got, source = second.dir / "inter__seed2", src["inter__seed2"].dir
+    assert (got / "params.yaml").read_text() == (source / "params.yaml").read_text()
+    assert (got / "checkpoints" / "epoch3.safetensors").stat().st_ino == (source / "checkpoints" / "epoch3.safetensors").stat().st_ino
+    assert (got / "epoch_predictions" / "epoch1" / "dev.csv").is_file() and not (got / "claim.json").exists()
+    assert json.loads((got / "reused.json").read_text())["from"] == str(source.resolve())
+    table = G.grid_status(second).set_index("cell")
+    assert table.loc["inter__seed2", "detail"] == f"reused from {source.resolve()}" and table.loc["b__seed2", "detail"] == ""
+    ran.clear()
+    G.run_grid(second)                                      # nothing left: nothing trained, nothing adopted again
+    assert ran == [] and G.stale_keys(second, G.training_cells(second)[0]) == []
 
 
 @pytest.mark.slow
