@@ -250,7 +250,7 @@ def reusable(grid: Grid, cell: Cell) -> Path | None:
     """A finished training of a grid named in `reuse` that is exactly this cell's, when this cell never started."""
     if not grid.reuse or (cell.dir / "run_state.json").is_file():
         return None
-    return reuse.find([grid.root / name for name in grid.reuse], load(grid.base, cell.overrides))
+    return reuse.find([grid.root / name for name in grid.reuse], load(grid.base, run_overrides(grid, cell)))
 
 
 def cell_metrics(cell: Cell) -> dict:
@@ -275,15 +275,26 @@ def stale_keys(grid: Grid, cell: Cell) -> list[str]:
             if k not in reuse.NAMING_KEYS]
 
 
+def run_overrides(grid: Grid, cell: Cell) -> dict:
+    """What a cell's `aura run` sets over the grid's profile. Unless the profile or config says otherwise, grid cells
+    keep only their selected weights once finished (keep_checkpoints: selected), and a training that no view of the
+    grid reads stores no epoch predictions (two passes over every test set saved)."""
+    overrides = dict(cell.overrides)
+    profile = read_profile(grid.base)
+    if "keep_checkpoints" not in overrides and "keep_checkpoints" not in profile:
+        overrides["keep_checkpoints"] = GRID_KEEP_CHECKPOINTS
+    if "epoch_predictions" not in overrides and "epoch_predictions" not in profile \
+            and not any(c.view_of == cell.config.label for c in grid.configs):
+        overrides["epoch_predictions"] = False
+    return overrides
+
+
 def cell_command(grid: Grid, cell: Cell) -> list[str]:
-    """`aura run` for one cell (--resume when an earlier attempt left a run state). Grid cells keep only their
-    selected weights once finished (keep_checkpoints: selected) unless the grid's profile or config says otherwise."""
+    """`aura run` for one cell (--resume when an earlier attempt left a run state)."""
     cmd = [sys.executable, "-m", "aura_core.cli", "run", str(grid.base), "--out", str(cell.dir)]
     if (cell.dir / "run_state.json").is_file():
         cmd.append("--resume")  # a cell interrupted earlier continues where it stopped
-    overrides = dict(cell.overrides)
-    if "keep_checkpoints" not in overrides and "keep_checkpoints" not in read_profile(grid.base):
-        overrides["keep_checkpoints"] = GRID_KEEP_CHECKPOINTS
+    overrides = run_overrides(grid, cell)
     for k, v in overrides.items():
         cmd += ["--set", f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"]
     return cmd

@@ -294,3 +294,17 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
     assert tuned["L1"] == v["tiers"]["olid"]["metrics"]["macro_f1"] and tuned["threshold"] == v["threshold"]
     report = (tmp_path / "out/fac/compare/report.html").read_text()
     assert "Attribution that adds up" in report and "Shapley attribution" in report   # bottom line and grid view
+
+
+def test_only_trainings_a_view_reads_store_epoch_predictions(tmp_path):
+    g = G.load_grid(REPO / "params" / "grids" / "factorial.yaml", tmp_path)
+    by_label = {c.config.label: c for c in G.training_cells(g)}
+    viewed = G.run_overrides(g, by_label["paradigm=masked,preprocess=none"])
+    assert "epoch_predictions" not in viewed and viewed["keep_checkpoints"] == "selected"
+    assert G.run_overrides(g, by_label["focal_loss"])["epoch_predictions"] is False   # a control no view reads
+    assert "epoch_predictions=false" in " ".join(G.cell_command(g, by_label["single_task"]))
+    spec = yaml.safe_load(grid_file(tmp_path).read_text())
+    spec["configs"][1]["set"]["epoch_predictions"] = True                             # asked for: kept
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
+    g = G.load_grid(tmp_path / "g.yaml", tmp_path)
+    assert [G.run_overrides(g, c).get("epoch_predictions") for c in G.training_cells(g)[2:4]] == [False, True]
