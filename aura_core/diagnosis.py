@@ -15,6 +15,7 @@ from .factorial import aso_epsilon, holm, shapley_bootstrap
 from .grid import Cell, Grid, cell_metrics, cell_table, cells, finished, first_baseline_cell
 from .io import read_json
 from .params import load
+from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_tier_predictions
 from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
 from .tiers import legend
@@ -246,6 +247,27 @@ def headline(table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "�
     out = out.reindex(index=[c for c in order if c in out.index], columns=[c for c in tiers if c in out.columns])
     out.insert(0, "seeds", t.groupby("config")["seeds"].max().reindex(out.index).astype(int))
     return out.fillna("—")  # e.g. no emotion head in a single-task configuration
+
+
+def factorial_table(grid: Grid, table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "ΔF1")) -> pd.DataFrame:
+    """A factorial's configurations as (tier, training) × post-training choice, "mean ± sd" over seeds: the 48 of the
+    factorial on one screen, each column one choice of the keys its views vary (in the column header's order)."""
+    views = [c for c in grid.configs if c.view_of]
+    keys = [k for k in dict.fromkeys(k for c in views for k in c.overrides if k in POST_TRAINING_KEYS)
+            if len({str(v.overrides.get(k)) for v in views}) > 1]
+    if not views or not keys:
+        return pd.DataFrame()
+    cell = {(r["config"], r["tier"]): f"{r['mean']:.3f} ± {r['sd']:.3f}" if pd.notna(r["sd"]) else f"{r['mean']:.3f}"
+            for _, r in table.iterrows() if "mean" in r and pd.notna(r["mean"])}
+    trainings = list(dict.fromkeys(v.view_of for v in views))
+    columns = list(dict.fromkeys("/".join(str(v.overrides[k]) for k in keys) for v in views))
+    out = pd.DataFrame(index=pd.MultiIndex.from_product([list(tiers), trainings], names=["tier", "training"]),
+                       columns=pd.Index(columns, name=" / ".join(keys)), dtype=object)
+    for v in views:
+        col = "/".join(str(v.overrides[k]) for k in keys)
+        for tier in tiers:
+            out.loc[(tier, v.view_of), col] = cell.get((v.label, tier), "—")
+    return out.fillna("—")
 
 
 def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from .diagnosis import (
     claim_gap,
     comparable_tiers,
     distance_to_partner_a,
+    factorial_table,
     headline,
     mechanism_table,
     shapley_attribution,
@@ -33,6 +34,12 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
     display(headline(table))
     display(Markdown("The file behind each level (every cell is scored on the same rows):"))
     display(tier_legend(grid))
+    factorial = factorial_table(grid, table)
+    if not factorial.empty:
+        display(Markdown(f"### The factorial: each training beside every post-training choice ({factorial.columns.name}), "
+                         "mean ± sd over seeds; each training ran once per seed, every column is scored from its "
+                         "stored epoch predictions"))
+        display(factorial)
     display(Markdown("### Per configuration and tier: seed range, 95% CI (seeds × items) and the partners' numbers"))
     display(table.round(4))
     display(Markdown("### Factor attribution: change when only that factor changes (95% CI over seeds and items)"))

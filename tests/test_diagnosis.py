@@ -348,3 +348,28 @@ def test_attribution_p_values_are_holm_adjusted_and_the_answers_say_what_survive
     assert a[a["factor"] == "seed"]["p"].isna().all()                        # a spread, not a test
     ans = dict(A.answers(grid, claims, a, Dg.config_table(grid, claims, 100)))
     assert "After Holm adjustment across the grid's factor × tier tests: L1" in ans[A.QUESTIONS[4][1]]
+
+
+def test_factorial_table_sets_every_post_training_choice_beside_its_training(tmp_path):
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2],
+        "factors": {"paradigm": ["paired", "masked"]},
+        "post_training": {"threshold": [0.5, "tuned"], "selection": ["last", "best"]},
+        "configs": [{"label": "single", "factor": "multitask", "set": {"tasks": ["toxicity"], "weighting": "equal"}}]},
+        sort_keys=False))
+    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    table = pd.DataFrame([{"config": c.label, "tier": tier, "mean": 0.5 + i / 100 + (tier == "L3") / 10, "sd": 0.01}
+                          for i, c in enumerate(g.configs) for tier in ("L1", "L3")])
+    out = Dg.factorial_table(g, table, ("L1", "L3"))
+    assert out.columns.name == "threshold / selection"
+    assert list(out.columns) == ["0.5/last", "0.5/best", "tuned/last", "tuned/best"]
+    assert list(out.index) == [(t, p) for t in ("L1", "L3") for p in ("paradigm=paired", "paradigm=masked")]
+    assert out.loc[("L1", "paradigm=masked"), "tuned/best"] == "0.570 ± 0.010"      # config 7 of the 8 views
+    assert out.loc[("L3", "paradigm=paired"), "0.5/last"] == "0.600 ± 0.010"
+    assert Dg.factorial_table(load_grid(grid_file_listed(tmp_path), tmp_path / "out"), table).empty
+
+
+def grid_file_listed(tmp_path):
+    (tmp_path / "l.yaml").write_text(yaml.safe_dump({"name": "l", "base": str(REPO / "params" / "smoke.yaml"),
+                                                     "seeds": [1], "configs": [{"label": "b"}]}))
+    return tmp_path / "l.yaml"
