@@ -22,7 +22,7 @@ from .diagnosis import (
     tier_legend,
 )
 from .factorial import seeds_for_power
-from .grid import Grid, cell_table, cells, finished, first_baseline_cell
+from .grid import Grid, cell_table, cells, finished, first_baseline_cell, partial_note
 from .io import atomic_write_text, read_json
 from .params import load
 from .single_report import BOTTOM_LINE_FILE
@@ -337,6 +337,8 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     """The verdict and the seven answers as markdown, saved beside the grid view for report.html (so the report shows
     the very text the notebook computed); returns the verdict, which 05_compare shows first."""
     text = verdict(ev.grid, ev.claims, ev.table, ev.attrib)
+    if partial_note(ev.grid):
+        text = f"**{partial_note(ev.grid)}**\n\n{text}"
     if ev.grid.shapley:
         text += "\n\n**Attribution that adds up.** " + shapley_summary(*shapley_attribution(
             ev.grid, ev.grid.shapley["from"], ev.grid.shapley["to"]))

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--status", action="store_true",
                    help="Run nothing: each cell's state (finished, running and by whom, failed, queued, interrupted, "
                         "pending) and disk use, read from the cell folders.")
+    g.add_argument("--render", action="store_true",
+                   help="Train nothing: render the grid view (compare/report.html) from the cells finished so far; a "
+                        "partial grid says so at the top. A grid renders itself once every cell has finished.")
     g.add_argument("--rescore", action="store_true",
                    help="Train nothing: re-score every finished cell from its selected checkpoint on the tiers the "
                         "grid's params declare now (re-runs 04 and 05 per cell), then re-render the grid view.")
@@ -87,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "grid" and args.executor:
             from .grid import load_grid, submit_grid
             submit_grid(load_grid(args.grid, args.root), args.executor, args.slurm, not args.no_wait, args.shard)
+            return 0
+        if args.cmd == "grid" and args.render:
+            from .grid import load_grid, render_compare
+            render_compare(load_grid(args.grid, args.root))
             return 0
         if args.cmd == "grid" and args.rescore:
             from .grid import load_grid

@@ -472,6 +472,19 @@ def summarize(grid: Grid) -> pd.DataFrame:
     return table
 
 
+def partial_note(grid: Grid) -> str:
+    """'' once every cell has finished; else how far the grid is, said wherever its evidence is shown."""
+    all_cells = cells(grid)
+    done = [c for c in all_cells if finished(c)]
+    if len(done) == len(all_cells):
+        return ""
+    started = {c.config.label for c in done}
+    missing = [c.label for c in grid.configs if c.label not in started]
+    return (f"Partial grid: {len(done)} of {len(all_cells)} cells finished; every number below is over the finished "
+            f"seeds only" + (f", and {len(missing)} configuration(s) have none yet ({', '.join(missing)})"
+                             if missing else "") + ".")
+
+
 def render_compare(grid: Grid) -> Path:
     """05_compare in grid view, executed into <grid>/compare/ (the single-run tables show the baseline's first seed)."""
 

@@ -373,3 +373,16 @@ def grid_file_listed(tmp_path):
     (tmp_path / "l.yaml").write_text(yaml.safe_dump({"name": "l", "base": str(REPO / "params" / "smoke.yaml"),
                                                      "seeds": [1], "configs": [{"label": "b"}]}))
     return tmp_path / "l.yaml"
+
+
+def test_a_grid_rendered_before_it_ends_says_so_first(grid, tmp_path):
+    from aura_core.grid import partial_note
+    assert partial_note(grid) == ""
+    for c in cells(grid):
+        if c.config.label == "interleaved" or c.id == "tuned__seed3":
+            shutil.rmtree(c.dir)
+    note = partial_note(grid)
+    assert note == ("Partial grid: 5 of 9 cells finished; every number below is over the finished seeds only, and 1 "
+                    "configuration(s) have none yet (interleaved).")
+    text = A.write_bottom_line(Dg.evidence(grid, n_resamples=50), tmp_path)
+    assert text.startswith(f"**{note}**") and (tmp_path / A.BOTTOM_LINE_FILE).read_text().startswith(f"## Bottom line\n\n**{note}**")
