@@ -473,15 +473,18 @@ def summarize(grid: Grid) -> pd.DataFrame:
 
 
 def partial_note(grid: Grid) -> str:
-    """'' once every cell has finished; else how far the grid is, said wherever its evidence is shown."""
+    """'' once every cell has finished; else how far the grid is, said wherever its evidence is shown. Views with no
+    finished training are named by that training (a factorial's eight choices of one training are one entry)."""
     all_cells = cells(grid)
     done = [c for c in all_cells if finished(c)]
     if len(done) == len(all_cells):
         return ""
     started = {c.config.label for c in done}
-    missing = [c.label for c in grid.configs if c.label not in started]
+    missing = [c for c in grid.configs if c.label not in started]
+    named = list(dict.fromkeys(f"{c.view_of} (all {sum(v.view_of == c.view_of for v in missing)} views)"
+                               if c.view_of else c.label for c in missing))
     return (f"Partial grid: {len(done)} of {len(all_cells)} cells finished; every number below is over the finished "
-            f"seeds only" + (f", and {len(missing)} configuration(s) have none yet ({', '.join(missing)})"
+            f"seeds only" + (f", and {len(missing)} configuration(s) have none yet: {'; '.join(named)}"
                              if missing else "") + ".")
 
 

@@ -383,6 +383,21 @@ def test_a_grid_rendered_before_it_ends_says_so_first(grid, tmp_path):
             shutil.rmtree(c.dir)
     note = partial_note(grid)
     assert note == ("Partial grid: 5 of 9 cells finished; every number below is over the finished seeds only, and 1 "
-                    "configuration(s) have none yet (interleaved).")
+                    "configuration(s) have none yet: interleaved.")
     text = A.write_bottom_line(Dg.evidence(grid, n_resamples=50), tmp_path)
     assert text.startswith(f"**{note}**") and (tmp_path / A.BOTTOM_LINE_FILE).read_text().startswith(f"## Bottom line\n\n**{note}**")
+
+
+def test_a_partial_factorial_names_its_missing_views_by_their_training(tmp_path):
+    from aura_core.grid import partial_note
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1],
+        "factors": {"paradigm": ["paired", "masked"]}, "post_training": {"threshold": [0.5, "tuned"]},
+        "configs": [{"label": "single", "set": {"tasks": ["toxicity"], "weighting": "equal"}}]}, sort_keys=False))
+    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    from aura_core.grid import training_cells
+    paired = next(c for c in training_cells(g) if c.config.label == "paradigm=paired")
+    write_cell(paired, {"L1": 0.7, "L3": 0.6})
+    (paired.dir / "epoch_predictions" / "epoch1").mkdir(parents=True)     # its two views read this training
+    assert partial_note(g) == ("Partial grid: 2 of 5 cells finished; every number below is over the finished seeds "
+                               "only, and 3 configuration(s) have none yet: paradigm=masked (all 2 views); single.")
