@@ -8,7 +8,9 @@ bootstrap CIs score each tier.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import itertools
 from pathlib import Path
 
@@ -38,6 +40,26 @@ def with_choice(p: Params, choice: dict) -> Params:
     return dataclasses.replace(p, **{k: getattr(checked, k) for k in KEYS})
 
 
+def _memoized(score):
+    """A grid's tables score the same view many times (config table, attribution, Shapley, answers, mechanism): each
+    (run, params, choice) is computed once while the files it reads are unchanged; callers get a copy."""
+    cache: dict = {}
+
+    @functools.wraps(score)
+    def once(run_dir: str | Path, p: Params, choice: dict | None = None):
+        run_dir = Path(run_dir).resolve()
+        read = [run_dir / "metrics.json", *sorted((run_dir / E.FOLDER).rglob("*.csv")),
+                *sorted((run_dir / "predictions").glob("*.csv"))]
+        key = (str(run_dir), repr(sorted((choice or {}).items())), repr(p),
+               tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in read if f.is_file()))
+        if key not in cache:
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = score(run_dir, p, choice)
+        return copy.deepcopy(cache[key])
+    return once
+
+
 def _emotion_pred(df: pd.DataFrame) -> np.ndarray | None:
     return df["emotion_pred"].to_numpy() if "emotion_pred" in df else None
 
@@ -60,6 +82,7 @@ def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]
     return best, val
 
 
+@_memoized
 def view(run_dir: str | Path, p: Params, choice: dict | None = None) -> dict:
     """The run scored under a post-training choice: {choice, epoch, threshold, rule, tiers: {key: {level, name?,
     metrics}}, delta_f1, emotion_goemotions_test}, each number as 03/04 compute it."""
@@ -111,6 +134,7 @@ def views_table(run_dir: str | Path, p: Params, space: dict[str, list]) -> pd.Da
     return pd.DataFrame(rows)
 
 
+@_memoized
 def view_metrics(run_dir: str | Path, p: Params, choice: dict) -> dict:
     """The run's metrics.json as if 03 and 04 had run under `choice`: the stress section's tiers (metrics, CI,
     anatomy), threshold, ΔF1, emotion F1, domain-shortcut probe and summary, and the train section's selected epoch —
@@ -141,6 +165,7 @@ def view_metrics(run_dir: str | Path, p: Params, choice: dict) -> dict:
     return {**own, "stress": stress, "train": {**own.get("train", {}), "selected_epoch": v["epoch"]}}
 
 
+@_memoized
 def view_tier_predictions(run_dir: str | Path, p: Params, choice: dict) -> dict:
     """level → (y, 0/1 predictions, frame) under `choice`, as diagnosis.tier_predictions reads a trained run (the
     frame keeps the run's own prediction columns, e.g. target_group, joined on the row id)."""

@@ -1,5 +1,6 @@
 """Post-training choices scored from stored epoch predictions equal the same configuration trained as a run."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from aura_core import epoch_predictions as E
@@ -65,3 +66,29 @@ def test_03_and_04_read_the_selected_epochs_stored_predictions_as_the_checkpoint
     np.testing.assert_array_equal(stored.predict(half, tier.key)["toxicity"][:, 1],
                                   checkpoint.predict(half, tier.key)["toxicity"][:, 1])
     assert stored.stored(half, tier.key) is None and stored.stored(tier.frame, tier.key) is not None
+
+
+def test_a_view_is_scored_once_until_the_files_it_reads_change(tmp_path, monkeypatch):
+    from aura_core.params import Params
+    rng = np.random.default_rng(0)
+    run, p = tmp_path / "run", Params(tiers=["olid"], extra_tiers=[], validation="paired")
+    (run / "predictions").mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    for epoch in (1, 2):
+        dev = pd.DataFrame({"source": ["olid"] * 20 + ["goemotions"] * 20, "toxicity": rng.integers(0, 2, 40),
+                            "emotion": rng.integers(0, 7, 40), "p_toxic": rng.random(40),
+                            "emotion_pred": rng.integers(0, 7, 40)})
+        E.write(run, epoch, E.DEV, dev, {"toxicity": np.c_[1 - dev["p_toxic"], dev["p_toxic"]]})
+        olid = pd.DataFrame({"id": [f"r{i}" for i in range(30)], "label": rng.integers(0, 2, 30)})
+        E.write(run, epoch, "olid", olid, {"toxicity": np.c_[np.zeros(30), rng.random(30)]})
+    original, calls = PT.selected_epoch, []
+    monkeypatch.setattr(PT, "selected_epoch", lambda *a: calls.append(a) or original(*a))
+    first = PT.view(run, p, {"selection": "best"})
+    first["tiers"]["olid"]["metrics"]["macro_f1"] = -1.0                  # a caller's change stays its own
+    again = PT.view(run, p, {"selection": "best"})
+    assert len(calls) == 1 and again["tiers"]["olid"]["metrics"]["macro_f1"] >= 0
+    PT.view(run, p, {"selection": "last"})
+    assert len(calls) == 2                                                 # another choice: scored
+    E.write(run, again["epoch"], "olid", olid, {"toxicity": np.c_[np.zeros(30), 1 - olid["label"].to_numpy()]})
+    changed = PT.view(run, p, {"selection": "best"})
+    assert len(calls) == 3 and changed["tiers"]["olid"]["metrics"]["macro_f1"] == 0.0   # new predictions: re-scored
