@@ -22,7 +22,7 @@ from .diagnosis import (
     tier_legend,
 )
 from .factorial import seeds_for_power
-from .grid import Grid, cell_table, cells, finished, first_baseline_cell, partial_note
+from .grid import Grid, cell_table, cells, finished, first_baseline_cell, partial_note, short_names, shorten
 from .io import atomic_write_text, read_json
 from .params import load
 from .single_report import BOTTOM_LINE_FILE
@@ -60,7 +60,7 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame)
         tested = [x for x in tested if x]
         out.append((question, " ".join(tested) if tested else
                     f"Not tested: the grid has no configuration with factor {' or '.join(f'`{k}`' for k in keys)}."))
-    return out
+    return [(q, shorten(grid, a)) for q, a in out]
 
 
 # the params whose Shapley values answer a question (pseudo-labels and batch composition are both the paradigm)
@@ -98,7 +98,7 @@ def unasked_answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.Da
         text = _answer_factor(key, attrib, gap, table, per_cell, claims, comparable)
         if text:
             out.append((title, text))
-    return out
+    return [(t, shorten(grid, a)) for t, a in out]
 
 
 def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
@@ -283,7 +283,10 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
         if lines:
             out.append("**Controls and combinations.** " + ". ".join(lines) + ".")
     out.append(_limits(grid))
-    return "\n\n".join(x for x in out if x)
+    text = shorten(grid, "\n\n".join(x for x in out if x)).replace("The baseline `baseline`", "The baseline")
+    if short_names(grid):
+        text = (f"Configurations are named by what they change from the baseline, `{grid.baseline}`.\n\n" + text)
+    return text
 
 
 def _limits(grid: Grid) -> str:
@@ -340,8 +343,8 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     if partial_note(ev.grid):
         text = f"**{partial_note(ev.grid)}**\n\n{text}"
     if ev.grid.shapley:
-        text += "\n\n**Attribution that adds up.** " + shapley_summary(*shapley_attribution(
-            ev.grid, ev.grid.shapley["from"], ev.grid.shapley["to"]))
+        text += "\n\n**Attribution that adds up.** " + shorten(ev.grid, shapley_summary(*shapley_attribution(
+            ev.grid, ev.grid.shapley["from"], ev.grid.shapley["to"])))
     qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table))
     unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
     if unasked:

@@ -472,6 +472,28 @@ def summarize(grid: Grid) -> pd.DataFrame:
     return table
 
 
+def short_names(grid: Grid) -> dict[str, str]:
+    """A factorial's configurations named by what they change from the baseline (which is `baseline`): the generated
+    text reads `validation=separate`, not five settings. Listed configurations keep their labels; {} when nothing
+    would be shorter."""
+    base = next(c for c in grid.configs if c.label == grid.baseline)
+    if base.label != ",".join(f"{k}={v}" for k, v in base.overrides.items()):
+        return {}
+    out = {}
+    for c in grid.configs:
+        if c.label == ",".join(f"{k}={v}" for k, v in c.overrides.items()):
+            out[c.label] = ",".join(f"{k}={v}" for k, v in c.overrides.items() if base.overrides.get(k) != v) or "baseline"
+    return out
+
+
+def shorten(grid: Grid, text: str) -> str:
+    """`label` → `short name` in generated text (run folder names, never in backticks, are left as they are)."""
+    names = short_names(grid)
+    for label in sorted(names, key=len, reverse=True):
+        text = text.replace(f"`{label}`", f"`{names[label]}`")
+    return text
+
+
 def partial_note(grid: Grid) -> str:
     """'' once every cell has finished; else how far the grid is, said wherever its evidence is shown. Views with no
     finished training are named by that training (a factorial's eight choices of one training are one entry)."""

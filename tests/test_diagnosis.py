@@ -292,9 +292,13 @@ def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adju
     claims = load_claims(REPO / "params" / "claims.yaml")
     ans = dict(A.answers(g, claims, Dg.attribution(g, 100), Dg.config_table(g, claims, 100)))
     q1, q5 = ans[A.QUESTIONS[0][1]], ans[A.QUESTIONS[4][1]]
-    assert "changing only this (config `paradigm=interleaved,threshold=0.5`" in q1     # one-at-a-time, generated
+    assert "changing only this (config `paradigm=interleaved` vs `baseline`" in q1     # one-at-a-time, named by its change
+    assert "runs paradigm=interleaved,threshold=0.5__seed1" in q1                        # the folders as they are
     assert "its Shapley share of the change from Partner B's configuration" in q1 and "`paradigm`" in q1
     assert "(not significant after Holm)" in q5
+    bottom = A.verdict(g, claims, Dg.config_table(g, claims, 100), Dg.attribution(g, 100))
+    assert bottom.startswith("Configurations are named by what they change from the baseline, "
+                             "`paradigm=paired,threshold=0.5`.") and "The baseline (3 seeds)" in bottom
     words = A.shapley_summary(table, inter)
     assert "L1 (change +0.0" in words or "L1 (change +0.1" in words
     assert "`threshold` " in words and "(not significant after Holm)" in words and "the factors add up" in words
@@ -320,6 +324,10 @@ def test_shipped_factorial_and_fidelity_grids():
     assert {c.config.factor for c in training_cells(fac)} >= {"uncertainty_form", "focal_loss", "sigmoid_head",
                                                              "single_learning_rate", "multitask"}
     assert {k for k, _ in A.UNASKED} <= {c.factor for c in fac.configs}
+    from aura_core.grid import short_names
+    names = short_names(fac)
+    assert len(names) == 48 and "single_task" not in names and names[fac.baseline] == "baseline"
+    assert names[fac.shapley["to"]] == "paradigm=interleaved,threshold=tuned,validation=separate,selection=best"
     fid = load_grid(REPO / "params" / "grids" / "fidelity.yaml")
     assert sorted(c.overrides["goemotions_train_rows"] for c in fid.configs) == [3000, 3000, 10000, 10000]
 
