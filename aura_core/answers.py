@@ -168,6 +168,10 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
                    "(if anything the partner who made it would score lower).")
     elif rows["excludes_0"].any():
         verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
+    elif _identical(config, ref, per_cell):
+        verdict = ("It changes nothing on its own: both configurations score exactly the same macro-F1 on every tier "
+                   "and seed (this switch acts only together with another, e.g. validation through a tuned threshold "
+                   "or the best epoch; see its Shapley value and interactions).")
     else:
         verdict = ("No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of "
                    f"absence.{_seeds_to_settle(config, ref, per_cell)}")
@@ -181,6 +185,19 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
             f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_with(config, _landing(config, table, claims, comparable))}"
             f"{_mechanism(config, ref, per_cell)}")
+
+
+def _identical(config: str, ref: str, per_cell: pd.DataFrame) -> bool:
+    """The two configurations' finished seeds score exactly equal on every tier (a switch that acts only through
+    another, e.g. the validation set at a fixed threshold and the last epoch)."""
+    if per_cell.empty or "status" not in per_cell:
+        return False
+    done = per_cell[per_cell["status"] == "finished"]
+    a, b = (done[done["config"] == c].set_index("seed") for c in (config, ref))
+    tiers = [t for t in TIERS if t in a and t in b]
+    seeds = a.index.intersection(b.index)
+    scored = [t for t in tiers if a.loc[seeds, t].notna().any()]
+    return bool(scored) and all(a.loc[seeds, t].equals(b.loc[seeds, t]) for t in tiers)  # equals: NaN = NaN
 
 
 def _seeds_to_settle(config: str, ref: str, per_cell: pd.DataFrame, delta: float = 0.02) -> str:

@@ -409,3 +409,15 @@ def test_a_partial_factorial_names_its_missing_views_by_their_training(tmp_path)
     (paired.dir / "epoch_predictions" / "epoch1").mkdir(parents=True)     # its two views read this training
     assert partial_note(g) == ("Partial grid: 2 of 5 cells finished; every number below is over the finished seeds "
                                "only, and 3 configuration(s) have none yet: paradigm=masked (all 2 views); single.")
+
+
+def test_a_switch_that_scores_identically_is_said_to_change_nothing_on_its_own(grid):
+    by_id = {c.id: c for c in cells(grid)}
+    for seed in grid.seeds:   # interleaved's cells become copies of the baseline's: the same predictions, seed by seed
+        shutil.rmtree(by_id[f"interleaved__seed{seed}"].dir)
+        shutil.copytree(by_id[f"partner_b__seed{seed}"].dir, by_id[f"interleaved__seed{seed}"].dir)
+    claims = load_claims(REPO / "params/claims.yaml")
+    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
+    q1 = next(v for k, v in ans.items() if k.startswith("1."))
+    assert "`paradigm` — changing only this" in q1 and "It changes nothing on its own" in q1
+    assert "would detect" not in q1.split("`batch_composition`")[0]     # no seed count for an effect that is exactly 0
