@@ -357,8 +357,9 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     """The verdict and the seven answers as markdown, saved beside the grid view for report.html (so the report shows
     the very text the notebook computed); returns the verdict, which 05_compare shows first."""
     text = verdict(ev.grid, ev.claims, ev.table, ev.attrib)
-    if partial_note(ev.grid):
-        text = f"**{partial_note(ev.grid)}**\n\n{text}"
+    note = partial_note(ev.grid)  # reads every cell folder: once
+    if note:
+        text = f"**{note}**\n\n{text}"
     if ev.grid.shapley:
         text += "\n\n**Attribution that adds up.** " + shorten(ev.grid, shapley_summary(*shapley_attribution(
             ev.grid, ev.grid.shapley["from"], ev.grid.shapley["to"])))

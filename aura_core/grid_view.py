@@ -29,8 +29,9 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
     """Headline, the file behind each level, the per-configuration table, factor attribution (with its plot), speed
     parity, trade-off and mechanism, σ per configuration, ToxiGen by target group, and the seven answers."""
     grid, table, attrib = ev.grid, ev.table, ev.attrib
-    if partial_note(grid):
-        display(Markdown(f"**{partial_note(grid)}**"))
+    note = partial_note(grid)  # reads every cell folder: once
+    if note:
+        display(Markdown(f"**{note}**"))
     display(Markdown(f"### Headline: macro-F1 mean ± sd over seeds (grid `{grid.name}`, seeds {grid.seeds}; "
                      f"baseline `{grid.baseline}`)"))
     display(headline(table))
