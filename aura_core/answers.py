@@ -267,10 +267,11 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
     t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
     if t.empty:
         return "No finished cell yet: nothing to conclude."
-    out = []
+    out, named = [], short_names(grid)  # named: the preface below names the baseline once
     if (t["config"] == grid.baseline).any():
         seeds = int(t.loc[t["config"] == grid.baseline, "seeds"].max())
-        out.append(f"**Partner B.** The baseline `{grid.baseline}` ({seeds} seeds): "
+        baseline = "The baseline" if named else f"The baseline `{grid.baseline}`"
+        out.append(f"**Partner B.** {baseline} ({seeds} seeds): "
                    f"{_landing(grid.baseline, table, claims, comparable, 'partner_b')}.")
     dist = distance_to_partner_a(table, comparable)
     if len(dist):
@@ -300,8 +301,8 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
         if lines:
             out.append("**Controls and combinations.** " + ". ".join(lines) + ".")
     out.append(_limits(grid))
-    text = shorten(grid, "\n\n".join(x for x in out if x)).replace("The baseline `baseline`", "The baseline")
-    if short_names(grid):
+    text = shorten(grid, "\n\n".join(x for x in out if x))
+    if named:
         text = (f"Configurations are named by what they change from the baseline, `{grid.baseline}`.\n\n" + text)
     return text
 
