@@ -15,6 +15,7 @@ from .diagnosis import (
     comparable_tiers,
     directions,
     distance_to_partner_a,
+    effect_across,
     evidence,
     headline,
     shapley_attribution,
@@ -99,6 +100,42 @@ def unasked_answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.Da
         if text:
             out.append((title, text))
     return [(t, shorten(grid, a)) for t, a in out]
+
+
+def effect_across_text(grid: Grid, claims: dict, per_level: pd.DataFrame, moves: pd.DataFrame) -> str:
+    """The grid's `effect_across` in words: the effect at each level, how it moves from the first level to the last
+    (CI of the interaction), and where Partner B's own mix of rows lies, so a reader can extrapolate the cpu numbers."""
+    if per_level.empty:
+        return ""
+    spec = grid.effect_across
+    factor, across = spec["factor"], spec["across"]
+    title = f"How `{factor}` {spec['from']} → {spec['to']} moves with `{across}`"
+    ci = "{:+.3f} [{:+.3f}, {:+.3f}]".format
+    parts = []
+    for level, g in per_level.groupby(across, sort=False):
+        head = f"at {across}={level} ({g['goemotions_per_olid_row'].iloc[0]:g} GoEmotions rows per OLID row)"
+        done = g.dropna(subset=["change"]) if "change" in g else g.iloc[:0]
+        parts.append(f"{head}: " + ("; ".join(f"{r.tier} {ci(r.change, r.ci_low, r.ci_high)}" for r in done.itertuples())
+                                    if len(done) else "cells not finished"))
+    text = f"**{title}.** The change {spec['from']} → {spec['to']} (95% CI over seeds × items), " + " · ".join(parts) + "."
+    if len(moves) and "interaction" in moves:
+        first, last = per_level[across].iloc[0], per_level[across].iloc[-1]
+        words = []
+        for r in moves.itertuples():
+            sure = r.ci_low > 0 or r.ci_high < 0
+            words.append(f"{r.tier} {ci(r.interaction, r.ci_low, r.ci_high)}"
+                         + ("" if sure else " (CI includes 0)"))
+        moved = [r.tier for r in moves.itertuples() if r.ci_low > 0 or r.ci_high < 0]
+        text += (f" From {across}={first} to {across}={last} the change moves by (their interaction): "
+                 + "; ".join(words) + ". "
+                 + (f"It moves detectably on {', '.join(moved)}: numbers from the first mix do not carry unchanged to "
+                    "the last there." if moved else
+                    "No move has a CI excluding 0: at this many seeds the effect carries across these mixes."))
+    rows = claims.get("partner_b_train_rows")
+    if rows:
+        text += (f" Partner B trained on {rows['goemotions']:,} GoEmotions and {rows['olid']:,} OLID rows: "
+                 f"{rows['goemotions'] / rows['olid']:.1f} GoEmotions rows per OLID row.")
+    return text
 
 
 def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
@@ -364,6 +401,8 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     if ev.grid.shapley:
         text += "\n\n**Attribution that adds up.** " + shorten(ev.grid, shapley_summary(*shapley_attribution(
             ev.grid, ev.grid.shapley["from"], ev.grid.shapley["to"])))
+    if ev.grid.effect_across:
+        text += "\n\n" + effect_across_text(ev.grid, ev.claims, *effect_across(ev.grid))
     qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table))
     unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
     if unasked:

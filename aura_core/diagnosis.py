@@ -108,14 +108,11 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
     groups = _by_config(grid)
     rows = []
     for factor, label, ref in grid.contrasts():
-        base = [tier_predictions(c) for c in groups[ref]]
-        other = [tier_predictions(c) for c in groups[label]]
-        if not other or not base:
+        effects = config_change(groups, label, ref, n_resamples)
+        if effects is None:
             rows.append({"factor": factor, "config": label, "vs": ref, "tier": "—", "note": "cells not finished"})
             continue
-        tiers = {lvl: (base[0][lvl][0], [p[lvl][1] for p in other], [p[lvl][1] for p in base])
-                 for lvl in TIERS if all(lvl in p for p in other + base)}
-        for lvl, e in hierarchical_effects(tiers, n_resamples).items():
+        for lvl, e in effects.items():
             rows.append({"factor": factor, "config": label, "vs": ref, "tier": lvl, "change": e["diff"],
                          "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                          "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
@@ -127,6 +124,17 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
         rows[i]["p_holm"] = adjusted[i]
         rows[i]["survives_holm"] = bool(adjusted[i] < 0.05)
     return pd.DataFrame(rows + seed_rows(grid, groups.get(grid.baseline, []), n_resamples))
+
+
+def config_change(groups: dict[str, list], label: str, ref: str, n_resamples: int = 1000) -> dict | None:
+    """Per tier and ΔF1, config `label` minus config `ref` (mean over seeds) with a CI over seeds and items; None while
+    either has no finished cell."""
+    other, base = ([tier_predictions(c) for c in groups.get(x) or []] for x in (label, ref))
+    if not other or not base:
+        return None
+    tiers = {lvl: (base[0][lvl][0], [p[lvl][1] for p in other], [p[lvl][1] for p in base])
+             for lvl in TIERS if all(lvl in p for p in other + base)}
+    return hierarchical_effects(tiers, n_resamples)
 
 
 def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dict]:
@@ -326,6 +334,40 @@ def shapley_attribution(grid: Grid, start: str, end: str, n_resamples: int = 100
                            "ci_high": v["ci_high"], "p": v["p_two_sided"]}
                           for t, r in res.items() for (i, j), v in r["interactions"].items()])
     return table, inter
+
+
+def effect_across(grid: Grid, n_resamples: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The grid's `effect_across`: one factor's effect (from → to, every other setting the baseline's) at each level of
+    another factor, per tier and for ΔF1 with a CI over seeds and items, beside each level's GoEmotions rows per OLID
+    row; and how the effect moves from the first level to the last (their interaction, with its CI). E.g. the
+    pseudo-label effect at 3,000 and at 10,000 GoEmotions rows: does the cpu proxy's 1:1 mix carry to the seed's 3.3:1?"""
+    spec = grid.effect_across
+    if not spec:
+        return pd.DataFrame(), pd.DataFrame()
+    factor, across = spec["factor"], spec["across"]
+    base = next(c for c in grid.configs if c.label == grid.baseline).overrides
+    by_key, groups = {_key(c.overrides): c.label for c in grid.configs}, _by_config(grid)
+    levels = list(dict.fromkeys(c.overrides[across] for c in grid.configs if across in c.overrides))
+
+    def label(level, setting):
+        return by_key.get(_key({**base, across: level, factor: setting}))
+
+    rows = []
+    for level in levels:
+        to, ref = label(level, spec["to"]), label(level, spec["from"])
+        p = load(grid.base, {**base, across: level})
+        head = {across: level, "goemotions_per_olid_row": round(p.goemotions_train_rows / p.olid_train_rows, 2),
+                "config": to, "vs": ref}
+        effects = config_change(groups, to, ref, n_resamples) if to and ref else None
+        if effects is None:
+            rows.append({**head, "tier": "—", "note": "cells not finished"})
+            continue
+        for tier, e in effects.items():
+            rows.append({**head, "tier": tier, "change": e["diff"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+                         "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0)})
+    start, end = label(levels[0], spec["from"]), label(levels[-1], spec["to"])
+    _, moves = shapley_attribution(grid, start, end, n_resamples) if start and end else (None, pd.DataFrame())
+    return pd.DataFrame(rows), moves.drop(columns="factors", errors="ignore")
 
 
 def aso_table(grid: Grid, attrib: pd.DataFrame, confidence_level: float = 0.95) -> pd.DataFrame:

@@ -68,6 +68,8 @@ class Grid:
     trainings: list[Config] = field(default_factory=list)
     shapley: dict | None = None  # {from, to}: the two configurations whose difference the Shapley values split
     reuse: list[str] = field(default_factory=list)  # grids under the same root whose finished trainings it adopts
+    # {factor, from, to, across}: one factor's effect (from → to) at each level of another factor, and how it moves
+    effect_across: dict | None = None
 
     def __post_init__(self):
         if not self.trainings:
@@ -119,7 +121,7 @@ FACTOR_NAMES = {("paradigm", "masked"): "pseudo_labels"}
 FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
 GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons",
-             "shapley", "reuse"}
+             "shapley", "reuse", "effect_across"}
 
 
 def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
@@ -190,8 +192,17 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
             or raw["name"] in reuse:
         raise ParamError(f"{path}: reuse: expected a list of other grids' names (folders under the grid root), "
                          f"got {reuse!r}")
+    effect = raw.get("effect_across")
+    if effect is not None:
+        levels = raw.get("factors") or {}
+        if not isinstance(effect, dict) or set(effect) != {"factor", "from", "to", "across"} \
+                or effect["factor"] not in levels or effect["across"] not in levels \
+                or effect["factor"] == effect["across"] or len(levels[effect["across"]]) < 2 \
+                or not {effect["from"], effect["to"]} <= set(levels[effect["factor"]]):
+            raise ParamError(f"{path}: effect_across: expected {{factor, from, to, across}}: two of the grid's factors, "
+                             f"from/to levels of the first, ≥ 2 levels of the second; got {effect!r}")
     grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
-                configs, baseline, Path(root), comparisons, trainings, shapley, reuse)
+                configs, baseline, Path(root), comparisons, trainings, shapley, reuse, effect)
     for c in configs + grid.trainings:  # every configuration must resolve: a misspelled key fails now, not hours in
         p = load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
         if c in grid.trainings and not p.epoch_predictions and any(v.view_of == c.label for v in configs):

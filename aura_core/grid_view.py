@@ -7,13 +7,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from . import plots
-from .answers import answers, unasked_answers
+from .answers import answers, effect_across_text, unasked_answers
 from .diagnosis import (
     GridEvidence,
     aso_table,
     claim_gap,
     comparable_tiers,
     distance_to_partner_a,
+    effect_across,
     factorial_table,
     headline,
     mechanism_table,
@@ -83,6 +84,14 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
         display(shap.round(4))
         if len(inter):
             display(inter.round(4))
+    if grid.effect_across:
+        per_level, moves = effect_across(grid)
+        spec = grid.effect_across
+        display(Markdown(f"### How `{spec['factor']}` {spec['from']} → {spec['to']} moves with `{spec['across']}`"))
+        display(Markdown(effect_across_text(grid, ev.claims, per_level, moves)))
+        display(per_level.round(4))
+        if len(moves):
+            display(moves.round(4))
     unasked = unasked_answers(grid, ev.claims, attrib, table)
     if unasked:
         display(Markdown("### Candidate causes the seed did not ask about"))

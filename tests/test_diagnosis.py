@@ -11,6 +11,7 @@ from aura_core import answers as A
 from aura_core import diagnosis as Dg
 from aura_core.compare import load_claims
 from aura_core.grid import cells, load_grid
+from aura_core.params import ParamError, load
 from aura_core.runner import NOTEBOOKS
 from conftest import REPO
 
@@ -330,6 +331,7 @@ def test_shipped_factorial_and_fidelity_grids():
     assert names[fac.shapley["to"]] == "paradigm=interleaved,threshold=tuned,validation=separate,selection=best"
     fid = load_grid(REPO / "params" / "grids" / "fidelity.yaml")
     assert sorted(c.overrides["goemotions_train_rows"] for c in fid.configs) == [3000, 3000, 10000, 10000]
+    assert fid.effect_across == {"factor": "paradigm", "from": "paired", "to": "masked", "across": "goemotions_train_rows"}
 
 
 def test_an_inconclusive_answer_says_how_many_seeds_would_settle_it(grid):
@@ -421,3 +423,51 @@ def test_a_switch_that_scores_identically_is_said_to_change_nothing_on_its_own(g
     q1 = next(v for k, v in ans.items() if k.startswith("1."))
     assert "`paradigm` — changing only this" in q1 and "It changes nothing on its own" in q1
     assert "would detect" not in q1.split("`batch_composition`")[0]     # no seed count for an effect that is exactly 0
+
+
+def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says_where_b_lies(tmp_path):
+    """masked helps L1 by +0.05 at 3,000 GoEmotions rows and by +0.20 at 10,000: the per-level changes, their move
+    (the interaction, CI excluding 0 on L1, including 0 on L3 where nothing moves) and Partner B's ratio."""
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fid", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3],
+        "factors": {"paradigm": ["paired", "masked"], "goemotions_train_rows": [100, 400]},
+        "effect_across": {"factor": "paradigm", "from": "paired", "to": "masked", "across": "goemotions_train_rows"}},
+        sort_keys=False))
+    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    gain = {("paired", 100): 0.0, ("masked", 100): 0.05, ("paired", 400): 0.0, ("masked", 400): 0.20}
+    for c in cells(g):
+        o = c.config.overrides
+        write_cell(c, {"L1": 0.70 + gain[(o["paradigm"], o["goemotions_train_rows"])], "L3": 0.60})
+    per_level, moves = Dg.effect_across(g, n_resamples=300)
+    l1 = per_level[per_level["tier"] == "L1"].set_index("goemotions_train_rows")
+    assert l1.loc[100, "change"] == pytest.approx(0.05, abs=0.04) and l1.loc[400, "change"] == pytest.approx(0.20, abs=0.05)
+    assert l1.loc[100, "config"] == "paradigm=masked,goemotions_train_rows=100"
+    assert l1.loc[100, "vs"] == "paradigm=paired,goemotions_train_rows=100"
+    smoke = load(REPO / "params" / "smoke.yaml")
+    assert l1.loc[400, "goemotions_per_olid_row"] == pytest.approx(400 / smoke.olid_train_rows, abs=0.01)
+    m = moves.set_index("tier")
+    assert m.loc["L1", "ci_low"] > 0 and m.loc["L1", "interaction"] == pytest.approx(
+        l1.loc[400, "change"] - l1.loc[100, "change"])
+    assert m.loc["L3", "ci_low"] < 0 < m.loc["L3", "ci_high"]
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    text = A.effect_across_text(g, claims, per_level, moves)
+    assert text.startswith("**How `paradigm` paired → masked moves with `goemotions_train_rows`.**")
+    assert "It moves detectably on L1," in text and "L3 " in text and "(CI includes 0)" in text
+    assert "Partner B trained on 43,410 GoEmotions and 13,240 OLID rows: 3.3 GoEmotions rows per OLID row." in text
+    for c in cells(g):
+        if c.config.label == "paradigm=masked,goemotions_train_rows=400":
+            shutil.rmtree(c.dir)
+    per_level, moves = Dg.effect_across(g, n_resamples=50)
+    assert "cells not finished" in set(per_level["note"].dropna()) and moves.empty
+    assert "at goemotions_train_rows=400" in A.effect_across_text(g, claims, per_level, moves)
+
+
+@pytest.mark.parametrize("spec", [{"factor": "paradigm", "from": "paired", "to": "interleaved", "across": "seed"},
+                                  {"factor": "paradigm", "from": "paired", "to": "nope", "across": "goemotions_train_rows"},
+                                  {"factor": "paradigm", "from": "paired", "to": "masked"}])
+def test_a_wrong_effect_across_is_refused_naming_the_key(tmp_path, spec):
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fid", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1],
+        "factors": {"paradigm": ["paired", "masked"], "goemotions_train_rows": [100, 400]}, "effect_across": spec}))
+    with pytest.raises(ParamError, match="f.yaml: effect_across: expected"):
+        load_grid(tmp_path / "f.yaml", tmp_path / "out")
