@@ -505,6 +505,21 @@ def shorten(grid: Grid, text: str) -> str:
     return text
 
 
+def shorten_frame(grid: Grid, df: pd.DataFrame) -> pd.DataFrame:
+    """The same short names in a table's `config` / `vs` columns and `config` index level (tables and plot legends of
+    the grid view), so a 48-configuration table fits the page."""
+    names = short_names(grid)
+    if not names or df.empty:
+        return df
+    out = df.copy()
+    for col in ("config", "vs"):
+        if col in out.columns:
+            out[col] = out[col].map(lambda x: names.get(x, x))
+    if "config" in out.index.names:
+        out = out.rename(index=names, level="config")
+    return out
+
+
 def partial_note(grid: Grid) -> str:
     """'' once every cell has finished; else how far the grid is, said wherever its evidence is shown. Views with no
     finished training are named by that training (a factorial's eight choices of one training are one entry)."""

@@ -23,19 +23,26 @@ from .diagnosis import (
     target_group_table,
     tier_legend,
 )
-from .grid import cells, finished, partial_note
+from .grid import cells, finished, partial_note, short_names, shorten, shorten_frame
 
 
 def show(ev: GridEvidence, run_dir: str | Path) -> None:
     """Headline, the file behind each level, the per-configuration table, factor attribution (with its plot), speed
     parity, trade-off and mechanism, σ per configuration, ToxiGen by target group, and the seven answers."""
     grid, table, attrib = ev.grid, ev.table, ev.attrib
+    names = short_names(grid)
+
+    def short(df: pd.DataFrame) -> pd.DataFrame:  # what is shown names configurations as the bottom line does
+        return shorten_frame(grid, df)
+
     note = partial_note(grid)  # reads every cell folder: once
     if note:
         display(Markdown(f"**{note}**"))
     display(Markdown(f"### Headline: macro-F1 mean ± sd over seeds (grid `{grid.name}`, seeds {grid.seeds}; "
                      f"baseline `{grid.baseline}`)"))
-    display(headline(table))
+    if names:
+        display(Markdown("Configurations are named by what they change from the baseline (`baseline`)."))
+    display(short(headline(table)))
     display(Markdown("The file behind each level (every cell is scored on the same rows):"))
     display(tier_legend(grid))
     factorial = factorial_table(grid, table)
@@ -45,37 +52,37 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
                          "stored epoch predictions"))
         display(factorial)
     display(Markdown("### Per configuration and tier: seed range, 95% CI (seeds × items) and the partners' numbers"))
-    display(table.round(4))
+    display(short(table).round(4))
     display(Markdown("### Factor attribution: change when only that factor changes (95% CI over seeds and items)"))
-    display(attrib.round(4))
+    display(short(attrib).round(4))
     if "change" in attrib:
-        plots.attribution_plot(attrib, run_dir, claim_gap(ev.claims))
+        plots.attribution_plot(short(attrib), run_dir, claim_gap(ev.claims))
     aso = aso_table(grid, attrib)
     if not aso.empty:
         display(Markdown("Almost Stochastic Order of the seed distributions (Dror et al. 2019, deepsig): ε_min of each "
                          "changed configuration over its reference, corrected for the number of comparisons; below 0.5 "
                          "it tends to score higher, near 0 almost always."))
-        display(aso.round(3).pivot(index=["factor", "config", "vs"], columns="tier", values="aso_eps_min").reset_index())
+        display(short(aso).round(3).pivot(index=["factor", "config", "vs"], columns="tier", values="aso_eps_min").reset_index())
     parity = speed_parity(attrib, table)
     if not parity.empty:
         display(Markdown("### Speed switches: F1 parity within the seed spread"))
-        display(parity.round(4))
+        display(short(parity).round(4))
     display(Markdown("### Task trade-off and mechanism"))
-    plots.tradeoff(table, run_dir)
+    plots.tradeoff(short(table), run_dir)
     display(Markdown("Shortcut gap = mean P(toxic) on GoEmotions anger+disgust − joy+neutral; pred/true = predicted ÷ "
                      "true positive rate per tier (mean ± sd over seeds)."))
-    display(mechanism_table(grid))
-    first_seed = {c.config.label: pd.read_csv(c.dir / "steps.csv") for c in reversed(cells(grid)) if finished(c)}
+    display(short(mechanism_table(grid)))
+    first_seed = {names.get(c.config.label, c.config.label): pd.read_csv(c.dir / "steps.csv") for c in reversed(cells(grid)) if finished(c)}
     plots.sigma_overlay(first_seed, run_dir)
     display(Markdown("### L3 (ToxiGen) by target group: macro-F1 mean over seeds with a 95% CI"))
     closest = distance_to_partner_a(table, comparable_tiers(grid)).index[:1]
     shown = list(dict.fromkeys([grid.baseline, *closest, grid.configs[-1].label]))
     groups = target_group_table(grid, shown)
     display(Markdown("Baseline, the configuration closest to Partner A, and the last configuration: "
-                     f"{', '.join(f'`{x}`' for x in shown)}."))
+                     + shorten(grid, f"{', '.join(f'`{x}`' for x in shown)}.")))
     if len(groups):
-        plots.target_group_plot(groups, run_dir)
-        display(groups.round(4))
+        plots.target_group_plot(short(groups), run_dir)
+        display(short(groups).round(4))
     if grid.shapley:
         shap, inter = shapley_attribution(grid, grid.shapley["from"], grid.shapley["to"])
         display(Markdown(f"### Shapley attribution: `{grid.shapley['from']}` → `{grid.shapley['to']}`"))
@@ -89,7 +96,7 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
         spec = grid.effect_across
         display(Markdown(f"### How `{spec['factor']}` {spec['from']} → {spec['to']} moves with `{spec['across']}`"))
         display(Markdown(effect_across_text(grid, ev.claims, per_level, moves)))
-        display(per_level.round(4))
+        display(short(per_level).round(4))
         if len(moves):
             display(moves.round(4))
     unasked = unasked_answers(grid, ev.claims, attrib, table)

@@ -471,3 +471,28 @@ def test_a_wrong_effect_across_is_refused_naming_the_key(tmp_path, spec):
         "factors": {"paradigm": ["paired", "masked"], "goemotions_train_rows": [100, 400]}, "effect_across": spec}))
     with pytest.raises(ParamError, match="f.yaml: effect_across: expected"):
         load_grid(tmp_path / "f.yaml", tmp_path / "out")
+
+
+def test_the_grid_view_names_a_factorials_configurations_by_their_change_in_tables_too(tmp_path, capsys):
+    """Tables and legends of the grid view say `threshold=tuned`, not every setting of the configuration."""
+    from aura_core import grid_view
+    from aura_core.grid import shorten_frame
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2],
+        "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]}}, sort_keys=False))
+    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    for c in cells(g):
+        write_cell(c, {"L1": 0.8, "L3": 0.6})
+        pd.DataFrame({"step": [1, 2], "s_toxicity": [0.0, 0.1], "weight_toxicity": [0.5, 0.45]}).to_csv(
+            c.dir / "steps.csv", index=False)
+    frame = pd.DataFrame({"config": ["paradigm=paired,threshold=tuned", "other"], "vs": g.baseline, "x": [1, 2]})
+    short = shorten_frame(g, frame)
+    assert list(short["config"]) == ["threshold=tuned", "other"] and set(short["vs"]) == {"baseline"}
+    indexed = shorten_frame(g, frame.set_index("config"))
+    assert list(indexed.index) == ["threshold=tuned", "other"] and list(frame["config"])[0].startswith("paradigm=")
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    grid_view.show(Dg.GridEvidence(g, claims, Dg.config_table(g, claims, 50), Dg.attribution(g, 50)), tmp_path / "run")
+    shown = capsys.readouterr().out
+    assert "paradigm=interleaved,threshold=tuned" in shown                     # one that changes both: named so
+    assert "paradigm=paired,threshold=tuned" not in shown and "threshold=tuned" in shown
+    assert (tmp_path / "run" / "figures").is_dir()
