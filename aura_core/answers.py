@@ -378,6 +378,8 @@ def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
              f"`{grid.baseline}`.", "", "Macro-F1, mean ± sd over the finished seeds:", "",
              headline(table).to_markdown(), "", "The file behind each level:", "", tier_legend(grid).to_markdown(index=False),
              "", "Bottom line:", "", verdict(grid, claims, table, attrib)]
+    if grid.effect_across:
+        parts += ["", effect_across_text(grid, claims, *effect_across(grid, n_resamples))]
     if "change" in attrib:
         a = attrib.dropna(subset=["change"])
         a = a.assign(change=[f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in a.itertuples()])

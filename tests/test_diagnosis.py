@@ -460,6 +460,7 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     per_level, moves = Dg.effect_across(g, n_resamples=50)
     assert "cells not finished" in set(per_level["note"].dropna()) and moves.empty
     assert "at goemotions_train_rows=400" in A.effect_across_text(g, claims, per_level, moves)
+    assert "**How `paradigm` paired → masked moves with `goemotions_train_rows`.**" in A.markdown_summary(g, 50)
 
 
 @pytest.mark.parametrize("spec", [{"factor": "paradigm", "from": "paired", "to": "interleaved", "across": "seed"},
