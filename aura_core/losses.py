@@ -98,8 +98,10 @@ class KendallExpWeighting(KendallWeighting):
 
         L = Σ_i exp(−s_i)·L_i + s_i,   its learned weight exp(−s_i) = 1/σ_i²  (starting at 1, not ½).
 
-    Its optimum is σ_i² = L_i, as with the seed's form, but the task terms weigh twice as much against the regulariser
-    and the reported "weight" is the other quantity: a cause the seed report never asks about.
+    It is exactly twice the seed's total loss (½·exp(−s_i)·L_i + ½·s_i, doubled): the same optimum σ_i² = L_i, and
+    with Adam(W), which ignores a constant loss scale, the same updates up to ε and gradient clipping (measured: the
+    factorial's `kendall_exp` moves no tier by more than 0.001). What differs is the reported "weight": exp(−s_i),
+    starting at 1, not ½·exp(−s_i), starting at ½. A cause the seed report never asks about.
     """
 
     scale = 1.0
