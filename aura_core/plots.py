@@ -1,6 +1,7 @@
 """Figures for the notebooks; each returns the figure and saves a PNG into the run's figures/ folder."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -102,7 +103,8 @@ def tier_bars(table: pd.DataFrame, run_dir) -> plt.Figure:
     long = rows.melt(id_vars=["level", "dataset"], value_vars=["Partner A (claimed)", "Partner B (reproduced)",
                                                                "this run"], var_name="source", value_name="macro-F1")
     long = long.dropna(subset=["macro-F1"])
-    long["tier"] = long["level"] + " " + long["dataset"]
+    # "L2 Jigsaw (scored here: Civil Comments sample …)" is longer than a bar group: wrapped, the labels do not overlap
+    long["tier"] = [textwrap.fill(f"{lvl} {name}", 28) for lvl, name in zip(long["level"], long["dataset"])]
     fig, ax = plt.subplots(figsize=(9, 3.8))
     sns.barplot(long, x="tier", y="macro-F1", hue="source", ax=ax)
     ax.set(ylim=(0, 1), title="Toxicity macro-F1 per tier", xlabel="")
