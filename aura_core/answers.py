@@ -352,8 +352,11 @@ def _limits(grid: Grid) -> str:
     lines = []
     if (first.dir / "params.yaml").is_file():
         p = load(first.dir / "params.yaml")
-        rows = ", ".join(f"{getattr(p, k)} {k.split('_')[0]}" for k in ("olid_train_rows", "goemotions_train_rows")
-                         if getattr(p, k, None))
+        counts = {}  # a grid that varies a row count (the fidelity grid) names every count it trained on
+        for k in ("olid_train_rows", "goemotions_train_rows"):
+            values = [c.overrides.get(k, getattr(p, k, None)) for c in grid.configs]
+            counts[k] = " or ".join(str(v) for v in dict.fromkeys(v for v in values if v))
+        rows = ", ".join(f"{v} {k.split('_')[0]}" for k, v in counts.items() if v)
         lines.append(f"Every cell trains `{p.encoder}` for {p.epochs} epochs on {rows or 'all'} training rows: effects "
                      "are of this setting, and their size can differ at the paper's (bert-base, full data).")
     comparable = comparable_tiers(grid)

@@ -454,6 +454,11 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     assert text.startswith("**How `paradigm` paired → masked moves with `goemotions_train_rows`.**")
     assert "It moves detectably on L1," in text and "L3 " in text and "(CI includes 0)" in text
     assert "Partner B trained on 43,410 GoEmotions and 13,240 OLID rows: 3.3 GoEmotions rows per OLID row." in text
+    from aura_core.params import dump
+    first = next(c for c in cells(g) if c.config.label == g.baseline)
+    dump(load(g.base, {**first.config.overrides, "seed": first.seed}), first.dir / "params.yaml")
+    limits = A._limits(g)                                           # the rows of every cell, not the baseline's only
+    assert f"on {smoke.olid_train_rows} olid, 100 or 400 goemotions training rows" in limits
     for c in cells(g):
         if c.config.label == "paradigm=masked,goemotions_train_rows=400":
             shutil.rmtree(c.dir)
