@@ -46,11 +46,14 @@ def _fmt(e: pd.Series) -> str:
     return f"{e['change']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]"
 
 
-def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
-    """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on."""
+def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame,
+            shapley: pd.DataFrame | None = None) -> list[tuple[str, str]]:
+    """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on.
+    shapley: the grid's Shapley table when the caller has it (GridEvidence.shapley), else computed here."""
     gap = claim_gap(claims)
     per_cell, comparable = cell_table(grid), comparable_tiers(grid)
-    shapley = shapley_attribution(grid, grid.shapley["from"], grid.shapley["to"])[0] if grid.shapley else None
+    if shapley is None and grid.shapley:
+        shapley = shapley_attribution(grid, grid.shapley["from"], grid.shapley["to"])[0]
     out = []
     for keys, question in QUESTIONS:
         if keys == ("seed",):
@@ -404,11 +407,10 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     if note:
         text = f"**{note}**\n\n{text}"
     if ev.grid.shapley:
-        text += "\n\n**Attribution that adds up.** " + shorten(ev.grid, shapley_summary(*shapley_attribution(
-            ev.grid, ev.grid.shapley["from"], ev.grid.shapley["to"])))
+        text += "\n\n**Attribution that adds up.** " + shorten(ev.grid, shapley_summary(*ev.shapley))
     if ev.grid.effect_across:
-        text += "\n\n" + effect_across_text(ev.grid, ev.claims, *effect_across(ev.grid))
-    qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table))
+        text += "\n\n" + effect_across_text(ev.grid, ev.claims, *ev.effect)
+    qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table, ev.shapley[0]))
     unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
     if unasked:
         qa += "\n\n## Candidate causes the seed did not ask about\n\n" + "\n\n".join(f"**{q}.** {a}" for q, a in unasked)

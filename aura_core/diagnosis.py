@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -28,11 +29,23 @@ SPEED_FACTORS = ("group_by_length",)
 @dataclass
 class GridEvidence:
     """A grid's numbers, computed once for everything that shows them (the verdict, the answers, the grid view in
-    05_compare and report.html): the per-configuration table and the factor attribution."""
+    05_compare and report.html): the per-configuration table and the factor attribution; the Shapley split and the
+    effect_across table on first use (the bottom line and the grid view both show them)."""
     grid: Grid
     claims: dict
     table: pd.DataFrame   # config_table
     attrib: pd.DataFrame  # attribution
+
+    @cached_property
+    def shapley(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """shapley_attribution over the grid's `shapley` change; two empty frames without one."""
+        s = self.grid.shapley
+        return shapley_attribution(self.grid, s["from"], s["to"]) if s else (pd.DataFrame(), pd.DataFrame())
+
+    @cached_property
+    def effect(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """effect_across for the grid's `effect_across` (two empty frames without one)."""
+        return effect_across(self.grid)
 
 
 def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) -> GridEvidence:

@@ -14,11 +14,9 @@ from .diagnosis import (
     claim_gap,
     comparable_tiers,
     distance_to_partner_a,
-    effect_across,
     factorial_table,
     headline,
     mechanism_table,
-    shapley_attribution,
     speed_parity,
     target_group_table,
     tier_legend,
@@ -84,7 +82,7 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
         plots.target_group_plot(short(groups), run_dir)
         display(short(groups).round(4))
     if grid.shapley:
-        shap, inter = shapley_attribution(grid, grid.shapley["from"], grid.shapley["to"])
+        shap, inter = ev.shapley
         display(Markdown(f"### Shapley attribution: `{grid.shapley['from']}` → `{grid.shapley['to']}`"))
         display(Markdown("Each factor's exact share of the change (the values sum to it), 95% CI over seeds × items, "
                          "p-values Holm-adjusted across every factor × tier; then every two-factor interaction."))
@@ -92,7 +90,7 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
         if len(inter):
             display(inter.round(4))
     if grid.effect_across:
-        per_level, moves = effect_across(grid)
+        per_level, moves = ev.effect
         spec = grid.effect_across
         display(Markdown(f"### How `{spec['factor']}` {spec['from']} → {spec['to']} moves with `{spec['across']}`"))
         display(Markdown(effect_across_text(grid, ev.claims, per_level, moves)))
@@ -106,5 +104,5 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
             display(Markdown(f"**{title}.** {text}"))
     display(Markdown("*The bottom line drawn from these numbers is at the top of this report.*"))
     display(Markdown("### The seed report's seven questions, answered from these numbers"))
-    for question, answer in answers(grid, ev.claims, attrib, table):
+    for question, answer in answers(grid, ev.claims, attrib, table, ev.shapley[0]):
         display(Markdown(f"**{question}**\n\n{answer}"))

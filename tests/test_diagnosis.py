@@ -502,3 +502,28 @@ def test_the_grid_view_names_a_factorials_configurations_by_their_change_in_tabl
     assert "paradigm=interleaved,threshold=tuned" in shown                     # one that changes both: named so
     assert "paradigm=paired,threshold=tuned" not in shown and "threshold=tuned" in shown
     assert (tmp_path / "run" / "figures").is_dir()
+
+
+def test_one_report_computes_the_shapley_bootstrap_once(tmp_path, monkeypatch, capsys):
+    """The bottom line, the seven answers and the grid view all show the Shapley split: one bootstrap serves them."""
+    from aura_core import grid_view
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2],
+        "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]},
+        "shapley": {"from": "paradigm=paired,threshold=0.5", "to": "paradigm=interleaved,threshold=tuned"}},
+        sort_keys=False))
+    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    for c in cells(g):
+        write_cell(c, {"L1": 0.82 if c.config.overrides["paradigm"] == "interleaved" else 0.72, "L3": 0.6})
+        pd.DataFrame({"step": [1, 2], "s_toxicity": [0.0, 0.1], "weight_toxicity": [0.5, 0.45]}).to_csv(
+            c.dir / "steps.csv", index=False)
+    calls, real = [], Dg.shapley_attribution
+    counted = lambda *a, **k: calls.append(a) or real(*a, **{**k, "n_resamples": 50})  # noqa: E731
+    monkeypatch.setattr(Dg, "shapley_attribution", counted)
+    monkeypatch.setattr(A, "shapley_attribution", counted)
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    ev = Dg.GridEvidence(g, claims, Dg.config_table(g, claims, 50), Dg.attribution(g, 50))
+    bottom = A.write_bottom_line(ev, tmp_path)
+    grid_view.show(ev, tmp_path / "run")
+    assert len(calls) == 1 and "Attribution that adds up" in bottom
+    assert "its Shapley share of the change" in (tmp_path / "bottom_line.md").read_text()
