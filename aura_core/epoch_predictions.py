@@ -3,7 +3,8 @@
 A post-training choice — which epoch is evaluated, which validation set picks it and tunes the threshold, which
 threshold — changes no weight. With these files it is scored afterwards (post_training.py) instead of trained again.
 
-<run>/epoch_predictions/epoch<k>/<set>.csv, one row per row of the set in the order the set is loaded:
+<run>/epoch_predictions/epoch<k>/<set>.csv, one row per row of the set in the order the set is loaded (dev: every
+epoch; the test sets: every epoch, or with score_epochs: selectable only the epochs a post-training choice can select):
 - dev.csv: source, toxicity, emotion (the prepared dev labels), p_toxic[, emotion_pred];
 - <tier>.csv and goemotions_test.csv: id, label, p_toxic[, emotion_pred].
 p_toxic is written as the float64 value of the model's float32 output, so reading it back as float32 gives the exact
@@ -56,3 +57,9 @@ def epochs(run_dir: str | Path) -> list[int]:
     """The epochs whose predictions are stored, in order."""
     root = Path(run_dir) / FOLDER
     return sorted(int(d.name.removeprefix("epoch")) for d in root.glob("epoch*") if d.is_dir()) if root.is_dir() else []
+
+
+def scored_epochs(run_dir: str | Path) -> list[int]:
+    """The epochs whose predictions on some test set are stored (every epoch, or with score_epochs: selectable the
+    epochs a post-training choice can select)."""
+    return [e for e in epochs(run_dir) if any(f.stem != DEV for f in folder(run_dir, e).glob("*.csv"))]

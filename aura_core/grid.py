@@ -345,6 +345,23 @@ def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
         claim.release()
 
 
+def expected_work(grid: Grid, cell: Cell) -> tuple[int, bool]:
+    """What orders the cells, not a time estimate: training rows × epochs (a row count left to the whole set counts as
+    the largest), then whether it also stores test-set predictions for views."""
+    p = load(grid.base, run_overrides(grid, cell))
+    whole = 10 ** 9
+    rows = (p.olid_train_rows or whole) + ((p.goemotions_train_rows or whole) if "emotion" in p.tasks else 0)
+    return rows * p.epochs, p.epoch_predictions
+
+
+def longest_first(grid: Grid, pending: list[Cell]) -> list[Cell]:
+    """The cells in decreasing expected work, ties in grid order: with --jobs N the workers take cells in this order,
+    so the last to start are the shortest and no worker waits long on the others at the end (the fidelity grid's
+    10,000-row cells first, the factorial's single-task control last)."""
+    work = {c.id: expected_work(grid, c) for c in pending}
+    return sorted(pending, key=lambda c: work[c.id], reverse=True)
+
+
 def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: bool = False) -> pd.DataFrame:
     todo = shard(training_cells(grid), shard_spec)
     for c in todo:  # never skip or resume a cell that ran under other params: its numbers would be mislabelled
@@ -359,6 +376,7 @@ def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: 
             status[c.id] = "finished earlier (skipped)"
         else:
             pending.append(c)
+    pending = longest_first(grid, pending)
     print(f"[grid] {grid.name}: {len(todo)} cells in this shard, {len(todo) - len(pending)} finished, "
           f"{len(pending)} to run with {jobs} job(s)", flush=True)
     if dry_run:

@@ -198,6 +198,12 @@ class Params:
         True, "After every epoch, store the predictions on the dev rows and on every test set (epoch_predictions/), so "
         "the epoch, validation set and threshold can be chosen afterwards without training again (post_training.py). "
         "Costs one inference pass over the test sets per epoch.")
+    score_epochs: Literal["every", "selectable"] = _p(
+        "every", "Which epochs' test-set predictions epoch_predictions stores (dev predictions: every epoch). every: "
+        "one inference pass over the test sets per epoch. selectable: only the epochs a post-training choice can "
+        "select — the last, and the best under each validation set at the trained threshold and at 0.5 (tuned "
+        "validates at 0.5) — scored once training ends from epoch checkpoints kept until then; the views are "
+        "identical, fewer passes (validation.selectable_epochs).")
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
     learned_weight: Literal["half_inverse_variance", "inverse_variance"] = _p(
         "half_inverse_variance", "Which quantity the σ plots call the learned weight and set beside Partner B's "
@@ -374,8 +380,9 @@ def to_dict(p: Params) -> dict:
 
 # keys that say where inputs live, what a report prints or what is kept, not what a run computes: data_dir is the
 # same data on another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders
-# from its own claims file; keep_checkpoints only deletes files once the run has finished. Two runs that differ only in these are the same run.
-NOT_COMPUTED = ("data_dir", "claims", "keep_checkpoints", "epoch_predictions")
+# from its own claims file; keep_checkpoints only deletes files once the run has finished; epoch_predictions and
+# score_epochs only say which predictions are stored for post-training views. Two runs that differ only in these are the same run.
+NOT_COMPUTED = ("data_dir", "claims", "keep_checkpoints", "epoch_predictions", "score_epochs")
 # keys that decide only what a trained model is scored on (tiers, their labels and sampling) or how a report reads:
 # changing them needs a re-score (`aura grid --rescore`, `aura evaluate`), never a new training.
 EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows", "eval_batch_size", "reference_runs",

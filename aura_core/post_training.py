@@ -25,7 +25,7 @@ from .params import Params, build
 from .scoring import GOEMOTIONS_TEST
 from .stats import bootstrap_ci, bootstrap_ci_multiclass
 from .tiers import EVAL_SAMPLE_SEED, levels
-from .validation import choose_threshold, dev_metrics, validation_rows
+from .validation import choose_threshold, selected_epoch, validation_rows
 
 KEYS = ("selection", "validation", "threshold")  # the params a view may change
 
@@ -64,22 +64,15 @@ def _emotion_pred(df: pd.DataFrame) -> np.ndarray | None:
     return df["emotion_pred"].to_numpy() if "emotion_pred" in df else None
 
 
-def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]]:
-    """The epoch `q` evaluates and every epoch's validation metrics under q's validation set."""
-    epochs = E.epochs(run_dir)
-    if not epochs:
-        raise FileNotFoundError(f"{Path(run_dir) / E.FOLDER}: no stored epoch predictions")
-    val = {}
-    for e in epochs:
-        dev = E.read(run_dir, e, E.DEV)
-        val[e] = dev_metrics(dev, dev["p_toxic"].to_numpy(), _emotion_pred(dev), q)
-    if q.selection == "last":
-        return epochs[-1], val
-    best, best_value = epochs[0], -np.inf
-    for e in epochs:  # strict >: the first epoch reaching the maximum, as training saves best.safetensors
-        if val[e][q.selection_metric] > best_value:
-            best, best_value = e, val[e][q.selection_metric]
-    return best, val
+def _check_scored(run_dir: Path, epoch: int, q: Params) -> None:
+    """A run trained with score_epochs: selectable stored the test sets' predictions of the epochs a choice can
+    select (validation.selectable_epochs); a choice that selects another one (a fixed threshold other than 0.5 and the
+    trained one) is an error, not a view without tiers."""
+    scored = E.scored_epochs(run_dir)
+    if scored and epoch not in scored:
+        raise ValueError(f"{run_dir}: the choice {dict((k, getattr(q, k)) for k in KEYS)} selects epoch {epoch}, "
+                         f"whose test-set predictions were not stored (score_epochs: selectable stored epochs "
+                         f"{scored}); train with score_epochs: every to view it")
 
 
 @_memoized
@@ -95,6 +88,7 @@ def view(run_dir: str | Path, p: Params, choice: dict | None = None) -> dict:
     out = {"choice": {k: getattr(q, k) for k in KEYS}, "epoch": epoch, "threshold": thr, "rule": rule["rule"],
            "validation_metrics": val[epoch], "tiers": {}}
     stored = set(p.tiers) | {t["name"] for t in p.extra_tiers}
+    _check_scored(run_dir, epoch, q)
     for key, level in levels(p):
         if key not in stored or not (E.folder(run_dir, epoch) / f"{key}.csv").is_file():
             continue

@@ -36,7 +36,7 @@ from .io import atomic_write_text, write_json
 from .losses import LossWeighting, weighting_from_params
 from .model import AuraModel, load_tokenizer
 from .params import Params
-from .validation import validate
+from .validation import selectable_epochs, validate
 
 
 def progress_bar(iterable, **kw):
@@ -382,8 +382,11 @@ class Training:
                              if dist.main else None)
         if dist.main and p.epoch_predictions:
             epoch_predictions.write(self.run_dir, st.epoch, epoch_predictions.DEV, dev_df, dev_probs)
-            for name, rows in self.score_sets.items():
-                epoch_predictions.write(self.run_dir, st.epoch, name, rows, self.predict(rows))
+            if p.score_epochs == "every":
+                for name, rows in self.score_sets.items():
+                    epoch_predictions.write(self.run_dir, st.epoch, name, rows, self.predict(rows))
+            elif self.score_sets:
+                self.keep_selectable_weights(st.epoch)
         losses = [float(x) for x in st.epoch_losses]
         st.epochs.append({"epoch": st.epoch, "steps": st.step, "train_loss": float(np.mean(losses)) if losses else None,
                           **val, **self.weighting.log_values()})
@@ -401,6 +404,33 @@ class Training:
         if dist.main:
             print(f"epoch {finished}: " + ", ".join(f"{k}={v:.4f}" for k, v in st.epochs[-1].items()
                                                     if isinstance(v, float)), flush=True)
+
+    def keep_selectable_weights(self, epoch: int) -> None:
+        """score_epochs: selectable — keep this epoch's weights, and only those of epochs a post-training choice can
+        still select: an epoch that is now the best under no (validation, threshold) never becomes it later."""
+        checkpoints.save_weights(self.ckpt_dir / f"epoch{epoch}.safetensors", self.model, self.weighting)
+        keep = selectable_epochs(self.run_dir, self.p)
+        for f in self.ckpt_dir.glob("epoch*.safetensors"):
+            if int(f.stem.removeprefix("epoch")) not in keep:
+                f.unlink()
+
+    def score_selectable_epochs(self) -> None:
+        """score_epochs: selectable — once training ends, the test sets scored with the kept weights of each epoch a
+        post-training choice can select (what `every` would have stored for them, bit for bit), then those weights
+        dropped and the last epoch's put back in the model."""
+        p = self.p
+        if not (self.dist.main and p.epoch_predictions and p.score_epochs == "selectable" and self.score_sets):
+            return
+        for epoch in selectable_epochs(self.run_dir, p):
+            folder = epoch_predictions.folder(self.run_dir, epoch)
+            if all((folder / f"{name}.csv").is_file() for name in self.score_sets):
+                continue  # scored before an interruption
+            checkpoints.load_weights(self.ckpt_dir / f"epoch{epoch}.safetensors", self.model, self.weighting)
+            for name, rows in self.score_sets.items():
+                epoch_predictions.write(self.run_dir, epoch, name, rows, self.predict(rows))
+        checkpoints.load_weights(self.ckpt_dir / "last.safetensors", self.model, self.weighting)
+        for f in self.ckpt_dir.glob("epoch*.safetensors"):
+            f.unlink()
 
     def predict(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         return predict(self.model, self.tokenizer, rows["text"].tolist(), self.p.eval_batch_size, self.p.max_length,
@@ -440,7 +470,7 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
 
     With resume=True, continue from checkpoints/resume.safetensors when it exists (model, optimizer, scheduler, s_i,
     RNG states and the position in the data order), so the result equals an uninterrupted run with the same seed.
-    score_sets: test sets every epoch is also scored on (epoch_predictions.py)."""
+    score_sets: test sets scored on every epoch, or on the selectable ones (score_epochs; epoch_predictions.py)."""
     run = Training(p, Path(run_dir), train_df, resume, score_sets)
     for epoch in range(run.state.epoch, p.epochs + 1):
         for i, batch in enumerate(run.start_epoch(epoch)):
@@ -453,4 +483,5 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
         run.end_epoch(dev_df)
         if run.reached_max_steps():
             break
+    run.score_selectable_epochs()
     return run.write_outputs(len(train_df))

@@ -5,12 +5,18 @@ rows count as non-toxic, OLID rows as emotion neutral); separate = OLID dev for 
 """
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 
+from . import epoch_predictions as E
 from .evaluate import emotion_scores, predict, toxicity_metrics, tune_threshold
 from .params import Params
+
+VALIDATIONS = ("paired", "separate")
 
 
 def validation_rows(p: Params, dev: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -61,3 +67,35 @@ def dev_metrics(dev: pd.DataFrame, p_toxic: np.ndarray, emotion_pred: np.ndarray
                                if emotion_pred is not None and emo_rows.any() else None)
     out["val_tox_roc_auc"] = tox["roc_auc"]
     return out
+
+
+def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]]:
+    """The epoch `q` evaluates, decided from the stored dev predictions (epoch_predictions.py), and every epoch's
+    validation metrics under q's validation set. best: the first epoch reaching the maximum of q.selection_metric
+    (strict >), as training keeps best.safetensors."""
+    epochs = E.epochs(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"{Path(run_dir) / E.FOLDER}: no stored epoch predictions")
+    val = {}
+    for e in epochs:
+        dev = E.read(run_dir, e, E.DEV)
+        val[e] = dev_metrics(dev, dev["p_toxic"].to_numpy(), dev["emotion_pred"].to_numpy()
+                             if "emotion_pred" in dev else None, q)
+    if q.selection == "last":
+        return epochs[-1], val
+    best, best_value = epochs[0], -np.inf
+    for e in epochs:
+        if val[e][q.selection_metric] > best_value:
+            best, best_value = e, val[e][q.selection_metric]
+    return best, val
+
+
+def selectable_epochs(run_dir: str | Path, p: Params) -> list[int]:
+    """Every epoch a post-training choice can evaluate: the last, and the best under each validation set with the
+    per-epoch threshold of each threshold choice (the trained one, tuned → 0.5, and 0.5). A view with another fixed
+    threshold may select another epoch; post_training.view says so instead of scoring it."""
+    last = E.epochs(run_dir)[-1]
+    thresholds = {epoch_threshold(p), 0.5}
+    return sorted({last} | {selected_epoch(run_dir, dataclasses.replace(p, selection="best", validation=v,
+                                                                     threshold=t))[0]
+                            for v in VALIDATIONS for t in thresholds})

@@ -269,7 +269,7 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
     import sys
 
     from aura_core import post_training as PT
-    write_tiny_base(tmp_path / "base.yaml", fixture_data, tiny_encoder, epochs=2)
+    write_tiny_base(tmp_path / "base.yaml", fixture_data, tiny_encoder, epochs=2, score_epochs="selectable")
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": "base.yaml", "seeds": [5], "factors": {"paradigm": ["paired", "masked"]},
         "post_training": {"threshold": [0.5, "tuned"], "selection": ["last", "best"]},
@@ -292,6 +292,7 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
     v = PT.view(tmp_path / "out/fac/paradigm=paired__seed5", p, {"threshold": "tuned", "selection": "best"})
     tuned = rows.loc["paradigm=paired,threshold=tuned,selection=best"]
     assert tuned["L1"] == v["tiers"]["olid"]["metrics"]["macro_f1"] and tuned["threshold"] == v["threshold"]
+    assert not list((tmp_path / "out/fac/paradigm=paired__seed5/checkpoints").glob("epoch*"))  # scored, dropped
     report = (tmp_path / "out/fac/compare/report.html").read_text()
     assert "Attribution that adds up" in report and "Shapley attribution" in report   # bottom line and grid view
 
@@ -308,3 +309,18 @@ def test_only_trainings_a_view_reads_store_epoch_predictions(tmp_path):
     (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
     g = G.load_grid(tmp_path / "g.yaml", tmp_path)
     assert [G.run_overrides(g, c).get("epoch_predictions") for c in G.training_cells(g)[2:4]] == [False, True]
+
+
+def test_cells_start_longest_first_so_the_last_to_start_are_the_shortest(tmp_path, capsys):
+    g = G.load_grid(grid_file(tmp_path, seeds=[1], configs=[
+        {"label": "single", "set": {"tasks": ["toxicity"], "weighting": "equal"}},
+        {"label": "b", "set": {}},
+        {"label": "big", "set": {"goemotions_train_rows": 500}},
+        {"label": "short", "set": {"epochs": 1}}]), tmp_path / "out")
+    cells = G.training_cells(g)
+    work = {c.config.label: G.expected_work(g, c) for c in cells}
+    assert work["big"] > work["b"] > work["single"] == work["short"]     # 96 OLID rows × 2 epochs = 192 × 1 epoch
+    assert [c.config.label for c in G.longest_first(g, cells)] == ["big", "b", "single", "short"]  # ties: grid order
+    G.run_grid(g, dry_run=True)
+    said = [line.split()[3].removesuffix(":") for line in capsys.readouterr().out.splitlines() if "would run" in line]
+    assert said == [c.id for c in G.longest_first(g, cells)]

@@ -92,3 +92,50 @@ def test_a_view_is_scored_once_until_the_files_it_reads_change(tmp_path, monkeyp
     E.write(run, again["epoch"], "olid", olid, {"toxicity": np.c_[np.zeros(30), 1 - olid["label"].to_numpy()]})
     changed = PT.view(run, p, {"selection": "best"})
     assert len(calls) == 3 and changed["tiers"]["olid"]["metrics"]["macro_f1"] == 0.0   # new predictions: re-scored
+
+
+SPACE = {"threshold": [0.5, "tuned"], "validation": ["paired", "separate"], "selection": ["last", "best"]}
+
+
+@pytest.mark.slow
+def test_selectable_epochs_store_bit_for_bit_what_every_epoch_stores_and_every_view_is_the_same(
+        fixture_data, tiny_encoder, tmp_path):
+    from aura_core.validation import selectable_epochs
+    base = dict(deterministic=True, epochs=3, seed=5)
+    p, every, _, _ = run_mini(fixture_data, tiny_encoder, tmp_path / "every", **base)
+    q, some, _, stress = run_mini(fixture_data, tiny_encoder, tmp_path / "some", score_epochs="selectable", **base)
+    assert E.epochs(some) == E.epochs(every) == [1, 2, 3]            # dev: every epoch, both ways
+    kept = E.scored_epochs(some)
+    assert kept == selectable_epochs(some, q) and 3 in kept and E.scored_epochs(every) == [1, 2, 3]
+    for epoch in (1, 2, 3):
+        names = sorted(f.name for f in E.folder(every, epoch).glob("*.csv"))
+        stored = sorted(f.name for f in E.folder(some, epoch).glob("*.csv"))
+        assert stored == (names if epoch in kept else ["dev.csv"])
+        for name in stored:                                           # the same bytes: same weights, same inference
+            assert (E.folder(some, epoch) / name).read_bytes() == (E.folder(every, epoch) / name).read_bytes()
+    assert not list((some / "checkpoints").glob("epoch*.safetensors"))  # the kept epoch weights are dropped
+    for choice in PT.choices(SPACE):                                  # every view of the factorial's space: the same
+        assert scores(PT.view(some, q, choice)) == scores(PT.view(every, p, choice)), choice
+    assert scores(PT.view(some, q)) == scores(stress)
+
+
+def test_a_view_of_an_epoch_whose_test_predictions_were_not_stored_is_an_error(tmp_path):
+    from aura_core.params import Params
+    from aura_core.validation import selectable_epochs
+    run, p = tmp_path / "run", Params(tiers=["olid"], extra_tiers=[], validation="paired")
+    (run / "predictions").mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    y = np.array([0, 1] * 20)
+    # epoch 1 separates the classes at 0.5, epoch 2 only at 0.8: best at 0.5 is epoch 1, best at 0.8 is epoch 2
+    for epoch, p_toxic in ((1, np.where(y == 1, 0.6, 0.4)), (2, np.where(y == 1, 0.9, 0.7)), (3, np.full(40, 0.6))):
+        dev = pd.DataFrame({"source": ["olid", "goemotions"] * 20, "toxicity": y, "emotion": 0, "p_toxic": p_toxic})
+        E.write(run, epoch, E.DEV, dev, {"toxicity": np.c_[1 - p_toxic, p_toxic]})
+    assert selectable_epochs(run, p) == [1, 3]                      # last; best at 0.5 under either validation
+    assert selectable_epochs(run, Params(threshold=0.8)) == [1, 2, 3]  # a trained fixed threshold: its own best too
+    olid = pd.DataFrame({"id": [f"r{i}" for i in range(40)], "label": y})
+    for epoch in (1, 3):
+        E.write(run, epoch, "olid", olid, {"toxicity": np.c_[1 - y * 0.8, y * 0.8]})
+    assert E.scored_epochs(run) == [1, 3]
+    assert PT.view(run, p, {"selection": "best", "threshold": "tuned"})["epoch"] == 1
+    with pytest.raises(ValueError, match=r"selects epoch 2, whose test-set predictions were not stored .*\[1, 3\]"):
+        PT.view(run, p, {"selection": "best", "threshold": 0.8})
