@@ -19,6 +19,7 @@ runs N cells at once on one machine, splitting its cores between them.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -120,6 +121,7 @@ class Cell:
 FACTOR_NAMES = {("paradigm", "masked"): "pseudo_labels"}
 FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
+RUNS_FILE = "runs.jsonl"  # one line per `aura grid` run: its measured wall clock
 GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons",
              "shapley", "reuse", "effect_across"}
 
@@ -385,12 +387,32 @@ def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: 
             print(f"[grid] would reuse {source} for {c.id}" if source else f"[grid] would run {c.id}: {c.overrides}")
         return summarize(grid)
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for c, st in zip(pending, pool.map(lambda c: run_cell(grid, c, threads, grid.dir / "logs"), pending)):
-            status[c.id] = st
-            print(f"[grid] {c.id}: {st}", flush=True)
-    write_json(grid.dir / f"status{'' if not shard_spec else '_' + shard_spec.replace('/', 'of')}.json", status)
-    return finish_grid(grid, status)
+    started = time.time()
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for c, st in zip(pending, pool.map(lambda c: run_cell(grid, c, threads, grid.dir / "logs"), pending)):
+                status[c.id] = st
+                print(f"[grid] {c.id}: {st}", flush=True)
+        write_json(grid.dir / f"status{'' if not shard_spec else '_' + shard_spec.replace('/', 'of')}.json", status)
+        return finish_grid(grid, status)
+    finally:
+        log_invocation(grid, started, jobs, shard_spec, pending, status)
+
+
+def log_invocation(grid: Grid, started: float, jobs: int, shard_spec: str | None, pending: list[Cell],
+                   status: dict[str, str]) -> None:
+    """One line of <grid>/runs.jsonl per `aura grid` that ran: when, with how many jobs on how many cores, which
+    cells it ran and how they ended, whether it rendered — a grid's wall clock is measured, not reconstructed from
+    file times (benchmarks/grid_times.py reads it). Ctrl-C logs what ran so far; a killed process leaves no line."""
+    report = grid.dir / "compare" / "report.html"
+    line = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "ended": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - started, 1), "jobs": jobs,
+            "cpus": os.cpu_count(), "shard": shard_spec, "ran": [c.id for c in pending],
+            "ended_as": {c.id: status.get(c.id, "interrupted") for c in pending},
+            "rendered": report.is_file() and report.stat().st_mtime >= started}
+    grid.dir.mkdir(parents=True, exist_ok=True)
+    with open(grid.dir / RUNS_FILE, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 def finish_grid(grid: Grid, status: dict[str, str]) -> pd.DataFrame:

@@ -158,6 +158,10 @@ def test_a_grid_adopts_the_trainings_another_grid_finished_and_trains_the_rest(t
     ran.clear()
     G.run_grid(second)                                      # nothing left: nothing trained, nothing adopted again
     assert ran == [] and G.stale_keys(second, G.training_cells(second)[0]) == []
+    runs = [json.loads(line) for line in (second.dir / G.RUNS_FILE).read_text().splitlines()]   # the measured clock
+    assert [(r["jobs"], len(r["ran"])) for r in runs] == [(2, 4), (1, 0)]
+    assert runs[0]["ended_as"]["b__seed2"] == "ok" and runs[0]["ended_as"]["b__seed1"].startswith("reused")
+    assert all(r["seconds"] >= 0 and r["ended"] >= r["started"] and not r["rendered"] for r in runs)
 
 
 @pytest.mark.slow
@@ -324,3 +328,35 @@ def test_cells_start_longest_first_so_the_last_to_start_are_the_shortest(tmp_pat
     G.run_grid(g, dry_run=True)
     said = [line.split()[3].removesuffix(":") for line in capsys.readouterr().out.splitlines() if "would run" in line]
     assert said == [c.id for c in G.longest_first(g, cells)]
+
+
+def test_the_grid_times_benchmark_reads_the_logged_runs_and_the_cells_own_times(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("grid_times", REPO / "benchmarks" / "grid_times.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    g = G.load_grid(grid_file(tmp_path, seeds=[1], configs=[
+        {"label": "b", "set": {}}, {"label": "tuned", "view_of": "b", "set": {"threshold": "tuned"}},
+        {"label": "inter", "set": {"paradigm": "interleaved"}}]), tmp_path / "out")
+    minutes = {"b__seed1": 10.0, "inter__seed1": 6.0}
+    for c in G.training_cells(g):
+        c.dir.mkdir(parents=True)
+        (c.dir / "run.json").write_text(json.dumps({"notebook_seconds": {
+            "01_data_prep": 6.0, "02_train": minutes[c.id] * 60 - 24, "03_tune": 6.0, "04_stress_test": 6.0,
+            "05_compare": 6.0}}))
+    E = bench.E
+    E.write(g.dir / "b__seed1", 3, E.DEV, pd.DataFrame({"source": ["olid"], "toxicity": [1], "emotion": [0]}),
+            {"toxicity": pd.DataFrame([[0.2, 0.8]]).to_numpy()})
+    E.write(g.dir / "b__seed1", 3, "olid", pd.DataFrame({"id": ["r1"], "label": [1]}),
+            {"toxicity": pd.DataFrame([[0.2, 0.8]]).to_numpy()})
+    for started, seconds in (("2026-12-03T09:00:00", 600.0), ("2026-12-03T10:00:00", 300.0)):
+        with open(g.dir / G.RUNS_FILE, "a") as f:
+            f.write(json.dumps({"started": started, "ended": started, "seconds": seconds, "jobs": 2, "cpus": 2,
+                                "shard": None, "ran": ["b__seed1"], "ended_as": {"b__seed1": "ok"},
+                                "rendered": False}) + "\n")
+    c = bench.cells(g).set_index("cell")
+    assert c.loc["b__seed1", "kind"] == "read by views" and c.loc["inter__seed1", "kind"] == "no views"
+    assert c.loc["b__seed1", "minutes"] == pytest.approx(10.0) and c.loc["b__seed1", "test-scored epochs"] == 1
+    text = bench.report(g)
+    assert "**Wall clock: 15.0 min** over 2 run(s)" in text and "packed on 2 job(s): 8.0 min" in text
+    assert "Wall clock: 5.0 min" in bench.report(g, since="2026-12-03T09:30:00")
