@@ -165,6 +165,12 @@ class Params:
     fused_adamw: bool = _p(True, "torch's fused AdamW kernel: the same update as the per-tensor loop (equal to float "
                            "rounding), one kernel over all tensors; false = the per-tensor loop torch uses on CPU by "
                            "default.")
+    unpad: Union[bool, Literal["auto"]] = _p(
+        "auto", "Padding-free encoder passes (aura_core/unpad.py): a batch's real tokens as one sequence, attention per "
+        "row, for training and inference. The same rows, losses and steps as the padded pass (equal logits in eval "
+        "mode; with dropout on, the masks are drawn over other shapes, F1 parity measured). auto = on for BERT-type "
+        "encoders on CPU, where it measured faster; off on CUDA until measured there. true asks for it anywhere "
+        "(BERT-type encoders only); false = the padded pass.")
     group_by_length: bool = _p(False, "Batch rows of similar length together (shuffled mega-batches; per task for "
                                "interleaved): less padding, ~2x faster on CPU; changes batch composition, so off in "
                                "the seed's configuration (F1 parity: the diagnosis grid's random_batches config).")
@@ -389,9 +395,14 @@ EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows"
                    "toxic_output", "learned_weight")
 
 
+# keys that change only how fast a model trains, not its distribution: a cell trained with either value stands (unpad
+# redraws the dropout masks over other shapes; F1 parity is measured in the docs), so a grid does not call it stale.
+SPEED_ONLY = ("unpad",)
+
+
 def training_changes(a: dict, b: dict) -> list[str]:
     """changed_keys that a re-score cannot absorb: the two params would train different models."""
-    return [k for k in changed_keys(a, b) if k not in EVALUATION_ONLY]
+    return [k for k in changed_keys(a, b) if k not in EVALUATION_ONLY + SPEED_ONLY]
 
 
 def changed_keys(a: dict, b: dict) -> list[str]:

@@ -18,7 +18,7 @@ from .checkpoints import load_weights
 from .evaluate import predict
 from .io import read_json
 from .losses import weighting_from_params
-from .model import TASK_CLASSES, AuraModel, load_tokenizer
+from .model import TASK_CLASSES, build_model, load_tokenizer
 from .params import ParamError, Params
 from .train import autocast_dtype, resolve_device
 
@@ -255,7 +255,7 @@ def load_scorer(run_dir: str | Path, p: Params) -> Scorer:
                                 f"keep_checkpoints: none keeps none); train it again")
 
     def checkpoint() -> ModelScorer:
-        model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout, p.toxicity_head)
+        model = build_model(p, device)
         load_weights(Path(info["path"]), model, weighting_from_params(p, p.tasks))
         return ModelScorer(model.to(device).eval(), load_tokenizer(p.encoder), device, p, info["description"])
 

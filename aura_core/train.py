@@ -34,7 +34,7 @@ from .batching import (
 from .evaluate import predict
 from .io import atomic_write_text, write_json
 from .losses import LossWeighting, weighting_from_params
-from .model import AuraModel, load_tokenizer
+from .model import AuraModel, build_model, load_tokenizer
 from .params import Params
 from .validation import selectable_epochs, validate
 
@@ -253,7 +253,7 @@ class Training:
         self.amp_dtype = autocast_dtype(p, self.device)
 
         self.tokenizer = load_tokenizer(p.encoder)
-        self.model = AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout, p.toxicity_head).to(self.device)
+        self.model = build_model(p, self.device).to(self.device)
         self.weighting = weighting_from_params(p, p.tasks).to(self.device)
         if self.dist.rank:  # same initial weights everywhere (seeded above), own dropout stream per process
             torch.manual_seed(p.seed + self.dist.rank)
