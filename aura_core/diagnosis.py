@@ -23,7 +23,7 @@ from .tiers import legend
 
 TIERS = ["L1", "L2", "L3"]
 # factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
-SPEED_FACTORS = ("group_by_length", "unpad")
+SPEED_FACTORS = ("group_by_length", "unpad", "precision")
 
 
 @dataclass

