@@ -36,7 +36,7 @@ test-fast: venv       ## the fast lane: every test that neither trains nor runs 
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
 
 bench: venv           ## aura_core vs transformers.Trainer and a naive inference loop (≈10 min, needs the real data)
-	$(VENV)/bin/python benchmarks/bench_train.py
+	$(VENV)/bin/python benchmarks/bench_train.py --md docs/results/bench_train.md
 
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/

@@ -201,21 +201,27 @@ def main() -> None:
     ap.add_argument("--unpad", default="auto", choices=sorted(UNPAD), help=argparse.SUPPRESS)
     ap.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     ap.add_argument("--out", default="outputs/bench/bench.json", help="Where the JSON results go.")
+    ap.add_argument("--md", help="Also write the printed tables to this markdown page (e.g. docs/results/bench_train.md).")
     a = ap.parse_args()
     if a.phase:
         res = PHASES[a.phase](a)
         res["peak_rss_mib"] = peak_rss_mib()
         print(json.dumps(res))
         return
+    page: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        page.append(text)
     argv = [f"--{k.replace('_', '-')}={v}" for k, v in vars(a).items()
-            if k not in ("out", "phase", "precision", "group_by_length", "per_tensor_adamw", "unpad")]
+            if k not in ("out", "md", "phase", "precision", "group_by_length", "per_tensor_adamw", "unpad")]
     import torch
     import transformers
-    print(f"# aura_core vs transformers.Trainer — {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
+    say(f"# aura_core vs transformers.Trainer — {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"transformers {transformers.__version__}")
-    print(f"# command: python benchmarks/bench_train.py {' '.join(argv)}")
-    print(f"# encoder {a.encoder}; OLID rows {a.batch * (a.steps + a.warmup)}; batch {a.batch}; max_length "
+    say(f"# command: python benchmarks/bench_train.py {' '.join(argv)}")
+    say(f"# encoder {a.encoder}; OLID rows {a.batch * (a.steps + a.warmup)}; batch {a.batch}; max_length "
           f"{a.max_length}; {a.steps} timed steps after {a.warmup} warm-up; medians of {a.repeats}")
     r = {"gemm": run_phase("gemm", argv), "tokens": run_phase("tokens", argv),
          "hf_trainer": run_phase("hf_trainer", argv),
@@ -232,10 +238,10 @@ def main() -> None:
     tok_real, P = r["tokens"]["mean_real_tokens"], r["aura_train"]["nonembedding_params"]
     base = r["hf_trainer"]["samples_per_s"]
     peak = {"fp32": r["gemm"]["gemm_fp32_gflops"], "bf16": r["gemm"]["gemm_bf16_gflops"]}
-    print(f"\nGEMM peak ({a.gemm_n}², measured now): fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s; "
+    say(f"\nGEMM peak (best over {a.gemm_n // 2}³, {a.gemm_n}³ and 4096×384×1536, measured now): fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s; "
           f"mean real tokens per OLID row {tok_real:.1f}; non-embedding params {P / 1e6:.1f} M\n")
-    print("| training | samples/s | real tokens/s | vs Trainer | model GFLOP/s (6·N·real tokens) | % of GEMM peak | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
+    say("| training | samples/s | real tokens/s | vs Trainer | model GFLOP/s (6·N·real tokens) | % of GEMM peak | peak RSS MiB |")
+    say("|---|---|---|---|---|---|---|")
     rows = [("transformers.Trainer (pad to 128, fp32)", "hf_trainer", "fp32"),
             ("aura_core before: random batches padded to their longest row (unpad: false), fp32", "aura_train_padded",
              "fp32"),
@@ -247,10 +253,10 @@ def main() -> None:
     for label, key, prec in rows:
         s = r[key]["samples_per_s"]
         gf = 6 * P * s * tok_real / 1e9
-        print(f"| {label} | {s:.1f} | {s * tok_real:.0f} | {s / base:.2f}× | {gf:.1f} | {100 * gf / peak[prec]:.1f}% "
+        say(f"| {label} | {s:.1f} | {s * tok_real:.0f} | {s / base:.2f}× | {gf:.1f} | {100 * gf / peak[prec]:.1f}% "
               f"| {r[key]['peak_rss_mib']:.0f} |")
     nb, tok_infer = r["naive_infer"]["sentences_per_s"], r["tokens"]["mean_real_tokens_infer"]
-    print(f"\n| stress-test inference (ToxiGen rows, {tok_infer:.1f} real tokens per row) | sentences/s | vs naive "
+    say(f"\n| stress-test inference (ToxiGen rows, {tok_infer:.1f} real tokens per row) | sentences/s | vs naive "
           "| model GFLOP/s (2·N·real tokens) | % of GEMM peak | peak RSS MiB |\n|---|---|---|---|---|---|")
     for label, key, prec in (("naive loop: batches of 32 padded to 128, input order, fp32", "naive_infer", "fp32"),
                              (f"aura_core predict before: sorted by length, batch {a.infer_batch}, padded, fp32",
@@ -260,11 +266,14 @@ def main() -> None:
                              ("aura_core predict, padding-free, bf16 autocast", "aura_infer_bf16", "bf16")):
         s = r[key]["sentences_per_s"]
         gf = 2 * P * s * tok_infer / 1e9
-        print(f"| {label} | {s:.1f} | {s / nb:.2f}× | {gf:.1f} | {100 * gf / peak[prec]:.1f}% "
+        say(f"| {label} | {s:.1f} | {s / nb:.2f}× | {gf:.1f} | {100 * gf / peak[prec]:.1f}% "
               f"| {r[key]['peak_rss_mib']:.0f} |")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"args": vars(a), "results": r}, indent=2))
-    print(f"\nraw results: {a.out}")
+    say(f"\nraw results: {a.out}")
+    if a.md:
+        Path(a.md).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.md).write_text("\n".join(page) + "\n")
 
 
 if __name__ == "__main__":
