@@ -18,7 +18,7 @@ from .io import read_json
 from .params import load
 from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_tier_predictions
-from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, seed_summary
+from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, resamples_for_holm, seed_summary
 from .tiers import legend
 
 TIERS = ["L1", "L2", "L3"]
@@ -120,7 +120,10 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
     a spread, not a hypothesis)."""
     groups = _by_config(grid)
     rows = []
-    for factor, label, ref in grid.contrasts():
+    contrasts = list(grid.contrasts())
+    # every factor × tier test of the table is one Holm family; enough resamples that its smallest p can pass Holm
+    n_resamples = resamples_for_holm(len(contrasts) * (len(TIERS) + 1), floor=n_resamples)
+    for factor, label, ref in contrasts:
         effects = config_change(groups, label, ref, n_resamples)
         if effects is None:
             rows.append({"factor": factor, "config": label, "vs": ref, "tier": "—", "note": "cells not finished"})
@@ -129,7 +132,7 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
             rows.append({"factor": factor, "config": label, "vs": ref, "tier": lvl, "change": e["diff"],
                          "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                          "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
-                         "p": min(1.0, 2 * min(e["p_le_0"], 1 - e["p_le_0"])),
+                         "p": e["p_two_sided"], "paired_seeds": e["paired"], "n_resamples": e["n_resamples"],
                          "cells": ", ".join(c.id for c in groups[label])})
     tested = [i for i, r in enumerate(rows) if "p" in r]
     adjusted = holm({i: rows[i]["p"] for i in tested})
@@ -142,12 +145,16 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
 def config_change(groups: dict[str, list], label: str, ref: str, n_resamples: int = 1000) -> dict | None:
     """Per tier and ΔF1, config `label` minus config `ref` (mean over seeds) with a CI over seeds and items; None while
     either has no finished cell."""
-    other, base = ([tier_predictions(c) for c in groups.get(x) or []] for x in (label, ref))
-    if not other or not base:
+    a_cells, b_cells = ({c.seed: c for c in groups.get(x) or []} for x in (label, ref))
+    if not a_cells or not b_cells:
         return None
+    shared = sorted(set(a_cells) & set(b_cells))
+    paired = len(shared) >= 2 and set(a_cells) == set(b_cells)  # the same seeds: pair them (seed k = one split + init)
+    a_seeds, b_seeds = (shared, shared) if paired else (sorted(a_cells), sorted(b_cells))
+    other, base = [tier_predictions(a_cells[s]) for s in a_seeds], [tier_predictions(b_cells[s]) for s in b_seeds]
     tiers = {lvl: (base[0][lvl][0], [p[lvl][1] for p in other], [p[lvl][1] for p in base])
              for lvl in TIERS if all(lvl in p for p in other + base)}
-    return hierarchical_effects(tiers, n_resamples)
+    return hierarchical_effects(tiers, n_resamples, paired=paired)
 
 
 def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dict]:
@@ -335,7 +342,8 @@ def shapley_attribution(grid: Grid, start: str, end: str, n_resamples: int = 100
              for s, label in subsets.items()}
     tiers = {lvl: (preds[frozenset()][0][lvl][0], {s: [p[lvl][1] for p in ps] for s, ps in preds.items()})
              for lvl in TIERS if all(lvl in p for ps in preds.values() for p in ps)}
-    res = shapley_bootstrap(tiers, factors, n_resamples)
+    n_tests = len(factors) * (len(tiers) + 1)  # factor × tier (and ΔF1): the table's Holm family
+    res = shapley_bootstrap(tiers, factors, resamples_for_holm(n_tests, floor=n_resamples))
     rows = [{"factor": f, "tier": t, "shapley": v["value"], "ci_low": v["ci_low"], "ci_high": v["ci_high"],
              "p": v["p_two_sided"], "total_change": r["total"]}
             for t, r in res.items() for f, v in r["shapley"].items()]

@@ -16,7 +16,7 @@ from typing import Callable, Hashable
 import numpy as np
 from scipy import stats as sps
 
-from .stats import binary_macro_f1
+from .stats import binary_macro_f1, bootstrap_p
 
 Subset = frozenset
 
@@ -92,7 +92,7 @@ def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1
 
     def summary(value: float, d: np.ndarray) -> dict:
         return {"value": value, "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
-                "p_two_sided": float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))}
+                "p_two_sided": bootstrap_p(d), "n_resamples": n_resamples}
     out = {}
     for t in keys:
         f = points[t] if t in points else None

@@ -44,20 +44,42 @@ def seed_summary(values) -> dict:
             "min": float(v.min()), "max": float(v.max())}
 
 
+def bootstrap_p(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "no difference" from resampled differences: 2·(1 + k)/(B + 1), k the draws on
+    the smaller side of 0 (Davison & Hinkley's +1, so p ≥ 2/(B + 1) and never 0), capped at 1; 1 when every draw is
+    exactly 0 (two arms that predict the same on every resample carry no evidence of a difference)."""
+    d = np.asarray(draws, float)
+    if not len(d) or np.all(d == 0):
+        return 1.0
+    k = min(int(np.sum(d <= 0)), int(np.sum(d >= 0)))
+    return float(min(1.0, 2 * (1 + k) / (len(d) + 1)))
+
+
+def resamples_for_holm(m: int, alpha: float = 0.05, floor: int = N_RESAMPLES) -> int:
+    """Bootstrap resamples so that the smallest attainable two-sided p (2/(B + 1)) can pass Holm over m tests at
+    alpha: 2/(B + 1) < alpha/m ⇔ B + 1 > 2m/alpha (40·m at 0.05)."""
+    return max(floor, int(np.ceil(2 * m / alpha)))
+
+
 def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int = 0, level: float = 0.95,
-                         delta: tuple[str, str] | None = ("L1", "L3")) -> dict:
+                         delta: tuple[str, str] | None = ("L1", "L3"), paired: bool = False) -> dict:
     """Per tier, mean-over-seeds F1(a) − F1(b), and the change in ΔF1 = F1(L1) − F1(L3), from the same draws.
 
     tiers: {level: (y, preds_a[seeds × items], preds_b[seeds × items])}, all tiers with the same seeds per config.
-    Each draw resamples the seeds of a and of b (shared across tiers: a seed is one trained model) and each tier's
-    items independently."""
+    Each draw resamples seeds (shared across tiers: a seed is one trained model) and each tier's items (shared by both
+    arms: they are scored on the same rows). paired=True when row k of a and of b is the same seed (seed k fixes the
+    data split, initialisation and data order; a post-training view is the same model): one seed draw for both arms,
+    so what the seed moves in both cancels. Otherwise a's and b's seeds are drawn independently."""
     rng = np.random.default_rng(seed)
     data = {k: (np.asarray(y), np.asarray(a, float), np.asarray(b, float)) for k, (y, a, b) in tiers.items()}
     na, nb = (len(next(iter(data.values()))[i]) for i in (1, 2))
+    if paired and na != nb:
+        raise ValueError(f"paired effects need the same seeds in both arms, got {na} and {nb}")
     point = {k: float(binary_macro_f1(y, a).mean() - binary_macro_f1(y, b).mean()) for k, (y, a, b) in data.items()}
     draws = {k: np.empty(n_resamples) for k in data}
     for i in range(n_resamples):
-        sa, sb = rng.integers(0, na, na), rng.integers(0, nb, nb)
+        sa = rng.integers(0, na, na)
+        sb = sa if paired else rng.integers(0, nb, nb)
         for k, (y, a, b) in data.items():
             items = rng.integers(0, len(y), len(y))
             draws[k][i] = binary_macro_f1(y[items], a[sa][:, items]).mean() - binary_macro_f1(y[items], b[sb][:, items]).mean()
@@ -66,7 +88,8 @@ def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int 
         draws["ΔF1"] = draws[delta[0]] - draws[delta[1]]
     alpha = (1 - level) / 2
     return {k: {"diff": point[k], "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
-                "p_le_0": float(np.mean(d <= 0))} for k, d in draws.items()}
+                "p_le_0": float(np.mean(d <= 0)), "p_two_sided": bootstrap_p(d), "paired": paired,
+                "n_resamples": n_resamples} for k, d in draws.items()}
 
 
 def hierarchical_mean(y: np.ndarray, preds: np.ndarray, n_resamples: int = N_RESAMPLES, seed: int = 0,

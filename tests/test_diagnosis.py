@@ -527,3 +527,23 @@ def test_one_report_computes_the_shapley_bootstrap_once(tmp_path, monkeypatch, c
     grid_view.show(ev, tmp_path / "run")
     assert len(calls) == 1 and "Attribution that adds up" in bottom
     assert "its Shapley share of the change" in (tmp_path / "bottom_line.md").read_text()
+
+
+def test_attribution_pairs_shared_seeds_draws_enough_for_holm_and_never_reports_p_0(tmp_path):
+    """Two configurations whose cells predict identically (e.g. a view that changes nothing): p = 1, not 0 with a
+    [0, 0] CI; the table says it paired the seeds and which B it used (≥ 40 × its 9 tests)."""
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({
+        "name": "same", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3], "baseline": "b",
+        "configs": [{"label": "b", "set": {}}, {"label": "same", "factor": "threshold", "set": {"threshold": 0.4}},
+                    {"label": "other", "factor": "paradigm", "set": {"paradigm": "masked"}}]}))
+    g = load_grid(tmp_path / "g.yaml", tmp_path / "out")
+    by = {c.id: c for c in cells(g)}
+    for c in cells(g):
+        if c.config.label != "same":
+            write_cell(c, {"L1": 0.7 + 0.05 * c.seed, "L3": 0.6})
+    for s in (1, 2, 3):
+        shutil.copytree(by[f"b__seed{s}"].dir, by[f"same__seed{s}"].dir)
+    a = Dg.attribution(g, n_resamples=100).set_index(["factor", "tier"])
+    same = a.loc[("threshold", "L1")]
+    assert same["change"] == 0 and same["p"] == 1.0 and not same["survives_holm"]
+    assert bool(same["paired_seeds"]) and same["n_resamples"] >= 40 * 8

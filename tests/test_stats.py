@@ -114,3 +114,34 @@ def test_paired_seed_equivalence_pairs_the_seeds():
     assert not loose["equivalent"] and not loose["excludes_0"]
     with pytest.raises(ValueError, match="≥ 2 finite paired seeds"):
         paired_seed_equivalence([0.5], [0.6], 0.01)
+
+
+def test_bootstrap_p_is_never_zero_and_is_one_when_every_draw_is_zero():
+    from aura_core.stats import bootstrap_p, resamples_for_holm
+    assert bootstrap_p(np.zeros(999)) == 1.0                       # both arms identical on every resample
+    assert bootstrap_p(np.full(999, 0.01)) == pytest.approx(2 / 1000)  # every draw above 0: the floor 2/(B + 1)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        d = rng.normal(rng.normal(0, 0.02), 0.01, 1999)
+        assert 2 / 2000 <= bootstrap_p(d) <= 1.0
+    m = 48
+    b = resamples_for_holm(m)
+    assert b >= 1920 and 2 / (b + 1) < 0.05 / m                    # the smallest p can pass Holm over 48 tests
+
+
+def test_paired_seeds_give_a_narrower_interval_on_a_view_of_the_same_models():
+    """A post-training view is the same models: b = a with a few more positives. Seeds differ a lot, the view's
+    change is the same in each; paired resampling cancels the seed spread, independent resampling does not."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 600)
+    seeds = [np.where(rng.random(600) < acc, y, 1 - y) for acc in (0.62, 0.75, 0.88)]
+    view = [np.where((y == 1) & (rng.random(600) < 0.3), 1, s) for s in seeds]
+    tiers = {"tier": (y, view, seeds)}
+    paired = hierarchical_effects(tiers, n_resamples=600, paired=True)["tier"]
+    unpaired = hierarchical_effects(tiers, n_resamples=600, paired=False)["tier"]
+    assert paired["diff"] == unpaired["diff"] and paired["paired"] and not unpaired["paired"]
+    width = lambda e: e["ci_high"] - e["ci_low"]
+    assert width(unpaired) > 2 * width(paired)
+    assert paired["ci_low"] > 0 and unpaired["ci_low"] < 0            # detected only when the seeds are paired
+    with pytest.raises(ValueError, match="same seeds"):
+        hierarchical_effects({"tier": (y, view[:2], seeds)}, n_resamples=10, paired=True)
