@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from .compare import load_claims
-from .factorial import aso_epsilon, holm, shapley_bootstrap
+from .factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, shapley_bootstrap
 from .grid import Cell, Grid, cell_metrics, cell_table, cells, finished, first_baseline_cell
 from .io import read_json
 from .params import load
@@ -392,9 +392,10 @@ def effect_across(grid: Grid, n_resamples: int = 1000) -> tuple[pd.DataFrame, pd
 
 
 def aso_table(grid: Grid, attrib: pd.DataFrame, confidence_level: float = 0.95) -> pd.DataFrame:
-    """Almost Stochastic Order beside the bootstrap, per factor and tier: ε_min of the changed configuration's
-    per-seed macro-F1 over its reference's (< 0.5: the change tends to score higher; near 0: it almost always does;
-    > 0.5: lower), corrected for the number of comparisons (deepsig)."""
+    """Almost Stochastic Order beside the bootstrap, per factor and tier, in both directions: ε_min of the changed
+    configuration's per-seed macro-F1 over its reference's and the reverse, Bonferroni-corrected inside deepsig for
+    every comparison of the table (2 per row). The reading: "changed ≻ reference" or "reference ≻ changed" when that
+    direction's ε_min < τ = 0.2, else "no order shown" (not "equal"); "uninformative" below 5 seeds per arm."""
     if attrib.empty or "change" not in attrib:
         return pd.DataFrame()
     per_cell = cell_table(grid)
@@ -406,6 +407,11 @@ def aso_table(grid: Grid, attrib: pd.DataFrame, confidence_level: float = 0.95) 
         a = done.loc[done["config"] == r.config, r.tier].dropna().to_numpy()
         b = done.loc[done["config"] == r.vs, r.tier].dropna().to_numpy()
         if len(a) >= 2 and len(b) >= 2:
-            out.append({"factor": r.factor, "config": r.config, "vs": r.vs, "tier": r.tier,
-                        "aso_eps_min": aso_epsilon(a, b, confidence_level=confidence_level, num_comparisons=len(rows))})
+            kw = dict(confidence_level=confidence_level, num_comparisons=2 * len(rows))
+            ab, ba = aso_epsilon(a, b, **kw), aso_epsilon(b, a, **kw)
+            reading = ("uninformative (< 5 seeds per arm)" if min(len(a), len(b)) < ASO_MIN_SEEDS else
+                       "changed ≻ reference" if ab < ASO_TAU else "reference ≻ changed" if ba < ASO_TAU else
+                       "no order shown")
+            out.append({"factor": r.factor, "config": r.config, "vs": r.vs, "tier": r.tier, "seeds": min(len(a), len(b)),
+                        "eps_changed_over_ref": ab, "eps_ref_over_changed": ba, "aso_reading": reading})
     return pd.DataFrame(out)

@@ -130,10 +130,15 @@ def seeds_for_power(sd_diff: float, delta: float = 0.02, power: float = 0.8, alp
     return None
 
 
+ASO_TAU = 0.2        # deepsig's recommended rejection threshold for ε_min
+ASO_MIN_SEEDS = 5    # below this per arm ASO's bootstrap of the score distributions says little (Ulmer et al. 2022)
+
+
 def aso_epsilon(scores_a, scores_b, seed: int = 0, confidence_level: float = 0.95, num_comparisons: int = 1) -> float:
-    """ε_min of Almost Stochastic Order (Dror et al. 2019; del Barrio et al. 2018) via deepsig (Ulmer et al. 2022):
-    0 means a stochastically dominates b, 0.5 no order, 1 b dominates a; < 0.5 is the usual threshold for "a is
-    better". Computed on the per-seed scores of two configurations."""
+    """ε_min of Almost Stochastic Order (Dror et al. 2019; del Barrio et al. 2018) via deepsig (Ulmer et al. 2022): an
+    upper bound on how far a's score distribution violates dominating b's. ε_min < τ (ASO_TAU = 0.2, deepsig's
+    recommendation) reads "a almost stochastically dominates b"; ε_min ≥ τ says only that there is no evidence that a
+    dominates b — never that b dominates a (ask that with the arguments swapped). Computed on per-seed scores."""
     from deepsig import aso  # GPL-3.0: imported only here, when an ASO comparison is asked for
     return float(aso(np.asarray(scores_a, float), np.asarray(scores_b, float), confidence_level=confidence_level,
                      num_comparisons=num_comparisons, seed=seed, show_progress=False, num_jobs=1))

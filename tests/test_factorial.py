@@ -75,3 +75,6 @@ def test_aso_orders_clearly_separated_seed_distributions():
     rng = np.random.default_rng(1)
     better, worse = rng.normal(0.80, 0.01, 5), rng.normal(0.70, 0.01, 5)
     assert F.aso_epsilon(better, worse) < 0.2 and F.aso_epsilon(worse, better) > 0.8
+    same_a, same_b = rng.normal(0.75, 0.01, 8), rng.normal(0.75, 0.01, 8)
+    # equal distributions: neither direction dominates (ε ≥ τ both ways), which is not "the other one is better"
+    assert F.aso_epsilon(same_a, same_b) > F.ASO_TAU and F.aso_epsilon(same_b, same_a) > F.ASO_TAU
