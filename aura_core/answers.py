@@ -264,17 +264,20 @@ def _seeds_to_settle(config: str, ref: str, per_cell: pd.DataFrame, delta: float
 
 
 def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str], who: str = "partner_a") -> str:
-    """Where the configuration's numbers land beside a partner's, per tier: inside its 95% CI or not (for tiers scored
-    on other rows than the partners', only the level side by side)."""
+    """Where the configuration's numbers land beside a partner's, per tier. A claimed number is one run, so it is set
+    beside the 95% prediction interval for one run of the configuration (seed sd and item noise), not a CI of the
+    mean (for tiers scored on other rows than the partners', only the level side by side)."""
     name = {"partner_a": "Partner A", "partner_b": "Partner B"}[who]
     parts = []
     for r in table[(table["config"] == config) & table["tier"].isin(TIERS)].itertuples():
         a = claims["tiers"].get(r.tier, {}).get(who)
-        if a is None or pd.isna(r.ci_low):
+        low, high = getattr(r, "pi_low", None), getattr(r, "pi_high", None)
+        if a is None or low is None or pd.isna(low):
             continue
         if r.tier in comparable:
-            where = "inside" if r.ci_low <= a <= r.ci_high else ("above" if a > r.ci_high else "below")
-            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is {where} its CI)")
+            where = "inside" if low <= a <= high else ("above" if a > high else "below")
+            parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f}, a single run would land in [{low:.3f}, {high:.3f}] "
+                         f"(95% prediction interval); {name}'s {a:.3f} is {where}")
         else:
             parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f} ({name}'s {a:.3f} is on other rows: not comparable)")
     return "; ".join(parts)
@@ -392,9 +395,9 @@ def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
         parts += ["", "Change when only that factor changes (95% CI over seeds and items):", "",
                   a.pivot(index=["factor", "config", "vs"], columns="tier", values="change").reset_index()
                   .to_markdown(index=False)]
-    parity = speed_parity(attrib, table)
+    parity = speed_parity(attrib, grid)
     if not parity.empty:
-        parts += ["", "Speed switches, F1 parity within the seed spread:", "",
+        parts += ["", "Speed switches, F1 equivalence (TOST on paired seeds, margin one seed sd of the reference):", "",
                   parity.round(4).to_markdown(index=False)]
     return "\n".join(parts)
 

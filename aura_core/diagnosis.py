@@ -18,7 +18,9 @@ from .io import read_json
 from .params import load
 from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_tier_predictions
-from .stats import binary_macro_f1, hierarchical_effects, hierarchical_mean, resamples_for_holm, seed_summary
+from .stats import (binary_macro_f1, hierarchical_effects, hierarchical_mean, item_variance,
+                    one_run_prediction_interval, paired_seed_equivalence, resamples_for_holm, seed_summary,
+                    seed_t_interval)
 from .tiers import legend
 
 TIERS = ["L1", "L2", "L3"]
@@ -78,8 +80,9 @@ def _by_config(grid: Grid) -> dict[str, list]:
 
 
 def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFrame:
-    """Per configuration and tier: mean ± sd and min–max over seeds, a CI over seeds and items, the partners' numbers
-    and whether each claimed number lies inside the reproduced seed range."""
+    """Per configuration and tier: mean ± sd and min–max over seeds, a CI over seeds and items (ci_*), the 95% t
+    interval of the seed mean (t_*), the 95% prediction interval for one new run (pi_*: seed sd and item noise), the
+    partners' numbers, and whether each claimed number — one run — lies inside that prediction interval."""
     rows = []
     for label, cs in _by_config(grid).items():
         if not cs:
@@ -94,21 +97,27 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
                 y = preds[0][level][0]
                 vals = [binary_macro_f1(p[level][0], p[level][1]) for p in preds]
                 ci = hierarchical_mean(y, [p[level][1] for p in preds], n_resamples)
+                item_var = float(np.mean([item_variance(p[level][0], p[level][1]) for p in preds]))
             elif level == "ΔF1":
-                vals, ci = [m.get("delta_f1") for m in metrics], None
+                vals, ci, item_var = [m.get("delta_f1") for m in metrics], None, 0.0
             else:
-                vals, ci = [m.get("emotion_goemotions_test", {}).get("macro_f1") for m in metrics], None
+                vals, ci, item_var = [m.get("emotion_goemotions_test", {}).get("macro_f1") for m in metrics], None, 0.0
             s = seed_summary(vals)
             if not s["n"]:
                 continue
+            finite = [v for v in vals if v is not None and np.isfinite(v)]
+            t, pi = seed_t_interval(finite), one_run_prediction_interval(finite, item_var)
             row = {"config": label, "tier": level, "seeds": s["n"], "mean": s["mean"], "sd": s["sd"],
                    "min": s["min"], "max": s["max"], "ci_low": ci["ci_low"] if ci else None,
-                   "ci_high": ci["ci_high"] if ci else None}
+                   "ci_high": ci["ci_high"] if ci else None, "t_low": t["low"], "t_high": t["high"],
+                   "pi_low": pi["low"], "pi_high": pi["high"]}
             claim = claims["tiers"].get(level, {})
             for who in ("partner_a", "partner_b"):
                 if who in claim:
                     row[who] = claim[who]
                     row[f"{who} in seed range"] = bool(s["min"] <= claim[who] <= s["max"])
+                    if pi["low"] is not None:
+                        row[f"{who} in one-run PI"] = bool(pi["low"] <= claim[who] <= pi["high"])
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -298,18 +307,37 @@ def factorial_table(grid: Grid, table: pd.DataFrame, tiers: tuple[str, ...] = ("
     return out.fillna("—")
 
 
-def speed_parity(attrib: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """For each speed switch and tier: its change in F1 with CI beside the baseline's seed range (max − min). Parity =
-    the CI includes 0 and |change| is within the seed range: the switch moves F1 less than re-seeding does."""
+def speed_parity(attrib: pd.DataFrame, grid: Grid | None = None, margin: float | None = None) -> pd.DataFrame:
+    """For each speed switch and tier: is F1 equivalent with and without it? Two one-sided tests (TOST, α = 0.05 per
+    side) on the per-seed paired differences (seed k: the same split and initialisation in both arms) against ±margin,
+    by default one seed sd of the reference arm. "equivalent within ±m" when the 90% interval lies inside, "different"
+    when it excludes 0, else "undetermined" (not significant is not equal). Without the grid's cells (no per-seed
+    scores) every row is undetermined."""
     if attrib.empty or "change" not in attrib:
         return pd.DataFrame()
+    per_cell = cell_table(grid) if grid is not None else pd.DataFrame()
+    done = per_cell[per_cell["status"] == "finished"] if len(per_cell) else per_cell
     rows = []
     for _, r in attrib[attrib["factor"].isin(SPEED_FACTORS)].dropna(subset=["change"]).iterrows():
-        base = table[(table["config"] == r["vs"]) & (table["tier"] == r["tier"])]
-        spread = float(base["max"].iloc[0] - base["min"].iloc[0]) if len(base) else float("nan")
-        rows.append({"factor": r["factor"], "config": r["config"], "tier": r["tier"], "change": r["change"], "ci_low": r["ci_low"],
-                     "ci_high": r["ci_high"], f"seed range of {r['vs']}": spread,
-                     "parity": bool(not r["excludes_0"] and abs(r["change"]) <= spread)})
+        row = {"factor": r["factor"], "config": r["config"], "vs": r["vs"], "tier": r["tier"]}
+        col = r["tier"]
+        if len(done) and col in done:
+            on = done[done["config"] == r["config"]].set_index("seed")[col].dropna()
+            ref = done[done["config"] == r["vs"]].set_index("seed")[col].dropna()
+            seeds = sorted(set(on.index) & set(ref.index))
+        else:
+            seeds = []
+        if len(seeds) >= 2:
+            m = float(ref.loc[seeds].std(ddof=1)) if margin is None else float(margin)
+            e = paired_seed_equivalence(ref.loc[seeds].to_numpy(), on.loc[seeds].to_numpy(), m)
+            verdict = (f"equivalent within ±{m:.3f}" if e["equivalent"] else "different" if e["excludes_0"]
+                       else "undetermined")
+            row |= {"seeds": len(seeds), "change": e["mean_diff"], "ci90_low": e["ci_low"], "ci90_high": e["ci_high"],
+                    "margin": m, "p_tost": e["p_tost"], "verdict": verdict, "parity": bool(e["equivalent"])}
+        else:
+            row |= {"seeds": len(seeds), "change": r["change"], "verdict": "undetermined (fewer than 2 paired seeds)",
+                    "parity": False}
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -62,9 +62,9 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
                          "τ = 0.2 dominates; otherwise no order is shown (which is not equality). Below 5 seeds per "
                          "arm ASO is uninformative and says so."))
         display(short(aso).round(3))
-    parity = speed_parity(attrib, table)
+    parity = speed_parity(attrib, grid)
     if not parity.empty:
-        display(Markdown("### Speed switches: F1 parity within the seed spread"))
+        display(Markdown("### Speed switches: F1 equivalence (TOST on paired seeds, 90% CI, margin one seed sd of the reference)"))
         display(short(parity).round(4))
     display(Markdown("### Task trade-off and mechanism"))
     plots.tradeoff(short(table), run_dir)

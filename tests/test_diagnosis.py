@@ -135,13 +135,14 @@ def speed_grid(tmp_path):
 
 
 def test_speed_parity_passes_a_switch_that_leaves_f1_alone_and_fails_one_that_moves_it(speed_grid):
-    claims = load_claims(REPO / "params/claims.yaml")
     attrib = Dg.attribution(speed_grid, n_resamples=300)
-    par = Dg.speed_parity(attrib, Dg.config_table(speed_grid, claims, 100))
+    par = Dg.speed_parity(attrib, speed_grid)
     ok, broken = (par[par["config"] == c].set_index("tier") for c in ("grouped", "grouped_broken"))
-    assert ok.loc["L1", "parity"] and ok.loc["L3", "parity"]
+    assert ok.loc["L1", "parity"] and ok.loc["L3", "parity"] and ok.loc["L1", "verdict"].startswith("equivalent within")
     assert not broken.loc["L1", "parity"] and broken.loc["L1", "change"] > 0.08
-    assert "seed range of base" in par
+    assert broken.loc["L1", "verdict"] == "different" and (par["seeds"] == 3).all()
+    # no per-seed scores (no grid given): never called equivalent on a CI that merely holds 0
+    assert not Dg.speed_parity(attrib)["parity"].any()
 
 
 def test_markdown_summary_reports_progress_headline_and_attribution(grid):
@@ -192,8 +193,10 @@ def test_answers_place_the_changed_config_beside_partner_a_and_show_what_moved_i
     table = Dg.config_table(grid, claims, 200)
     q5 = dict(A.answers(grid, claims, Dg.attribution(grid, 200), table))[A.QUESTIONS[4][1]]
     row = table[(table["config"] == "tuned") & (table["tier"] == "L1")].iloc[0]
-    where = "inside" if row["ci_low"] <= 0.7917 <= row["ci_high"] else ("above" if 0.7917 > row["ci_high"] else "below")
-    assert f"With `tuned`: L1 {row['mean']:.3f}" in q5 and f"Partner A's 0.792 is {where} its CI" in q5
+    where = "inside" if row["pi_low"] <= 0.7917 <= row["pi_high"] else ("above" if 0.7917 > row["pi_high"] else "below")
+    assert f"With `tuned`: L1 {row['mean']:.3f}" in q5 and f"Partner A's 0.792 is {where}" in q5
+    assert f"a single run would land in [{row['pi_low']:.3f}, {row['pi_high']:.3f}] (95% prediction interval)" in q5
+    assert row["pi_low"] < row["t_low"] < row["mean"] < row["t_high"] < row["pi_high"]   # one run is wider than a mean
     assert "Inside the model (`partner_b` → `tuned`, seed means): shortcut gap 0.000 → 0.000" in q5
 
 
