@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from .diagnosis import (
     SPEED_FACTORS,
@@ -159,21 +160,33 @@ def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
 
 
 def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict, attrib: pd.DataFrame) -> str:
+    """How far seed (and item) noise alone could move two single runs of one configuration apart — the partners'
+    numbers are one run each — against the A−B gap: the 95% prediction interval of the difference of two new runs,
+    ± t(n−1)·√(2·sd² + 2·item variance). The best-minus-worst seed is shown as the range it is (a selected pair)."""
     base = table[(table["config"] == grid.baseline) & table["tier"].isin(TIERS)]
     if base.empty or base["seeds"].max() < 2:
         return "Inconclusive: the baseline needs at least two seeds to measure seed spread."
-    parts = [f"{r.tier} spans {r['min']:.3f}–{r['max']:.3f} (sd {r.sd:.3f}) over {r.seeds} seeds"
-             for _, r in base.iterrows()]
+    parts, covers, beyond = [], [], []
+    for _, r in base.iterrows():
+        n = int(r.seeds)
+        if n < 2:
+            continue
+        item_var = float(r.get("item_var", 0.0) or 0.0)
+        half = float(sps.t.ppf(0.975, n - 1) * np.sqrt(2 * r.sd ** 2 + 2 * item_var))
+        parts.append(f"{r.tier} sd {r.sd:.3f} over {n} seeds: two single runs differ by up to ±{half:.3f} "
+                     f"(95% prediction interval of their difference)")
+        if r.tier in gap:
+            (covers if abs(gap[r.tier]) <= half else beyond).append(r.tier)
     seed = attrib[attrib["factor"] == "seed"] if "factor" in attrib else attrib
-    pairs = [f"{r.tier} {_fmt(r)}{'' if r.excludes_0 else ' (within item noise)'}"
-             for _, r in seed.iterrows() if r.tier in TIERS]
-    covers = [r.tier for _, r in base.iterrows() if r.tier in gap and (r["max"] - r["min"]) >= abs(gap[r.tier])]
-    verdict = (f"The seed alone moves {', '.join(covers)} as much as the A−B gap there, so a single-seed comparison "
-               f"cannot separate the partners on {'it' if len(covers) == 1 else 'them'}." if covers else
-               "The seed spread is smaller than the A−B gap on every tier: seeds alone do not explain the discrepancy.")
+    ranges = [f"{r.tier} {_fmt(r)}" for _, r in seed.iterrows() if r.tier in TIERS]
+    verdict = ((f"Seed and item noise alone could open the A−B gap on {', '.join(covers)}: one run per partner "
+                f"cannot separate them there. " if covers else "")
+               + (f"On {', '.join(beyond)} the A−B gap is larger than two single runs of one configuration differ by "
+                  f"(95%): seeds alone do not explain it there." if beyond else ""))
     return (f"Baseline `{grid.baseline}`: {'; '.join(parts)}."
-            + (f" Best minus worst seed, same test items (paired bootstrap): {'; '.join(pairs)}." if pairs else "")
-            + f" {verdict} Both partners should report several seeds; this project fixes seed and data order "
+            + (f" Seed range (best minus worst of the seeds, a selected pair, so biased away from 0; item CI): "
+               f"{'; '.join(ranges)}." if ranges else "")
+            + f" {verdict.strip()} Both partners should report several seeds; this project fixes seed and data order "
               "(`deterministic`).")
 
 

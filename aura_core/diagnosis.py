@@ -110,7 +110,7 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
             row = {"config": label, "tier": level, "seeds": s["n"], "mean": s["mean"], "sd": s["sd"],
                    "min": s["min"], "max": s["max"], "ci_low": ci["ci_low"] if ci else None,
                    "ci_high": ci["ci_high"] if ci else None, "t_low": t["low"], "t_high": t["high"],
-                   "pi_low": pi["low"], "pi_high": pi["high"]}
+                   "pi_low": pi["low"], "pi_high": pi["high"], "item_var": item_var}
             claim = claims["tiers"].get(level, {})
             for who in ("partner_a", "partner_b"):
                 if who in claim:

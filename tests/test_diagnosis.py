@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats as sps
 
 from aura_core import answers as A
 from aura_core import diagnosis as Dg
@@ -254,7 +255,10 @@ def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item
         assert seed.loc[tier, "ci_low"] <= seed.loc[tier, "change"] <= seed.loc[tier, "ci_high"]
     assert "(largest of 3 seeds)" in seed.loc["L1", "cells"] and seed.loc["L1", "cells"].startswith("partner_b__seed")
     q6 = dict(A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))[A.QUESTIONS[5][1]]
-    assert f"L1 {seed.loc['L1', 'change']:+.3f} [" in q6 and "Best minus worst seed" in q6
+    assert f"L1 {seed.loc['L1', 'change']:+.3f} [" in q6 and "Seed range (best minus worst of the seeds, a selected pair" in q6
+    sd = table.loc[("partner_b", "L1"), "sd"]
+    half = sps.t.ppf(0.975, 2) * np.sqrt(2 * sd ** 2 + 2 * table.loc[("partner_b", "L1"), "item_var"])
+    assert f"L1 sd {sd:.3f} over 3 seeds: two single runs differ by up to ±{half:.3f}" in q6
     carry = A.verdict(grid, claims, Dg.config_table(grid, claims, 100), attrib).split("carries the gap.**")[1]
     assert "`seed`" not in carry.split("**Limits.**")[0]                 # a spread is not a direction
 
