@@ -15,6 +15,8 @@ from .diagnosis import (
     claim_gap,
     comparable_tiers,
     directions,
+    share_text,
+    significant,
     distance_to_partner_a,
     effect_across,
     evidence,
@@ -207,20 +209,27 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
     rows = rows.dropna(subset=["change"])
     config, ref = rows["config"].iloc[0], rows["vs"].iloc[0]
     toward, away = directions(rows, gap)
-    share = ", ".join(f"{t} ({v:.0%} of the A−B gap)" for t, v in toward.items())
+    share = ", ".join(share_text(t, v) for t, v in toward.items())
     if toward and away:
         verdict = (f"Mixed: it moves {share} toward Partner A's numbers but {', '.join(away)} away from them, so it "
                    "cannot account for Partner A's numbers by itself.")
-    elif toward and max(toward.values()) >= MATERIAL_SHARE:
-        verdict = f"It moves the numbers toward Partner A's on {share}: a plausible contributor."
-    elif toward:
+    elif toward and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
+        verdict = (f"It moves the numbers toward Partner A's on {share}, at least {MATERIAL_SHARE:.0%} of the gap "
+                   "within its CI: a plausible contributor.")
+    elif toward and max(v[2] for v in toward.values()) < MATERIAL_SHARE:
         verdict = (f"It moves the numbers toward Partner A's on {share}, under {MATERIAL_SHARE:.0%} of the gap "
-                   "everywhere: a minor contributor at most.")
+                   "everywhere even at its CI's upper bound: a minor contributor at most.")
+    elif toward:
+        verdict = (f"It moves the numbers toward Partner A's on {share}; whether that is a minor or a material share "
+                   f"(the {MATERIAL_SHARE:.0%} line) is undetermined at this grid's size.")
     elif away:
         verdict = (f"It moves {', '.join(away)} away from Partner A's numbers: this change does not explain the gap "
                    "(if anything the partner who made it would score lower).")
-    elif rows["excludes_0"].any():
+    elif any(significant(r) for r in rows.itertuples()):
         verdict = "Its effect is detectable but does not point toward Partner A's numbers: it does not explain the gap."
+    elif rows["excludes_0"].any():
+        verdict = (f"Its unadjusted CI excludes 0 on {', '.join(rows.loc[rows['excludes_0'], 'tier'])}, but not after "
+                   "Holm adjustment over the grid's family of tests: undetermined, no direction is claimed.")
     elif _identical(config, ref, per_cell):
         verdict = ("It changes nothing on its own: both configurations score exactly the same macro-F1 on every tier "
                    "and seed (this switch acts only together with another, e.g. validation through a tuned threshold "
@@ -341,14 +350,16 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
         carry = []
         for factor, g in a[a["factor"].isin(causes - {"seed"})].groupby("factor", sort=False):
             toward, away = directions(g, gap)
-            if toward and not away:
+            if toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
                 change = g.set_index("tier")["change"]
-                carry.append(f"`{factor}` ({', '.join(f'{t} {change[t]:+.3f} ({v:.0%})' for t, v in toward.items())})")
+                carry.append(f"`{factor}` ({', '.join(f'{change[t]:+.3f}: ' + share_text(t, v) for t, v in toward.items())})")
         out.append("**What carries the gap.** " + (
-            f"Of the seed report's candidate causes, those whose CI excludes 0 and which move every affected tier "
-            f"toward Partner A (share of the A−B gap): {'; '.join(carry)}. The others were undetectable at this size or "
-            "moved the numbers away from Partner A's (see the answer to each question in 05_compare)." if carry else
-            "None of the seed report's candidate causes moves the numbers toward Partner A's with a CI excluding 0."))
+            f"Of the seed report's candidate causes, those significant after Holm that move every affected tier "
+            f"toward Partner A by at least {MATERIAL_SHARE:.0%} of the A−B gap at their CI's lower bound: "
+            f"{'; '.join(carry)}. The others were undetectable at this size, smaller, or moved the numbers away from "
+            "Partner A's (see the answer to each question in 05_compare)." if carry else
+            f"None of the seed report's candidate causes moves the numbers toward Partner A's by at least "
+            f"{MATERIAL_SHARE:.0%} of the gap at its CI's lower bound, significant after Holm."))
         controls = attrib.dropna(subset=["change"])
         controls = controls[~controls["factor"].isin(causes | set(SPEED_FACTORS)) & controls["tier"].isin(TIERS)]
         lines = [f"`{factor}` (`{g['config'].iloc[0]}` vs `{g['vs'].iloc[0]}`): "

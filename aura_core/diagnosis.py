@@ -224,18 +224,31 @@ def claim_gap(claims: dict) -> dict[str, float]:
     return {t: claims["tiers"][t]["partner_a"] - claims["tiers"][t]["partner_b"] for t in TIERS if t in claims["tiers"]}
 
 
-def directions(rows: pd.DataFrame, gap: dict) -> tuple[dict[str, float], list[str]]:
-    """Of one factor's attribution rows, the tiers it moves toward Partner A's numbers (→ share of the A−B gap it
-    closes) and those it moves away from them; only changes whose CI excludes 0 count."""
+def significant(r) -> bool:
+    """The verdict's test: Holm-adjusted where the row was in the family (survives_holm), else its CI excludes 0."""
+    holm_ok = getattr(r, "survives_holm", None)
+    return bool(holm_ok) if isinstance(holm_ok, (bool, np.bool_)) else bool(r.excludes_0)
+
+
+def directions(rows: pd.DataFrame, gap: dict) -> tuple[dict[str, tuple[float, float, float]], list[str]]:
+    """Of one factor's attribution rows, the tiers it moves toward Partner A's numbers (→ the share of the A−B gap it
+    closes, with that share's CI from the change's CI: (share, low, high)) and those it moves away from them. Only
+    changes that are significant after Holm (or, outside a family, whose CI excludes 0) count."""
     toward, away = {}, []
     for r in rows.itertuples():
-        if r.tier not in gap or not gap[r.tier] or not r.excludes_0:
+        if r.tier not in gap or not gap[r.tier] or not significant(r):
             continue
         if np.sign(r.change) == np.sign(gap[r.tier]):
-            toward[r.tier] = abs(r.change) / abs(gap[r.tier])
+            lo, hi = sorted((r.ci_low / gap[r.tier], r.ci_high / gap[r.tier]))
+            toward[r.tier] = (r.change / gap[r.tier], lo, hi)
         else:
             away.append(r.tier)
     return toward, away
+
+
+def share_text(tier: str, share: tuple[float, float, float]) -> str:
+    """A share of the gap is never printed without its CI."""
+    return f"{tier} ({share[0]:.0%} [{share[1]:.0%}, {share[2]:.0%}] of the A−B gap)"
 
 
 def distance_to_partner_a(table: pd.DataFrame, tiers: set[str] | None = None) -> pd.DataFrame:

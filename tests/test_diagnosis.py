@@ -165,11 +165,23 @@ def test_answers_say_pending_not_untested_while_a_config_has_no_finished_cell(gr
     assert "pending" in q5 and "`tuned`" in q5 and "Not tested" not in q5
 
 
-def attrib_rows(factor, changes):
-    """Attribution rows for one factor: tier → (change, excludes_0), CI ± 0.01 around the change."""
+def attrib_rows(factor, changes, half=0.01):
+    """Attribution rows for one factor: tier → (change, excludes_0), CI ± half around the change."""
     return [{"factor": factor, "config": f"cfg_{factor}", "vs": "partner_b", "tier": t, "change": c,
-             "ci_low": c - 0.01, "ci_high": c + 0.01, "excludes_0": ex, "cells": f"cfg_{factor}__seed1"}
+             "ci_low": c - half, "ci_high": c + half, "excludes_0": ex, "cells": f"cfg_{factor}__seed1"}
             for t, (c, ex) in changes.items()]
+
+
+def test_a_share_whose_ci_spans_the_material_line_is_neither_minor_nor_plausible(grid):
+    """Verdict words follow the interval's bounds: 13% of the gap with a CI up to 27% is not "minor at most"."""
+    claims = load_claims(REPO / "params/claims.yaml")
+    attrib = pd.DataFrame(attrib_rows("threshold", {"L1": (0.01, True), "L3": (0.004, False)}, 0.01))
+    q5 = dict((k.split(".")[0], v) for k, v in A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))["5"]
+    assert "minor contributor" not in q5 and "plausible" not in q5 and "undetermined at this grid's size" in q5
+    holm = pd.DataFrame(attrib_rows("pseudo_labels", {"L1": (0.06, True), "L3": (0.05, True)})).assign(
+        survives_holm=False)   # CI excludes 0 but not significant after Holm: no direction is claimed
+    q2 = dict((k.split(".")[0], v) for k, v in A.answers(grid, claims, holm, Dg.config_table(grid, claims, 100)))["2"]
+    assert "plausible contributor" not in q2 and "but not after Holm adjustment" in q2 and "undetermined" in q2
 
 
 def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
@@ -178,13 +190,13 @@ def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
     attrib = pd.DataFrame(
         attrib_rows("pseudo_labels", {"L1": (0.06, True), "L3": (0.05, True)})        # 80% / 43% of the gap
         + attrib_rows("preprocess", {"L1": (-0.06, True), "L3": (0.01, True)})        # away on L1, toward on L3
-        + attrib_rows("threshold", {"L1": (0.01, True), "L3": (0.004, False)})        # 13% of the L1 gap only
+        + attrib_rows("threshold", {"L1": (0.01, True), "L3": (0.004, False)}, 0.005)  # 13% [7%, 20%] of L1's gap
         + attrib_rows("selection", {"L1": (-0.03, True), "L3": (-0.001, False)})      # away only
         + attrib_rows("validation", {"L1": (0.02, False), "L3": (0.01, False)}))      # nothing detectable
     ans = {k.split(".")[0]: v for k, v in A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100))}
-    assert "a plausible contributor" in ans["2"] and "L1 (80% of the A−B gap)" in ans["2"]
+    assert "a plausible contributor" in ans["2"] and "L1 (80% [67%, 94%] of the A−B gap)" in ans["2"]
     assert ans["4"].count("Mixed") == 1 and "L1 away" in ans["4"] and "plausible" not in ans["4"]
-    assert "minor contributor at most" in ans["5"] and "L1 (13% of the A−B gap)" in ans["5"]
+    assert "minor contributor at most" in ans["5"] and "L1 (13% [7%, 20%] of the A−B gap)" in ans["5"]
     assert "away from Partner A's numbers" in ans["7"] and "does not explain the gap" in ans["7"]
     assert "inconclusive, not evidence of absence" in ans["3"]
 
