@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--render", action="store_true",
                    help="Train nothing: render the grid view (compare/report.html) from the cells finished so far; a "
                         "partial grid says so at the top. A grid renders itself once every cell has finished.")
+    g.add_argument("--export", nargs="?", const="outputs/grids", metavar="DIR",
+                   help="Train nothing: copy every finished cell's evidence (params, metrics, epoch and step logs, "
+                        "stored predictions; never weights) into DIR/<grid name>/, CSVs gzipped, with a manifest "
+                        "(default DIR: outputs/grids, where git keeps exactly these files). --render and --summary on "
+                        "a fresh clone rebuild the grid view from them.")
     g.add_argument("--rescore", action="store_true",
                    help="Train nothing: re-score every finished cell from its selected checkpoint on the tiers the "
                         "grid's params declare now (re-runs 04 and 05 per cell), then re-render the grid view.")
@@ -75,6 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "grid" and args.export:
+            from .evidence import export
+            from .grid import load_grid
+            dest = export(load_grid(args.grid, args.root), args.export)
+            print(f"[grid] evidence: {dest} (manifest {dest / 'EVIDENCE.json'})")
+            return 0
+        if args.cmd == "grid" and (args.summary or args.render or args.status):
+            from .evidence import restore
+            from .grid import load_grid
+            restore(load_grid(args.grid, args.root).dir)   # shipped evidence (CSV.gz) inflated where it is
         if args.cmd == "grid" and args.summary:
             from .answers import markdown_summary
             from .grid import load_grid
@@ -92,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             submit_grid(load_grid(args.grid, args.root), args.executor, args.slurm, not args.no_wait, args.shard)
             return 0
         if args.cmd == "grid" and args.render:
-            from .grid import load_grid, render_compare
-            render_compare(load_grid(args.grid, args.root))
+            from .grid import load_grid, render_compare, summarize
+            grid = load_grid(args.grid, args.root)
+            summarize(grid)
+            render_compare(grid)
             return 0
         if args.cmd == "grid" and args.rescore:
             from .grid import load_grid

@@ -360,3 +360,51 @@ def test_the_grid_times_benchmark_reads_the_logged_runs_and_the_cells_own_times(
     text = bench.report(g)
     assert "**Wall clock: 15.0 min** over 2 run(s)" in text and "packed on 2 job(s): 8.0 min" in text
     assert "Wall clock: 5.0 min" in bench.report(g, since="2026-12-03T09:30:00")
+
+
+@pytest.mark.slow
+def test_exported_evidence_renders_the_same_grid_on_a_fresh_clone(tmp_path, fixture_data, tiny_encoder):
+    """A tiny real grid (a training and a view): export its evidence into a repository with the project's .gitignore,
+    clone that, and `aura grid --render` there: the same per-cell numbers and the same bottom line, no weights."""
+    import shutil
+    import subprocess
+    import sys
+
+    from aura_core.single_report import BOTTOM_LINE_FILE
+    repo = tmp_path / "repo"
+    (repo / "params" / "grids").mkdir(parents=True)
+    shutil.copy(REPO / ".gitignore", repo / ".gitignore")
+    write_tiny_base(repo / "params" / "base.yaml", fixture_data, tiny_encoder, epochs=2)
+    (repo / "params" / "grids" / "ev.yaml").write_text(yaml.safe_dump({
+        "name": "ev", "base": "../base.yaml", "seeds": [1, 2], "baseline": "b",
+        "configs": [{"label": "b", "set": {}}, {"label": "tuned", "factor": "threshold", "view_of": "b",
+                                                  "set": {"threshold": "tuned"}}]}))
+    grid_file, run = repo / "params" / "grids" / "ev.yaml", tmp_path / "runs"
+
+    def aura(*args, cwd=REPO):
+        r = subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", str(grid_file), *args], capture_output=True,
+                           text=True, timeout=900, cwd=cwd)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        return r.stdout
+    aura("--jobs", "2", "--root", str(run))
+    aura("--root", str(run), "--export", str(repo / "outputs" / "grids"))
+    manifest = json.loads((repo / "outputs/grids/ev/EVIDENCE.json").read_text())
+    assert manifest["cells"] == ["b__seed1", "b__seed2"] and manifest["not_finished"] == []
+    git = lambda *a, cwd=repo: subprocess.run(["git", *a], cwd=cwd, check=True, capture_output=True, text=True).stdout
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "evidence")
+    shipped = git("ls-files").split()
+    assert all(f.endswith((".gz", ".json", ".yaml", ".gitignore")) for f in shipped)
+    assert not any("checkpoints" in f or "notebooks" in f or "safetensors" in f for f in shipped)
+    assert all((repo / f).stat().st_size < 1 << 20 for f in shipped)
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(repo), str(clone), cwd=tmp_path)
+    grid_file = clone / "params" / "grids" / "ev.yaml"
+    aura("--root", str(clone / "outputs" / "grids"), "--render")
+    cols = ["config", "seed", "status", "L1", "L2", "L3", "ΔF1", "emotion"]
+    before = pd.read_csv(run / "ev" / "summary.csv")[cols]
+    after = pd.read_csv(clone / "outputs/grids/ev/summary.csv")[cols]
+    pd.testing.assert_frame_equal(before, after)
+    assert (after["status"] == "finished").all() and len(after) == 4
+    assert (run / "ev/compare" / BOTTOM_LINE_FILE).read_text() == (clone / "outputs/grids/ev/compare" / BOTTOM_LINE_FILE).read_text()
