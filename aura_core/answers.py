@@ -236,7 +236,7 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
                    "or the best epoch; see its Shapley value and interactions).")
     else:
         verdict = ("No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of "
-                   f"absence.{_seeds_to_settle(config, ref, per_cell)}")
+                   f"absence.{_seeds_to_settle(config, ref, per_cell, gap)}")
     if "survives_holm" in rows:
         kept = [r.tier for r in rows.itertuples() if r.excludes_0 and r.survives_holm is True]
         lost = [r.tier for r in rows.itertuples() if r.excludes_0 and r.survives_holm is not True]
@@ -262,27 +262,33 @@ def _identical(config: str, ref: str, per_cell: pd.DataFrame) -> bool:
     return bool(scored) and all(a.loc[seeds, t].equals(b.loc[seeds, t]) for t in tiers)  # equals: NaN = NaN
 
 
-def _seeds_to_settle(config: str, ref: str, per_cell: pd.DataFrame, delta: float = 0.02) -> str:
-    """How many seeds would detect a `delta` change at 80% power, from the spread of the per-seed differences
-    (config − ref, paired by seed: same data order and initialisation) on the tier that needs the most."""
+def _seeds_to_settle(config: str, ref: str, per_cell: pd.DataFrame, gap: dict) -> str:
+    """Seeds per configuration for the paired t-test on per-seed differences (config − ref, paired by seed: the test
+    this report runs) to detect, with 80% power at α = 0.05, a change of MATERIAL_SHARE of the A−B gap on each tier;
+    at the observed sd and at its 80% upper confidence bound (an sd from 3 seeds has 2 degrees of freedom)."""
     if per_cell.empty or "status" not in per_cell:
         return ""
     done = per_cell[per_cell["status"] == "finished"]
     a, b = (done[done["config"] == c].set_index("seed") for c in (config, ref))
     needs = {}
     for tier in TIERS:
-        if tier in a and tier in b:
+        if tier in a and tier in b and gap.get(tier):
             diff = (a[tier] - b[tier]).dropna()
             if len(diff) >= 2:
-                needs[tier] = seeds_for_power(float(diff.std(ddof=1)), delta)
+                sd, df = float(diff.std(ddof=1)), len(diff) - 1
+                sd_upper = sd * float(np.sqrt(df / sps.chi2.ppf(0.2, df)))
+                delta = MATERIAL_SHARE * abs(gap[tier])
+                needs[tier] = (delta, seeds_for_power(sd, delta), seeds_for_power(sd_upper, delta))
     if not needs:
         return ""
-    worst = max(needs, key=lambda t: needs[t] or 10**9)
-    n = needs[worst]
-    return (f" From the seed-to-seed spread of the paired differences, {n} seeds per configuration would detect a "
-            f"{delta:.2f} change in {worst} with 80% power." if n else
-            f" The paired differences vary so much across seeds that no practical number of seeds would detect a "
-            f"{delta:.2f} change in {worst}.")
+    worst = max(needs, key=lambda t: needs[t][1] or 10**9)
+    delta, n, n_upper = needs[worst]
+    if not n:
+        return (f" The paired differences vary so much across seeds that no practical number of seeds would detect "
+                f"{MATERIAL_SHARE:.0%} of the A−B gap on {worst} ({delta:.3f}).")
+    upper = f"{n_upper} at the sd's 80% upper bound" if n_upper else "no practical number at the sd's 80% upper bound"
+    return (f" Power of the paired t-test on per-seed differences: {n} seeds per configuration ({upper}) would "
+            f"detect a change of {MATERIAL_SHARE:.0%} of the A−B gap on {worst} ({delta:.3f}) with 80% power.")
 
 
 def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str], who: str = "partner_a") -> str:
@@ -342,7 +348,9 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
     if len(dist):
         best = dist.index[0]
         out.append(f"**Partner A.** Closest configuration on the tiers scored on the partners' rows "
-                   f"({', '.join(sorted(comparable & set(gap)))}; mean distance {dist['off'].iloc[0]:.3f}): `{best}`."
+                   f"({', '.join(sorted(comparable & set(gap)))}; mean distance {dist['off'].iloc[0]:.3f}): `{best}`, "
+                   f"selected among {len(dist)} configurations on these same test tiers, so its distance is "
+                   "optimistic (the minimum of many; a selection, not a prediction of where a new run lands)."
                    f"{_with(best, _landing(best, table, claims, comparable))}")
     if "change" in attrib:
         causes = {k for keys, _ in QUESTIONS for k in keys}

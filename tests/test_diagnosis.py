@@ -1,5 +1,6 @@
 """Attribution and the generated answers on a small synthetic grid with known effects."""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -224,6 +225,7 @@ def test_verdict_names_the_factor_that_carries_the_gap_and_the_limits(grid):
                 - table[(table["config"] == c) & table["tier"].isin(["L1", "L3"])]["partner_a"]).abs().mean()
             for c in ("partner_b", "tuned", "interleaved")}
     assert f"(L1, L3; mean distance {min(dist.values()):.3f}): `{min(dist, key=dist.get)}`" in v
+    assert "selected among 3 configurations on these same test tiers, so its distance is optimistic" in v
     assert "L2 (Jigsaw) not tested: x." in v                            # the fixture's reason, passed through
 
 
@@ -357,7 +359,12 @@ def test_an_inconclusive_answer_says_how_many_seeds_would_settle_it(grid):
     claims = load_claims(REPO / "params" / "claims.yaml")
     ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
     q1 = ans[A.QUESTIONS[0][1]]
-    assert "inconclusive" in q1 and "seeds per configuration would detect a 0.02 change" in q1
+    assert "inconclusive" in q1 and "Power of the paired t-test on per-seed differences: " in q1
+    m = re.search(r"(\d+) seeds per configuration \((\d+) at the sd's 80% upper bound\) would detect a change of "
+                  r"25% of the A−B gap on (L\d) \((0\.\d+)\)", q1)
+    assert m and int(m.group(2)) >= int(m.group(1))          # the sd's upper bound asks for at least as many
+    gap = Dg.claim_gap(claims)[m.group(3)]
+    assert float(m.group(4)) == pytest.approx(0.25 * abs(gap), abs=5e-4)
 
 
 @pytest.mark.slow
