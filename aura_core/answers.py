@@ -127,16 +127,17 @@ def effect_across_text(grid: Grid, claims: dict, per_level: pd.DataFrame, moves:
     if len(moves) and "interaction" in moves:
         first, last = per_level[across].iloc[0], per_level[across].iloc[-1]
         words = []
+        sure = {r.tier: bool(getattr(r, "survives_holm", False)) for r in moves.itertuples()}
         for r in moves.itertuples():
-            sure = r.ci_low > 0 or r.ci_high < 0
             words.append(f"{r.tier} {ci(r.interaction, r.ci_low, r.ci_high)}"
-                         + ("" if sure else " (CI includes 0)"))
-        moved = [r.tier for r in moves.itertuples() if r.ci_low > 0 or r.ci_high < 0]
+                         + ("" if sure[r.tier] else " (not significant after Holm)"))
+        moved = [t for t, ok in sure.items() if ok]
         text += (f" From {across}={first} to {across}={last} the change moves by (their interaction): "
                  + "; ".join(words) + ". "
-                 + (f"It moves detectably on {', '.join(moved)}: numbers from the first mix do not carry unchanged to "
-                    "the last there." if moved else
-                    "No move has a CI excluding 0: at this many seeds the effect carries across these mixes."))
+                 + (f"It moves significantly (after Holm over the report's family) on {', '.join(moved)}: numbers "
+                    "from the first mix do not carry unchanged to the last there." if moved else
+                    "No move is significant after Holm: whether the effect carries unchanged across these mixes is "
+                    "undetermined at this many seeds (not significant is not equal)."))
     rows = claims.get("partner_b_train_rows")
     if rows:
         text += (f" Partner B trained on {rows['goemotions']:,} GoEmotions and {rows['olid']:,} OLID rows: "
@@ -153,10 +154,11 @@ def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
         cells = "; ".join(f"`{r.factor}` {r.shapley:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
                           f"{'' if r.survives_holm else ' (not significant after Holm)'}" for r in g.itertuples())
         parts.append(f"{tier} (change {g['total_change'].iloc[0]:+.3f}): {cells}")
-    strong = inter[(inter["ci_low"] > 0) | (inter["ci_high"] < 0)] if len(inter) else inter
-    tail = ("Interactions whose CI excludes 0: " + "; ".join(
+    strong = inter[inter["survives_holm"] == True] if len(inter) and "survives_holm" in inter else inter.iloc[:0]  # noqa: E712
+    tail = ("Interactions significant after Holm over the report's family: " + "; ".join(
         f"{r.factors} on {r.tier} {r.interaction:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in strong.itertuples())
-        if len(strong) else "No two-factor interaction has a CI excluding 0: the factors add up.")
+        if len(strong) else "No two-factor interaction is significant after Holm over the report's family. That the "
+        "factors add up is not shown by this (not significant is not equal; it would need an equivalence test).")
     return ("Shapley values (each factor's exact share of the change, summing to it; 95% CI over seeds × items; "
             "Holm-adjusted across every factor × tier): " + " · ".join(parts) + ". " + tail)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,29 +30,60 @@ SPEED_FACTORS = ("group_by_length", "unpad", "precision")
 @dataclass
 class GridEvidence:
     """A grid's numbers, computed once for everything that shows them (the verdict, the answers, the grid view in
-    05_compare and report.html): the per-configuration table and the factor attribution; the Shapley split and the
-    effect_across table on first use (the bottom line and the grid view both show them)."""
+    05_compare and report.html): the per-configuration table, the factor attribution, the Shapley split and the
+    effect_across table. Every test a verdict rests on (attribution, Shapley values, interactions, effect_across and
+    its move) is one declared Holm family: adjusted once, here (`holm_family` tests)."""
     grid: Grid
     claims: dict
     table: pd.DataFrame   # config_table
     attrib: pd.DataFrame  # attribution
+    shapley: tuple[pd.DataFrame, pd.DataFrame] = (pd.DataFrame(), pd.DataFrame())   # shapley_attribution
+    effect: tuple[pd.DataFrame, pd.DataFrame] = (pd.DataFrame(), pd.DataFrame())    # effect_across
+    holm_family: int = 0
+    n_resamples: int = 1000
 
-    @cached_property
-    def shapley(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """shapley_attribution over the grid's `shapley` change; two empty frames without one."""
-        s = self.grid.shapley
-        return shapley_attribution(self.grid, s["from"], s["to"]) if s else (pd.DataFrame(), pd.DataFrame())
 
-    @cached_property
-    def effect(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """effect_across for the grid's `effect_across` (two empty frames without one)."""
-        return effect_across(self.grid)
+def family_bound(grid: Grid) -> int:
+    """An upper bound on the report's family of tests (factor × tier and ΔF1 each): one per contrast, per Shapley
+    value and interaction of the grid's `shapley` change, per effect_across level and its move; sizes the bootstrap
+    so that its smallest p can pass Holm over the whole family."""
+    per = len(TIERS) + 1
+    m = len(list(grid.contrasts())) * per
+    if grid.shapley:
+        configs = {c.label: c.overrides for c in grid.configs}
+        a, b = configs[grid.shapley["from"]], configs[grid.shapley["to"]]
+        f = sum(a.get(k) != b.get(k) for k in set(a) | set(b))
+        m += (f + f * (f - 1) // 2) * per
+    if grid.effect_across:
+        levels = {c.overrides.get(grid.effect_across["across"]) for c in grid.configs}
+        m += (len(levels) + 1) * per
+    return m
+
+
+def adjust_family(frames: list[pd.DataFrame]) -> int:
+    """Holm over every row with a p-value in these frames together (one family); writes p_holm and survives_holm
+    into each frame in place and returns the family's size."""
+    tests = {(i, j): float(p) for i, f in enumerate(frames) if len(f) and "p" in f
+             for j, p in f["p"].items() if pd.notna(p)}
+    adjusted = holm(tests) if tests else {}
+    for i, f in enumerate(frames):
+        if len(f) and "p" in f:
+            f["p_holm"] = [adjusted.get((i, j)) for j in f.index]
+            f["survives_holm"] = [bool(adjusted[(i, j)] < 0.05) if (i, j) in adjusted else None for j in f.index]
+    return len(tests)
 
 
 def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) -> GridEvidence:
     """claims: the partners' numbers; default, the claims file of the grid's base profile."""
     claims = claims if claims is not None else load_claims(load(grid.base).claims)
-    return GridEvidence(grid, claims, config_table(grid, claims, n_resamples), attribution(grid, n_resamples))
+    b = resamples_for_holm(family_bound(grid), floor=n_resamples)
+    attrib = attribution(grid, b)
+    s = grid.shapley
+    shap = shapley_attribution(grid, s["from"], s["to"], n_resamples=b) if s else (pd.DataFrame(), pd.DataFrame())
+    effect = effect_across(grid, b)
+    tested = [attrib, shap[0] if "shapley" in shap[0] else pd.DataFrame(), shap[1], effect[0], effect[1]]
+    m = adjust_family(tested)
+    return GridEvidence(grid, claims, config_table(grid, claims, n_resamples), attrib, shap, effect, m, b)
 
 
 def tier_predictions(cell: Cell) -> dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
@@ -426,7 +456,7 @@ def effect_across(grid: Grid, n_resamples: int = 1000) -> tuple[pd.DataFrame, pd
             continue
         for tier, e in effects.items():
             rows.append({**head, "tier": tier, "change": e["diff"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
-                         "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0)})
+                         "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0), "p": e["p_two_sided"]})
     start, end = label(levels[0], spec["from"]), label(levels[-1], spec["to"])
     _, moves = shapley_attribution(grid, start, end, n_resamples) if start and end else (None, pd.DataFrame())
     return pd.DataFrame(rows), moves.drop(columns="factors", errors="ignore")

@@ -323,7 +323,8 @@ def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adju
                              "`paradigm=paired,threshold=0.5`.") and "The baseline (3 seeds)" in bottom
     words = A.shapley_summary(table, inter)
     assert "L1 (change +0.0" in words or "L1 (change +0.1" in words
-    assert "`threshold` " in words and "(not significant after Holm)" in words and "the factors add up" in words
+    assert "`threshold` " in words and "(not significant after Holm)" in words
+    assert "That the factors add up is not shown by this" in words
     incomplete, _ = Dg.shapley_attribution(g, start, "paradigm=interleaved,threshold=0.5", n_resamples=10)
     assert list(incomplete["shapley"]) and len(incomplete) == 3       # one factor: a one-factor "factorial"
     shutil.rmtree(next(c for c in cells(g) if c.config.label == "paradigm=paired,threshold=tuned").dir)
@@ -478,9 +479,14 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
         l1.loc[400, "change"] - l1.loc[100, "change"])
     assert m.loc["L3", "ci_low"] < 0 < m.loc["L3", "ci_high"]
     claims = load_claims(REPO / "params" / "claims.yaml")
-    text = A.effect_across_text(g, claims, per_level, moves)
+    ev = Dg.evidence(g, claims, n_resamples=300)                    # the family adjusted once, with the attribution
+    text = A.effect_across_text(g, claims, *ev.effect)
     assert text.startswith("**How `paradigm` paired → masked moves with `goemotions_train_rows`.**")
-    assert "It moves detectably on L1," in text and "L3 " in text and "(CI includes 0)" in text
+    assert "It moves significantly (after Holm over the report's family) on L1" in text
+    assert "L3 " in text and "(not significant after Holm)" in text
+    assert ev.holm_family == ev.attrib["p"].notna().sum() + ev.effect[0]["p"].notna().sum() + len(ev.effect[1])
+    raw = A.effect_across_text(g, claims, per_level, moves)         # not adjusted: no move is claimed
+    assert "whether the effect carries unchanged across these mixes is undetermined" in raw
     assert "Partner B trained on 43,410 GoEmotions and 13,240 OLID rows: 3.3 GoEmotions rows per OLID row." in text
     from aura_core.params import dump
     first = next(c for c in cells(g) if c.config.label == g.baseline)
@@ -550,7 +556,7 @@ def test_one_report_computes_the_shapley_bootstrap_once(tmp_path, monkeypatch, c
     monkeypatch.setattr(Dg, "shapley_attribution", counted)
     monkeypatch.setattr(A, "shapley_attribution", counted)
     claims = load_claims(REPO / "params" / "claims.yaml")
-    ev = Dg.GridEvidence(g, claims, Dg.config_table(g, claims, 50), Dg.attribution(g, 50))
+    ev = Dg.evidence(g, claims, 50)
     bottom = A.write_bottom_line(ev, tmp_path)
     grid_view.show(ev, tmp_path / "run")
     assert len(calls) == 1 and "Attribution that adds up" in bottom
