@@ -129,8 +129,10 @@ def effect_across_text(grid: Grid, claims: dict, per_level: pd.DataFrame, moves:
         words = []
         sure = {r.tier: bool(getattr(r, "survives_holm", False)) for r in moves.itertuples()}
         for r in moves.itertuples():
+            reading = getattr(r, "reading", None)
             words.append(f"{r.tier} {ci(r.interaction, r.ci_low, r.ci_high)}"
-                         + ("" if sure[r.tier] else " (not significant after Holm)"))
+                         + (f" ({reading})" if reading and not sure[r.tier] else
+                            "" if sure[r.tier] else " (not significant after Holm)"))
         moved = [t for t, ok in sure.items() if ok]
         text += (f" From {across}={first} to {across}={last} the change moves by (their interaction): "
                  + "; ".join(words) + ". "
@@ -159,6 +161,12 @@ def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
         f"{r.factors} on {r.tier} {r.interaction:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in strong.itertuples())
         if len(strong) else "No two-factor interaction is significant after Holm over the report's family. That the "
         "factors add up is not shown by this (not significant is not equal; it would need an equivalence test).")
+    if len(inter) and "reading" in inter:
+        eq = [f"{r.factors} on {r.tier}" for r in inter.itertuples() if r.reading.startswith("equivalent")]
+        und = sum(r.reading == "undetermined" for r in inter.itertuples())
+        tail += (f" Equivalence (90% CI inside ± one baseline seed sd): {'; '.join(eq)} add up within that margin"
+                 if eq else " No interaction is shown equivalent to 0 within one baseline seed sd") + (
+                 f"; {und} undetermined." if und else ".")
     return ("Shapley values (each factor's exact share of the change, summing to it; 95% CI over seeds × items; "
             "Holm-adjusted across every factor × tier): " + " · ".join(parts) + ". " + tail)
 

@@ -18,7 +18,7 @@ from .params import load
 from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_tier_predictions
 from .stats import (binary_macro_f1, hierarchical_effects, hierarchical_mean, item_variance,
-                    one_run_prediction_interval, paired_seed_equivalence, resamples_for_holm, seed_summary,
+                    equivalence_word, one_run_prediction_interval, paired_seed_equivalence, resamples_for_holm, seed_summary,
                     seed_t_interval)
 from .tiers import legend
 
@@ -83,7 +83,23 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
     effect = effect_across(grid, b)
     tested = [attrib, shap[0] if "shapley" in shap[0] else pd.DataFrame(), shap[1], effect[0], effect[1]]
     m = adjust_family(tested)
-    return GridEvidence(grid, claims, config_table(grid, claims, n_resamples), attrib, shap, effect, m, b)
+    table = config_table(grid, claims, n_resamples)
+    margins = seed_margins(table, grid.baseline)
+    for f in (shap[1], effect[1]):   # interactions and the effect's move: different / equivalent within ±m / undetermined
+        if len(f) and "ci90_low" in f:
+            f["reading"] = [equivalence_word(r.ci90_low, r.ci90_high, margins.get(r.tier), bool(r.survives_holm))
+                            for r in f.itertuples()]
+            f["margin"] = [margins.get(r.tier) for r in f.itertuples()]
+    return GridEvidence(grid, claims, table, attrib, shap, effect, m, b)
+
+
+def seed_margins(table: pd.DataFrame, config: str) -> dict[str, float]:
+    """The declared equivalence margin per tier: one seed sd of `config` (the baseline), the spread re-seeding alone
+    gives; ΔF1's from its own per-seed values."""
+    if table.empty or "sd" not in table:
+        return {}
+    rows = table[(table["config"] == config) & table["sd"].notna()]
+    return {r.tier: float(r.sd) for r in rows.itertuples() if r.sd > 0}
 
 
 def tier_predictions(cell: Cell) -> dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
@@ -423,7 +439,8 @@ def shapley_attribution(grid: Grid, start: str, end: str, n_resamples: int = 100
     table["p_holm"] = [adjusted[(r.factor, r.tier)] for r in table.itertuples()]
     table["survives_holm"] = table["p_holm"] < 0.05
     inter = pd.DataFrame([{"factors": f"{i} × {j}", "tier": t, "interaction": v["value"], "ci_low": v["ci_low"],
-                           "ci_high": v["ci_high"], "p": v["p_two_sided"]}
+                           "ci_high": v["ci_high"], "ci90_low": v["ci90_low"], "ci90_high": v["ci90_high"],
+                           "p": v["p_two_sided"]}
                           for t, r in res.items() for (i, j), v in r["interactions"].items()])
     return table, inter
 

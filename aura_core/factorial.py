@@ -92,6 +92,7 @@ def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1
 
     def summary(value: float, d: np.ndarray) -> dict:
         return {"value": value, "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
+                "ci90_low": float(np.quantile(d, 0.05)), "ci90_high": float(np.quantile(d, 0.95)),  # for TOST at 5%
                 "p_two_sided": bootstrap_p(d), "n_resamples": n_resamples}
     out = {}
     for t in keys:

@@ -88,6 +88,7 @@ def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int 
         draws["ΔF1"] = draws[delta[0]] - draws[delta[1]]
     alpha = (1 - level) / 2
     return {k: {"diff": point[k], "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
+                "ci90_low": float(np.quantile(d, 0.05)), "ci90_high": float(np.quantile(d, 0.95)),
                 "p_le_0": float(np.mean(d <= 0)), "p_two_sided": bootstrap_p(d), "paired": paired,
                 "n_resamples": n_resamples} for k, d in draws.items()}
 
@@ -173,3 +174,13 @@ def one_run_prediction_interval(values, item_var: float = 0.0, level: float = 0.
         return {"low": None, "high": None, "level": level}
     half = float(sps.t.ppf(1 - (1 - level) / 2, n - 1) * np.sqrt(v.var(ddof=1) * (1 + 1 / n) + item_var))
     return {"low": float(v.mean() - half), "high": float(v.mean() + half), "level": level}
+
+
+def equivalence_word(ci90_low: float, ci90_high: float, margin: float | None, significant: bool) -> str:
+    """The three-way reading of a difference: "different" when significant (after the report's Holm), "equivalent
+    within ±m" when its 90% interval lies inside ±margin (two one-sided tests at 5%), else "undetermined"."""
+    if significant:
+        return "different"
+    if margin is not None and np.isfinite(margin) and margin > 0 and -margin < ci90_low and ci90_high < margin:
+        return f"equivalent within ±{margin:.3f}"
+    return "undetermined"

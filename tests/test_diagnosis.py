@@ -483,7 +483,9 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     text = A.effect_across_text(g, claims, *ev.effect)
     assert text.startswith("**How `paradigm` paired → masked moves with `goemotions_train_rows`.**")
     assert "It moves significantly (after Holm over the report's family) on L1" in text
-    assert "L3 " in text and "(not significant after Holm)" in text
+    l3 = ev.effect[1].set_index("tier").loc["L3"]
+    assert l3["reading"] in ("undetermined", f"equivalent within ±{l3['margin']:.3f}") and f"({l3['reading']})" in text
+    assert ev.effect[1].set_index("tier").loc["L1", "reading"] == "different"
     assert ev.holm_family == ev.attrib["p"].notna().sum() + ev.effect[0]["p"].notna().sum() + len(ev.effect[1])
     raw = A.effect_across_text(g, claims, per_level, moves)         # not adjusted: no move is claimed
     assert "whether the effect carries unchanged across these mixes is undetermined" in raw

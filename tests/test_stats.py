@@ -171,3 +171,11 @@ def test_item_noise_widens_the_prediction_interval():
     assert 0.0005 < var < 0.003                          # sd of a 300-row macro-F1 near 0.8: ≈ 0.02–0.05
     seeds = [0.70, 0.71, 0.72]
     assert (one_run_prediction_interval(seeds, var)["high"] - one_run_prediction_interval(seeds)["high"]) > 0.01
+
+
+def test_equivalence_word_reads_different_equivalent_and_undetermined():
+    from aura_core.stats import equivalence_word
+    assert equivalence_word(0.01, 0.05, 0.02, significant=True) == "different"
+    assert equivalence_word(-0.005, 0.006, 0.02, significant=False) == "equivalent within ±0.020"
+    assert equivalence_word(-0.03, 0.01, 0.02, significant=False) == "undetermined"     # holds 0, crosses the margin
+    assert equivalence_word(-0.001, 0.001, None, significant=False) == "undetermined"   # no declared margin: no claim
