@@ -444,6 +444,66 @@ def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
     return "\n".join(parts)
 
 
+PAPER_TABLES = ("paper_results", "paper_ablation")   # .md and .tex beside report.html
+
+
+def paper_tables(ev: GridEvidence) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the evidence supports reporting, by the report's own rules. Results: the baseline (as stated), the
+    `shapley` target and the configuration closest to Partner A (marked: selected on the test tiers), each tier as
+    mean ± sd over seeds with the 95% t interval of the mean. Ablation: every one-change contrast, its change with
+    the 95% CI, † where significant after Holm over the report's family."""
+    table, grid = ev.table, ev.grid
+    picks = [grid.baseline] + ([grid.shapley["to"]] if grid.shapley else [])
+    dist = distance_to_partner_a(table, comparable_tiers(grid))
+    if len(dist) and dist.index[0] not in picks:
+        picks.append(dist.index[0])
+    names = short_names(grid)
+    rows = []
+    for config in picks:
+        t = table[(table["config"] == config) & table["tier"].isin(TIERS + ["ΔF1"])]
+        if t.empty:
+            continue
+        role = ("as stated (baseline)" if config == grid.baseline else
+                "closest to Partner A (selected on the test tiers)" if len(dist) and config == dist.index[0] else
+                "Shapley target")
+        row = {"configuration": names.get(config, config), "role": role, "seeds": int(t["seeds"].max())}
+        for r in t.itertuples():
+            interval = f" [{r.t_low:.3f}, {r.t_high:.3f}]" if pd.notna(getattr(r, "t_low", None)) else ""
+            row[r.tier] = f"{r.mean:.3f} ± {r.sd:.3f}{interval}"
+        rows.append(row)
+    a = ev.attrib.dropna(subset=["change"]) if "change" in ev.attrib else ev.attrib
+    a = a[a["factor"] != "seed"] if len(a) else a
+    ablation = []
+    for (factor, config, ref), g in (a.groupby(["factor", "config", "vs"], sort=False) if len(a) else []):
+        row = {"factor": factor, "change": names.get(config, config), "vs": names.get(ref, ref)}
+        for r in g.itertuples():
+            mark = "†" if getattr(r, "survives_holm", None) is True else ""
+            row[r.tier] = f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]{mark}"
+        ablation.append(row)
+    return pd.DataFrame(rows), pd.DataFrame(ablation)
+
+
+def write_paper_tables(ev: GridEvidence, compare_dir: str | Path) -> str:
+    """The two tables as Markdown and LaTeX (booktabs) files beside report.html; returns the markdown section."""
+    results, ablation = paper_tables(ev)
+    notes = {"paper_results": "Mean ± sd over seeds [95% t interval of the mean].",
+             "paper_ablation": f"Change in macro-F1 [95% CI over seeds × items]; † significant after Holm over the "
+                               f"report's family of {ev.holm_family} tests."}
+    parts = []
+    for name, df in zip(PAPER_TABLES, (results, ablation)):
+        md = df.to_markdown(index=False) if len(df) else "(no finished cells)"
+        atomic_write_text(Path(compare_dir) / f"{name}.md", f"{md}\n\n{notes[name]}\n")
+        tex = df.style.hide(axis="index").to_latex(hrules=True) if len(df) else "% no finished cells\n"
+        atomic_write_text(Path(compare_dir) / f"{name}.tex", f"% {notes[name]}\n{tex}")
+        parts.append(f"{md}\n\n{notes[name]}")
+    limits = _limits(ev.grid).removeprefix("**Limits.** ")
+    seeds = max(len(ev.grid.seeds), 1)
+    return ("## What to report in the paper\n\n" + "\n\n".join(parts)
+            + f"\n\nTo state as limitations: {seeds} seeds per configuration (a claimed number is one run: compare "
+              f"it with the one-run prediction interval, not the mean's); {limits} (`paper_results.tex`, "
+              "`paper_ablation.tex` and their .md beside report.html)")
+
+
 def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     """The verdict and the seven answers as markdown, saved beside the grid view for report.html (so the report shows
     the very text the notebook computed); returns the verdict, which 05_compare shows first."""
@@ -459,6 +519,7 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
     if unasked:
         qa += "\n\n## Candidate causes the seed did not ask about\n\n" + "\n\n".join(f"**{q}.** {a}" for q, a in unasked)
+    paper = write_paper_tables(ev, compare_dir)
     atomic_write_text(Path(compare_dir) / BOTTOM_LINE_FILE,
-                      f"## Bottom line\n\n{text}\n\n## The seven questions\n\n{qa}\n")
+                      f"## Bottom line\n\n{text}\n\n{paper}\n\n## The seven questions\n\n{qa}\n")
     return text

@@ -583,3 +583,23 @@ def test_attribution_pairs_shared_seeds_draws_enough_for_holm_and_never_reports_
     same = a.loc[("threshold", "L1")]
     assert same["change"] == 0 and same["p"] == 1.0 and not same["survives_holm"]
     assert bool(same["paired_seeds"]) and same["n_resamples"] >= 40 * 8
+
+
+def test_the_paper_tables_report_what_the_evidence_supports_as_markdown_and_booktabs(grid, tmp_path):
+    claims = load_claims(REPO / "params/claims.yaml")
+    ev = Dg.evidence(grid, claims, 100)
+    results, ablation = A.paper_tables(ev)
+    assert results["configuration"].iloc[0] == "partner_b" and results["role"].iloc[0] == "as stated (baseline)"
+    row = ev.table[(ev.table["config"] == "partner_b") & (ev.table["tier"] == "L1")].iloc[0]
+    assert results["L1"].iloc[0] == f"{row['mean']:.3f} ± {row['sd']:.3f} [{row['t_low']:.3f}, {row['t_high']:.3f}]"
+    assert "selected on the test tiers" in " ".join(results["role"])
+    by = ablation.set_index("factor")
+    holm = ev.attrib.set_index(["factor", "tier"]).loc[("threshold", "L1"), "survives_holm"]
+    assert by.loc["threshold", "L1"].endswith("†") == bool(holm) and not by.loc["paradigm", "L1"].endswith("†")
+    section = A.write_paper_tables(ev, tmp_path)
+    assert section.startswith("## What to report in the paper") and "3 seeds per configuration" in section
+    tex = (tmp_path / "paper_ablation.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "threshold" in tex
+    assert (tmp_path / "paper_results.md").read_text().startswith("| configuration")
+    A.write_bottom_line(ev, tmp_path)
+    assert "## What to report in the paper" in (tmp_path / "bottom_line.md").read_text()
