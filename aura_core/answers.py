@@ -463,9 +463,10 @@ def paper_tables(ev: GridEvidence) -> tuple[pd.DataFrame, pd.DataFrame]:
         t = table[(table["config"] == config) & table["tier"].isin(TIERS + ["ΔF1"])]
         if t.empty:
             continue
-        role = ("as stated (baseline)" if config == grid.baseline else
-                "closest to Partner A (selected on the test tiers)" if len(dist) and config == dist.index[0] else
-                "Shapley target")
+        roles = (["as stated (baseline)"] if config == grid.baseline else []) + (
+            ["Shapley target"] if grid.shapley and config == grid.shapley["to"] else []) + (
+            ["closest to Partner A (selected on the test tiers)"] if len(dist) and config == dist.index[0] else [])
+        role = "; ".join(roles)
         row = {"configuration": names.get(config, config), "role": role, "seeds": int(t["seeds"].max())}
         for r in t.itertuples():
             interval = f" [{r.t_low:.3f}, {r.t_high:.3f}]" if pd.notna(getattr(r, "t_low", None)) else ""
