@@ -76,8 +76,10 @@ class AuraModel(nn.Module):
         super().__init__()
         hf_logging.disable_progress_bar()  # one bar per weight load would drown the training bars in logs
         self.encoder = _load(encoder, AutoModel.from_pretrained, "model")
-        if pooling not in ("cls", "mean"):
-            raise EncoderError(f"pooling {pooling!r}: expected cls or mean")
+        if pooling not in ("cls", "mean", "pooler"):
+            raise EncoderError(f"pooling {pooling!r}: expected cls, mean or pooler")
+        if pooling == "pooler" and getattr(self.encoder, "pooler", None) is None:
+            raise EncoderError(f"pooling 'pooler': encoder {encoder!r} has no pooler layer (use cls or mean)")
         self.pooling = pooling
         self.unpad = False
         self.set_unpad(unpad)
@@ -101,6 +103,8 @@ class AuraModel(nn.Module):
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
             return hidden[:, 0]
+        if self.pooling == "pooler":
+            return self.encoder.pooler(hidden)   # tanh(W·h_[CLS]): BertPooler reads the first token itself
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
@@ -109,6 +113,8 @@ class AuraModel(nn.Module):
         averaging matmul rather than a scatter, so it stays deterministic on CUDA)."""
         if self.pooling == "cls":
             return hidden[packing.row_starts]
+        if self.pooling == "pooler":
+            return self.encoder.pooler(hidden[packing.row_starts][:, None, :])
         rows = torch.arange(len(packing.lengths), device=hidden.device)
         average = (packing.row_of_token[None, :] == rows[:, None]).to(hidden.dtype)
         return (average @ hidden) / packing.lengths[:, None].to(hidden.dtype)

