@@ -94,7 +94,13 @@ def _shapley_line(shapley: pd.DataFrame | None, keys: tuple) -> str:
 UNASKED = [("uncertainty_form", "The uncertainty loss as most public code writes it, exp(−s)·L + s (no ½)"),
            ("focal_loss", "Focal loss (γ = 2) for the toxicity head"),
            ("sigmoid_head", "A one-logit sigmoid toxicity head with binary cross-entropy"),
-           ("single_learning_rate", "One learning rate for every parameter")]
+           ("single_learning_rate", "One learning rate for every parameter"),
+           ("pooler_pooling", "BERT's tanh pooler as the sentence vector (pooling: pooler), from masked training"),
+           ("pooler_pooling_paired", "BERT's tanh pooler as the sentence vector, from paired training"),
+           ("toxicity_class_weights", "Inverse-frequency toxicity class weights, from masked training"),
+           ("toxicity_class_weights_paired", "Inverse-frequency toxicity class weights, from paired training"),
+           ("weight_decay_scope", "Weight decay on every parameter (biases, LayerNorm, s_i), from masked training"),
+           ("weight_decay_scope_paired", "Weight decay on every parameter, from paired training")]
 
 
 def unasked_answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:

@@ -346,7 +346,11 @@ def test_shipped_factorial_and_fidelity_grids():
     assert len(training_cells(fac)) == (6 + 5) * 3 and len(fac.configs) == 48 + 5
     assert {c.config.factor for c in training_cells(fac)} >= {"uncertainty_form", "focal_loss", "sigmoid_head",
                                                              "single_learning_rate", "multitask"}
-    assert {k for k, _ in A.UNASKED} <= {c.factor for c in fac.configs}
+    unasked = load_grid(REPO / "params" / "grids" / "unasked.yaml")
+    assert {k for k, _ in A.UNASKED} <= {c.factor for c in fac.configs} | {c.factor for c in unasked.configs}
+    assert len(training_cells(unasked)) == 8 * 3 and unasked.reuse == ["factorial"]
+    by = {c.label: c.overrides for c in unasked.configs}
+    assert by["masked_pooler"] == {"paradigm": "masked", "pooling": "pooler"}        # one change from its reference
     from aura_core.grid import short_names
     names = short_names(fac)
     assert len(names) == 48 and "single_task" not in names and names[fac.baseline] == "baseline"
