@@ -14,10 +14,13 @@ from .diagnosis import (
     GridEvidence,
     claim_gap,
     comparable_tiers,
+    MATERIAL_SHARE,
     directions,
     share_text,
     significant,
     distance_to_partner_a,
+    multiverse_table,
+    switch_importance,
     effect_across,
     evidence,
     headline,
@@ -208,8 +211,6 @@ def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict, attrib: pd.DataFram
               "(`deterministic`).")
 
 
-# a factor that closes less than this share of the A−B gap on every tier is called minor
-MATERIAL_SHARE = 0.25
 
 
 def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFrame, per_cell: pd.DataFrame,
@@ -511,6 +512,26 @@ def write_paper_tables(ev: GridEvidence, compare_dir: str | Path) -> str:
               "`paper_ablation.tex` and their .md beside report.html)")
 
 
+def multiverse_text(grid: Grid, attrib: pd.DataFrame, claims: dict) -> str:
+    """One sentence on robustness: in how many universes the factor carries the A−B gap by the report's rules, and
+    which switch moves its effect most."""
+    table = multiverse_table(grid, attrib, claim_gap(claims))
+    if table.empty:
+        return ""
+    done = table.dropna(subset=["holds"])
+    f = grid.multiverse_factor
+    head = f"**Across implementations (multiverse).** `{f['key']}` {f['from']} → {f['to']}"
+    if done.empty:
+        return f"{head}: no universe has finished yet."
+    holds = int(done["holds"].sum())
+    imp = switch_importance(done, list(grid.multiverse[0]))
+    top = (f" The switch that moves the effect most on L1: `{imp['switch'].iloc[0]}` (η² {imp['eta_squared'].iloc[0]:.2f}"
+           f" over {len(done)} universes, descriptive)." if len(imp) else "")
+    return (f"{head} carries the A−B gap (significant after Holm, toward Partner A by ≥ {MATERIAL_SHARE:.0%} of the gap "
+            f"at the CI's lower bound, away nowhere) in {holds} of {len(done)} finished universes"
+            f"{'' if len(done) == len(table) else f' ({len(table)} sampled)'}.{top}")
+
+
 def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     """The verdict and the seven answers as markdown, saved beside the grid view for report.html (so the report shows
     the very text the notebook computed); returns the verdict, which 05_compare shows first."""
@@ -522,6 +543,8 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
         text += "\n\n**Attribution that adds up.** " + shorten(ev.grid, shapley_summary(*ev.shapley))
     if ev.grid.effect_across:
         text += "\n\n" + effect_across_text(ev.grid, ev.claims, *ev.effect)
+    if ev.grid.multiverse:
+        text += "\n\n" + multiverse_text(ev.grid, ev.attrib, ev.claims)
     qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table, ev.shapley[0]))
     unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
     if unasked:

@@ -23,6 +23,7 @@ from .stats import (binary_macro_f1, hierarchical_effects, hierarchical_mean, it
 from .tiers import legend
 
 TIERS = ["L1", "L2", "L3"]
+MATERIAL_SHARE = 0.25   # a factor that closes less than this share of the A−B gap on every tier is called minor
 # factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
 SPEED_FACTORS = ("group_by_length", "unpad", "precision")
 
@@ -503,3 +504,42 @@ def aso_table(grid: Grid, attrib: pd.DataFrame, confidence_level: float = 0.95) 
             out.append({"factor": r.factor, "config": r.config, "vs": r.vs, "tier": r.tier, "seeds": min(len(a), len(b)),
                         "eps_changed_over_ref": ab, "eps_ref_over_changed": ba, "aso_reading": reading})
     return pd.DataFrame(out)
+
+
+def multiverse_table(grid: Grid, attrib: pd.DataFrame, gap: dict) -> pd.DataFrame:
+    """One row per universe of a multiverse grid: its switch values, the factor's effect per tier (change [95% CI],
+    significant after the report's Holm where attrib carries it) and whether the verdict "the factor carries the A−B
+    gap" holds there by the report's rules: significant toward Partner A on some tier by at least MATERIAL_SHARE of the
+    gap at the CI's lower bound, and away on none."""
+    if not grid.multiverse or attrib.empty or "change" not in attrib:
+        return pd.DataFrame()
+    rows = []
+    for u, universe in enumerate(grid.multiverse, 1):
+        g = attrib[(attrib["factor"] == f"universe:u{u:02d}")].dropna(subset=["change"])
+        row = {"universe": f"u{u:02d}", **universe}
+        if g.empty:
+            rows.append({**row, "holds": None, "note": "cells not finished"})
+            continue
+        for r in g.itertuples():
+            row[r.tier] = r.change
+            row[f"{r.tier} CI"] = f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]" + ("†" if significant(r) else "")
+        toward, away = directions(g, gap)
+        row["holds"] = bool(toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def switch_importance(table: pd.DataFrame, switches: list[str], tier: str = "L1") -> pd.DataFrame:
+    """Which implementation switches move the factor's effect most across universes: for each switch, the share of the
+    effect's variance over universes that its levels explain (η², one-way), on one tier. With few universes per level
+    this is descriptive, not a test."""
+    t = table.dropna(subset=[tier]) if tier in table else pd.DataFrame()
+    if len(t) < 3:
+        return pd.DataFrame()
+    total = float(((t[tier] - t[tier].mean()) ** 2).sum())
+    rows = []
+    for s in switches:
+        groups = t.groupby(s)[tier]
+        between = float((groups.count() * (groups.mean() - t[tier].mean()) ** 2).sum())
+        rows.append({"switch": s, "levels": int(groups.ngroups), "eta_squared": between / total if total else 0.0})
+    return pd.DataFrame(rows).sort_values("eta_squared", ascending=False, kind="stable")

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import papermill as pm
 import yaml
@@ -71,6 +72,9 @@ class Grid:
     reuse: list[str] = field(default_factory=list)  # grids under the same root whose finished trainings it adopts
     # {factor, from, to, across}: one factor's effect (from → to) at each level of another factor, and how it moves
     effect_across: dict | None = None
+    # a multiverse: the sampled universes (switch → value) and the factor under test {key, from, to}
+    multiverse: list[dict] = field(default_factory=list)
+    multiverse_factor: dict | None = None
 
     def __post_init__(self):
         if not self.trainings:
@@ -81,6 +85,8 @@ class Grid:
         configuration one setting away from the baseline (named after that param; masked training is the
         pseudo-label question); then the comparisons."""
         listed = [(c.factor, c.label, c.vs or self.baseline) for c in self.configs if c.factor and c.label != self.baseline]
+        if self.multiverse:   # exactly the factor's effect inside each universe
+            return listed + list(self.comparisons)
         base = next(c for c in self.configs if c.label == self.baseline).overrides
         auto = []
         for c in self.configs:
@@ -123,7 +129,7 @@ FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
 RUNS_FILE = "runs.jsonl"  # one line per `aura grid` run: its measured wall clock
 GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons",
-             "shapley", "reuse", "effect_across"}
+             "shapley", "reuse", "effect_across", "multiverse"}
 
 
 def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
@@ -137,7 +143,7 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     for key in ("name", "base", "seeds"):
         if key not in raw:
             raise ParamError(f"{path}: grid key '{key}' is required")
-    if "configs" not in raw and "factors" not in raw:
+    if "configs" not in raw and "factors" not in raw and "multiverse" not in raw:
         raise ParamError(f"{path}: give 'configs' (a listed set), 'factors' (a cartesian product) or both")
     if "post_training" in raw and "factors" not in raw:
         raise ParamError(f"{path}: post_training goes with factors; in a configs list give a view "
@@ -153,6 +159,11 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
         configs = [Config(f"{t.label},{v.label}" if v.label else t.label, {**t.overrides, **v.overrides},
                           view_of=t.label if post else None) for t in product for v in product_configs(post)]
         trainings = product if post else list(configs)
+    universes, mv_factor = [], None
+    if "multiverse" in raw:
+        universes, mv_factor, generated = multiverse_configs(raw["multiverse"], path)
+        configs += generated
+        trainings += generated
     listed = []
     for i, c in enumerate(raw.get("configs") or []):  # then the listed ones (in a factorial: controls, other causes)
         if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor", "vs", "view_of"}:
@@ -204,12 +215,43 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
             raise ParamError(f"{path}: effect_across: expected {{factor, from, to, across}}: two of the grid's factors, "
                              f"from/to levels of the first, ≥ 2 levels of the second; got {effect!r}")
     grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
-                configs, baseline, Path(root), comparisons, trainings, shapley, reuse, effect)
+                configs, baseline, Path(root), comparisons, trainings, shapley, reuse, effect, universes, mv_factor)
     for c in configs + grid.trainings:  # every configuration must resolve: a misspelled key fails now, not hours in
         p = load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
         if c in grid.trainings and not p.epoch_predictions and any(v.view_of == c.label for v in configs):
             raise ParamError(f"{path}: config {c.label!r} has views but epoch_predictions: false")
     return grid
+
+
+def multiverse_configs(spec: dict, path: Path) -> tuple[list[dict], dict, list[Config]]:
+    """`multiverse: {universes: N, seed: S, switches: {param: [values]}, factor: {param: [from, to]}}` — N universes
+    drawn without replacement from the product of the switches (seeded: the same file gives the same universes), each
+    trained with the factor at both values, so the factor's effect is a paired contrast inside each universe
+    (Steegen et al. 2016; Bell et al. 2022). Configs `u01,<param>=<from>` and `u01,<param>=<to>` (factor
+    `universe:u01`, vs the first)."""
+    if not isinstance(spec, dict) or set(spec) != {"universes", "seed", "switches", "factor"}:
+        raise ParamError(f"{path}: multiverse: expected {{universes, seed, switches, factor}}, got {spec!r}")
+    switches, factor = spec["switches"], spec["factor"]
+    if not isinstance(switches, dict) or not switches or not all(isinstance(v, list) and len(v) >= 2
+                                                                  for v in switches.values()):
+        raise ParamError(f"{path}: multiverse: switches: expected {{param: [≥ 2 values]}}, got {switches!r}")
+    if not isinstance(factor, dict) or len(factor) != 1 or len(next(iter(factor.values()))) != 2 \
+            or next(iter(factor)) in switches:
+        raise ParamError(f"{path}: multiverse: factor: expected {{param: [from, to]}} not among the switches, "
+                         f"got {factor!r}")
+    keys = list(switches)
+    product = list(itertools.product(*(switches[k] for k in keys)))
+    n = int(spec["universes"])
+    if not 1 <= n <= len(product):
+        raise ParamError(f"{path}: multiverse: universes: {n} is not in 1..{len(product)} (the switches' product)")
+    picks = np.random.default_rng(int(spec["seed"])).choice(len(product), size=n, replace=False)
+    universes = [dict(zip(keys, product[i])) for i in sorted(picks)]
+    key, (start, end) = next(iter(factor.items()))
+    configs = []
+    for u, universe in enumerate(universes, 1):
+        ref = Config(f"u{u:02d},{key}={start}", {**universe, key: start})
+        configs += [ref, Config(f"u{u:02d},{key}={end}", {**universe, key: end}, f"universe:u{u:02d}", ref.label)]
+    return universes, {"key": key, "from": start, "to": end}, configs
 
 
 def product_configs(factors: dict) -> list[Config]:
