@@ -70,3 +70,10 @@ def test_the_robustness_count_on_a_constructed_multiverse(tmp_path):
     assert imp["switch"].iloc[0] == "toxicity_head" and imp["eta_squared"].iloc[0] > 0.7
     text = A.multiverse_text(g, ev.attrib, claims)
     assert f"in {int(softmax.sum())} of 6 finished universes" in text and "`toxicity_head`" in text
+
+
+def test_the_shipped_multiverse_grid_loads_with_forty_trainings():
+    g = load_grid(REPO / "params" / "grids" / "multiverse.yaml")
+    assert len(g.multiverse) == 20 and len(g.trainings) == 40 and g.multiverse_factor["key"] == "paradigm"
+    assert len({tuple(u.values()) for u in g.multiverse}) == 20
+    assert load(g.base).unpad == "auto" and load(g.base).group_by_length is False
