@@ -7,7 +7,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from . import plots
-from .answers import answers, effect_across_text, unasked_answers
+from .answers import answers, effect_across_text, multiverse_text, unasked_answers
 from .diagnosis import (
     GridEvidence,
     aso_table,
@@ -17,7 +17,9 @@ from .diagnosis import (
     factorial_table,
     headline,
     mechanism_table,
+    multiverse_table,
     speed_parity,
+    switch_importance,
     target_group_table,
     tier_legend,
 )
@@ -98,6 +100,16 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
         display(short(per_level).round(4))
         if len(moves):
             display(moves.round(4))
+    if grid.multiverse:
+        mv = multiverse_table(grid, attrib, claim_gap(ev.claims))
+        display(Markdown(f"### Multiverse: `{grid.multiverse_factor['key']}` {grid.multiverse_factor['from']} → "
+                         f"{grid.multiverse_factor['to']} in each of {len(grid.multiverse)} sampled universes"))
+        display(Markdown(multiverse_text(grid, attrib, ev.claims)))
+        display(mv.round(4))
+        importance = switch_importance(mv.dropna(subset=["holds"]), list(grid.multiverse[0])) if len(mv) else mv
+        if len(importance):
+            display(Markdown("Share of the effect's spread over universes (L1) each switch explains (η², descriptive):"))
+            display(importance.round(3))
     unasked = unasked_answers(grid, ev.claims, attrib, table)
     if unasked:
         display(Markdown("### Candidate causes the seed did not ask about"))

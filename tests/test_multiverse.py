@@ -77,3 +77,18 @@ def test_the_shipped_multiverse_grid_loads_with_forty_trainings():
     assert len(g.multiverse) == 20 and len(g.trainings) == 40 and g.multiverse_factor["key"] == "paradigm"
     assert len({tuple(u.values()) for u in g.multiverse}) == 20
     assert load(g.base).unpad == "auto" and load(g.base).group_by_length is False
+
+
+def test_the_grid_view_shows_the_multiverse(tmp_path, monkeypatch):
+    from aura_core import grid_view
+    g = load_grid(multiverse_file(tmp_path, universes=3, seed=1), tmp_path / "out")
+    for c in cells(g):
+        write_cell(c, {"L1": 0.70 + (0.1 if c.config.overrides["paradigm"] == "masked" else 0), "L3": 0.55})
+        pd.DataFrame({"step": [1, 2], "s_toxicity": [0.0, 0.1], "weight_toxicity": [0.5, 0.45]}).to_csv(
+            c.dir / "steps.csv", index=False)
+    shown = []
+    monkeypatch.setattr(grid_view, "display", lambda x: shown.append(getattr(x, "data", None) or str(x)))
+    grid_view.show(Dg.evidence(g, load_claims(REPO / "params" / "claims.yaml"), 50), tmp_path / "run")
+    text = "\n".join(shown)
+    assert "Multiverse: `paradigm` paired → masked in each of 3 sampled universes" in text
+    assert "finished universes" in text and "u01" in text
