@@ -374,7 +374,7 @@ def test_exported_evidence_renders_the_same_grid_on_a_fresh_clone(tmp_path, fixt
     repo = tmp_path / "repo"
     (repo / "params" / "grids").mkdir(parents=True)
     shutil.copy(REPO / ".gitignore", repo / ".gitignore")
-    write_tiny_base(repo / "params" / "base.yaml", fixture_data, tiny_encoder, epochs=2)
+    write_tiny_base(repo / "params" / "base.yaml", fixture_data, tiny_encoder)
     (repo / "params" / "grids" / "ev.yaml").write_text(yaml.safe_dump({
         "name": "ev", "base": "../base.yaml", "seeds": [1, 2], "baseline": "b",
         "configs": [{"label": "b", "set": {}}, {"label": "tuned", "factor": "threshold", "view_of": "b",

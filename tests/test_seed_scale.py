@@ -57,7 +57,7 @@ def test_a_smoke_size_copy_of_the_grid_runs_end_to_end(tmp_path, fixture_data, t
     tiny encoder: trains its two cells, renders the grid view with the Shapley split."""
     (tmp_path / "base.yaml").write_text(yaml.safe_dump({
         "extends": str(PROFILE), "name": "seed_scale_smoke", "data_dir": str(fixture_data), "encoder": tiny_encoder,
-        "allow_hub": False, "epochs": 2, "batch_size": 8, "olid_dev_fraction": 0.3,
+        "allow_hub": False, "epochs": 1, "batch_size": 8, "olid_dev_fraction": 0.3,
         "claims": str(REPO / "params" / "claims.yaml")}))
     spec = yaml.safe_load(GRID.read_text())
     spec.update(base="base.yaml", seeds=[1])
@@ -69,7 +69,7 @@ def test_a_smoke_size_copy_of_the_grid_runs_end_to_end(tmp_path, fixture_data, t
     assert len(summary) == 16 and (summary["status"] == "finished").all()
     trained = tmp_path / "out/seed_scale/paradigm=paired__seed1"
     params = load(trained / "params.yaml")
-    assert params.epochs == 2 and params.olid_train_rows is None and params.score_epochs == "selectable"
+    assert params.epochs == 1 and params.olid_train_rows is None and params.score_epochs == "selectable"
     assert json.loads((trained / "train.json").read_text())["steps"] > 0
     report = (tmp_path / "out/seed_scale/compare/report.html").read_text()
     assert "Shapley attribution" in report
