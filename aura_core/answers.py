@@ -359,8 +359,9 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
     if (t["config"] == grid.baseline).any():
         seeds = int(t.loc[t["config"] == grid.baseline, "seeds"].max())
         baseline = "The baseline" if named else f"The baseline `{grid.baseline}`"
-        out.append(f"**Partner B.** {baseline} ({seeds} seeds): "
-                   f"{_landing(grid.baseline, table, claims, comparable, 'partner_b')}.")
+        landing = _landing(grid.baseline, table, claims, comparable, "partner_b") or (
+            "one seed, so no prediction interval for a single run (it needs at least 2 seeds)")
+        out.append(f"**Partner B.** {baseline} ({seeds} seed{'s' if seeds != 1 else ''}): {landing}.")
     dist = distance_to_partner_a(table, comparable)
     if len(dist):
         best = dist.index[0]
@@ -477,7 +478,7 @@ def paper_tables(ev: GridEvidence) -> tuple[pd.DataFrame, pd.DataFrame]:
         row = {"configuration": names.get(config, config), "role": role, "seeds": int(t["seeds"].max())}
         for r in t.itertuples():
             interval = f" [{r.t_low:.3f}, {r.t_high:.3f}]" if pd.notna(getattr(r, "t_low", None)) else ""
-            row[r.tier] = f"{r.mean:.3f} ± {r.sd:.3f}{interval}"
+            row[r.tier] = f"{r.mean:.3f} ± {r.sd:.3f}{interval}" if r.seeds >= 2 else f"{r.mean:.3f} (one seed)"
         rows.append(row)
     a = ev.attrib.dropna(subset=["change"]) if "change" in ev.attrib else ev.attrib
     a = a[a["factor"] != "seed"] if len(a) else a
@@ -507,7 +508,7 @@ def write_paper_tables(ev: GridEvidence, compare_dir: str | Path) -> str:
     limits = _limits(ev.grid).removeprefix("**Limits.** ")
     seeds = max(len(ev.grid.seeds), 1)
     return ("## What to report in the paper\n\n" + "\n\n".join(parts)
-            + f"\n\nTo state as limitations: {seeds} seeds per configuration (a claimed number is one run: compare "
+            + f"\n\nTo state as limitations: {seeds} seed{'s' if seeds != 1 else ''} per configuration (a claimed number is one run: compare "
               f"it with the one-run prediction interval, not the mean's); {limits} (`paper_results.tex`, "
               "`paper_ablation.tex` and their .md beside report.html)")
 

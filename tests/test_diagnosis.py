@@ -608,3 +608,18 @@ def test_the_paper_tables_report_what_the_evidence_supports_as_markdown_and_book
     assert (tmp_path / "paper_results.md").read_text().startswith("| configuration")
     A.write_bottom_line(ev, tmp_path)
     assert "## What to report in the paper" in (tmp_path / "bottom_line.md").read_text()
+
+
+def test_a_one_seed_grid_says_it_has_no_prediction_interval_and_shows_no_zero_sd(tmp_path):
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({
+        "name": "one", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1], "baseline": "b",
+        "configs": [{"label": "b", "set": {}}, {"label": "t", "factor": "threshold", "set": {"threshold": 0.4}}]}))
+    g = load_grid(tmp_path / "g.yaml", tmp_path / "out")
+    for c in cells(g):
+        write_cell(c, {"L1": 0.7, "L3": 0.6})
+    claims = load_claims(REPO / "params/claims.yaml")
+    ev = Dg.evidence(g, claims, 50)
+    v = A.verdict(g, claims, ev.table, ev.attrib)
+    assert "(1 seed): one seed, so no prediction interval for a single run" in v
+    results, _ = A.paper_tables(ev)
+    assert results["L1"].str.endswith("(one seed)").all() and not results["L1"].str.contains("±").any()
