@@ -390,8 +390,7 @@ def speed_parity(attrib: pd.DataFrame, grid: Grid | None = None, margin: float |
         if len(seeds) >= 2:
             m = float(ref.loc[seeds].std(ddof=1)) if margin is None else float(margin)
             e = paired_seed_equivalence(ref.loc[seeds].to_numpy(), on.loc[seeds].to_numpy(), m)
-            verdict = (f"equivalent within ±{m:.3f}" if e["equivalent"] else "different" if e["excludes_0"]
-                       else "undetermined")
+            verdict = equivalence_word(e["ci_low"], e["ci_high"], m, e["excludes_0"])
             row |= {"seeds": len(seeds), "change": e["mean_diff"], "ci90_low": e["ci_low"], "ci90_high": e["ci_high"],
                     "margin": m, "p_tost": e["p_tost"], "verdict": verdict, "parity": bool(e["equivalent"])}
         else:

@@ -177,10 +177,10 @@ def one_run_prediction_interval(values, item_var: float = 0.0, level: float = 0.
 
 
 def equivalence_word(ci90_low: float, ci90_high: float, margin: float | None, significant: bool) -> str:
-    """The three-way reading of a difference: "different" when significant (after the report's Holm), "equivalent
-    within ±m" when its 90% interval lies inside ±margin (two one-sided tests at 5%), else "undetermined"."""
-    if significant:
-        return "different"
-    if margin is not None and np.isfinite(margin) and margin > 0 and -margin < ci90_low and ci90_high < margin:
-        return f"equivalent within ±{margin:.3f}"
-    return "undetermined"
+    """The three-way reading of a difference: "equivalent within ±m" when its 90% interval lies inside ±margin (two
+    one-sided tests at 5%; "…, though not 0" when it is also significant), "different" when significant (after the
+    report's Holm), else "undetermined". The one reading every equivalence statement of the report uses."""
+    inside = margin is not None and np.isfinite(margin) and margin > 0 and -margin < ci90_low and ci90_high < margin
+    if inside:
+        return f"equivalent within ±{margin:.3f}" + (", though not 0" if significant else "")
+    return "different" if significant else "undetermined"

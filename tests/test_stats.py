@@ -176,6 +176,7 @@ def test_item_noise_widens_the_prediction_interval():
 def test_equivalence_word_reads_different_equivalent_and_undetermined():
     from aura_core.stats import equivalence_word
     assert equivalence_word(0.01, 0.05, 0.02, significant=True) == "different"
+    assert equivalence_word(0.001, 0.004, 0.02, significant=True) == "equivalent within ±0.020, though not 0"
     assert equivalence_word(-0.005, 0.006, 0.02, significant=False) == "equivalent within ±0.020"
     assert equivalence_word(-0.03, 0.01, 0.02, significant=False) == "undetermined"     # holds 0, crosses the margin
     assert equivalence_word(-0.001, 0.001, None, significant=False) == "undetermined"   # no declared margin: no claim
