@@ -8,7 +8,7 @@ export AURA_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 PROFILE ?= params/cpu.yaml
 
-.PHONY: venv report smoke test test-fast bench grid lab clean-outputs
+.PHONY: venv report smoke test test-fast test-slurm bench grid lab clean-outputs
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ test: venv            ## unit tests + the smoke pipeline on the real files (skip
 
 grid: venv            ## the diagnosis grid (30 configurations × seeds from 18 trainings, 2 at a time; re-run to continue) → outputs/grids/diagnosis/compare/
 	$(VENV)/bin/aura grid params/grids/diagnosis.yaml --jobs 2
+
+test-slurm: venv      ## only the tests on a real single-node SLURM cluster (tests/slurm/cluster.sh; root)
+	$(VENV)/bin/python -m pytest -q -rs -m slurm tests
 
 test-fast: venv       ## the fast lane: every test that neither trains nor runs a pipeline (< 1 min)
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--no-wait", action="store_true", help="With --executor: return once submitted; follow with --status.")
     g.add_argument("--status", action="store_true",
                    help="Run nothing: each cell's state (finished, running and by whom, failed, queued, interrupted, "
-                        "pending) and disk use, read from the cell folders.")
+                        "lost, pending) and disk use, read from the cell folders; for cells submitted with --executor "
+                        "slurm also the scheduler's state of each one's newest job (squeue/sacct).")
     g.add_argument("--render", action="store_true",
                    help="Train nothing: render the grid view (compare/report.html) from the cells finished so far; a "
                         "partial grid says so at the top. A grid renders itself once every cell has finished.")
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             print("[grid] " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {table['disk_mb'].sum():.1f} MB")
             return 0
         if args.cmd == "grid" and args.executor:
-            from .grid import load_grid, submit_grid
+            from .executors import submit_grid
+            from .grid import load_grid
             submit_grid(load_grid(args.grid, args.root), args.executor, args.slurm, not args.no_wait, args.shard)
             return 0
         if args.cmd == "grid" and args.render:

@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ import pandas as pd
 import papermill as pm
 import yaml
 
-from . import epoch_predictions, reuse
+from . import epoch_predictions, reuse, scheduler
 from .cell_claim import describe, holder, is_held, try_claim
 from .compare import run_scores
 from .io import atomic_write_text, read_json, write_json
@@ -355,9 +356,17 @@ def cell_command(grid: Grid, cell: Cell) -> list[str]:
     return cmd
 
 
+def ignore_scheduler_warning() -> None:
+    """In the cell's `aura run` (before exec; inherited by its kernels): SLURM's advance warning (USR2, submitit's
+    `--signal`) goes to every process of the job, and is for the task that submitit runs to act on (requeue on
+    preemption, executors.py), not a reason for the training to die."""
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+
+
 def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
     """Claim the cell and run it with `aura run` in a subprocess that holds the claim; returns 'ok', 'skipped: …'
-    (another live process holds it, or finished it meanwhile) or 'failed: <last error line>' (also in failed.json)."""
+    (another live process holds it, or finished it meanwhile), 'interrupted: …' (its run was killed by a signal, as a
+    scheduler stops a job: it resumes on the next run) or 'failed: <last error line>' (also in failed.json)."""
     claim = try_claim(cell.dir)
     if claim is None:
         return f"skipped: held by {describe(holder(cell.dir))}"
@@ -377,10 +386,13 @@ def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
         log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_dir / f"{cell.id}.log", "w") as log:
             rc = subprocess.run(cell_command(grid, cell), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                pass_fds=(claim.fd,)).returncode
+                                pass_fds=(claim.fd,), preexec_fn=ignore_scheduler_warning).returncode
         if rc == 0:
             return "ok"
-        lines = (log_dir / f"{cell.id}.log").read_text().strip().splitlines()
+        if rc < 0:  # killed by a signal (cancelled, preempted, timed out): interrupted, resumable, not a failure
+            return f"interrupted: its run was killed by {signal.Signals(-rc).name}"
+        lines = [line for line in (log_dir / f"{cell.id}.log").read_text().strip().splitlines()
+                 if line.strip() and "%|" not in line]   # the last line that is not a progress bar
         status = f"failed: {lines[-1] if lines else f'exit {rc}'}"
         write_json(cell.dir / FAILED_FILE, {"status": status, "log": str(log_dir / f"{cell.id}.log"),
                                             "at": time.strftime("%Y-%m-%d %H:%M:%S")})
@@ -535,22 +547,33 @@ def ended_job(cell: Cell) -> Path | None:
 
 
 def grid_status(grid: Grid) -> pd.DataFrame:
-    """`aura grid --status`: one row per cell, read from the cell folders only (no scheduler is asked)."""
+    """`aura grid --status`: one row per cell, read from the cell folders and, for cells submitted to SLURM, from the
+    scheduler (the `scheduler` column: its state of the cell's newest job). A queued cell whose job the scheduler no
+    longer knows is `lost`; one whose job ended before the cell started is `failed`, named as the scheduler names it."""
+    cells_ = training_cells(grid)
+    jobs = {c.id: scheduler.last_job(c.dir) for c in cells_}
+    said = scheduler.job_states(jobs)
     rows = []
-    for c in training_cells(grid):
-        state = cell_state(c)
-        detail = ""
+    for c in cells_:
+        state, detail, job = cell_state(c), "", jobs[c.id]
+        word = said.get(c.id, "")
         if state == "running":
             detail = describe(holder(c.dir))
         elif state == "failed" and (c.dir / FAILED_FILE).is_file():
             detail = read_json(c.dir / FAILED_FILE)["status"]
         elif state == "failed":
             detail = f"its job ended before the cell started: see {ended_job(c).relative_to(grid.dir)}"
+        elif state == "queued" and word == scheduler.LOST:
+            state, detail = "lost", (f"job {job['job_id']}: the scheduler no longer knows it (neither queued nor in "
+                                     "its accounting); submit the grid again")
+        elif state == "queued" and word in scheduler.ENDED:
+            state, detail = "failed", f"job {job['job_id']} ended ({word}) before the cell started"
         elif state == "queued":
             detail = f"job {read_json(c.dir / QUEUED_FILE).get('job_id')}"
         elif state == "finished" and (c.dir / reuse.REUSED_FILE).is_file():
             detail = f"reused from {read_json(c.dir / reuse.REUSED_FILE)['from']}"
-        rows.append({"cell": c.id, "state": state, "detail": detail, "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)})
+        rows.append({"cell": c.id, "state": state, "scheduler": f"{word} (job {job['job_id']})" if word else "",
+                     "detail": detail, "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)})
     return pd.DataFrame(rows)
 
 
@@ -642,88 +665,3 @@ def render_compare(grid: Grid) -> Path:
     print(f"[grid] compare: {out / '05_compare.html'}; one file to send: {report} "
           f"({report.stat().st_size / 1e6:.1f} MB)", flush=True)
     return out
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# other executors: submitit (SLURM job arrays, or its local executor)
-
-LOCAL_EXECUTOR_KEYS = {"timeout_min", "gpus_per_node", "visible_gpus", "tasks_per_node", "nodes"}
-SLURM_ALIASES = {"timeout_min": "time", "name": "job_name"}  # submitit's generic names → SlurmExecutor's
-
-
-def executor_parameters(options: list[str], executor: str) -> tuple[dict, list[str]]:
-    """--slurm key=value → (the executor's parameters, keys the local executor ignores). Keys are SlurmExecutor's
-    (partition, gpus_per_node, cpus_per_task, mem, time, array_parallelism, account, qos, …; a slurm_ prefix is
-    dropped), plus submitit's generic timeout_min, mem_gb and name."""
-    params, ignored = {}, []
-    for item in options:
-        if "=" not in item:
-            raise ParamError(f"--slurm {item!r}: expected key=value")
-        key, value = item.split("=", 1)
-        key, value = key.strip().removeprefix("slurm_"), yaml.safe_load(value)
-        if executor == "slurm":
-            if key == "mem_gb":
-                key, value = "mem", f"{value}GB"
-            params[SLURM_ALIASES.get(key, key)] = value
-        elif key in LOCAL_EXECUTOR_KEYS:
-            params[key] = value
-        else:
-            ignored.append(key)
-    return params, ignored
-
-
-def run_cell_job(grid_path: str, root: str, cell_id: str) -> str:
-    """One array task: the cell named cell_id of the grid, claimed and run on the whole task's cores."""
-    grid = load_grid(grid_path, root)
-    cell = next(c for c in training_cells(grid) if c.id == cell_id)
-    return run_cell(grid, cell, os.cpu_count() or 1, grid.dir / "logs")
-
-
-def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wait: bool = True,
-                shard_spec: str | None = None) -> pd.DataFrame | None:
-    """Submit one job-array task per pending cell through submitit (executor "slurm", or "local": submitit's local
-    executor, the same code path without a cluster). wait=False returns once submitted (`--status` then follows it
-    from the cell folders)."""
-    import submitit
-    todo = [c for c in shard(training_cells(grid), shard_spec) if cell_state(c) in ("pending", "failed", "interrupted")]
-    for c in todo:
-        keys = stale_keys(grid, c)
-        if keys:
-            raise ParamError(f"{c.dir}: ran with other params than {grid.path} gives now ({', '.join(keys)}); move "
-                             f"the folder away or give the grid another name")
-    print(f"[grid] {grid.name}: submitting {len(todo)} cell(s) to the {executor} executor", flush=True)
-    if not todo:
-        return finish_grid(grid, {}) if wait else None
-    submitted = time.strftime("%Y-%m-%d %H:%M:%S")
-    for c in todo:  # written before submission: a task that starts at once removes it when it claims the cell
-        write_json(c.dir / QUEUED_FILE, {"job_id": None, "executor": executor, "submitted": submitted})
-    params, ignored = executor_parameters(options or [], executor)
-    if ignored:
-        print(f"[grid] the local executor ignores: {', '.join(ignored)}", flush=True)
-    folder = grid.dir / "submitit" / "%j"
-    if executor == "slurm":
-        ex = submitit.SlurmExecutor(folder=folder)
-        ex.update_parameters(**{"job_name": f"aura-{grid.name}", "time": 24 * 60, **params})
-    else:
-        ex = submitit.LocalExecutor(folder=folder)
-        ex.update_parameters(**{"timeout_min": 24 * 60, **params})
-    jobs = ex.map_array(run_cell_job, [str(grid.path.resolve())] * len(todo), [str(grid.root.resolve())] * len(todo),
-                        [c.id for c in todo])
-    for c, job in zip(todo, jobs):
-        queued = c.dir / QUEUED_FILE
-        try:  # the job id, unless the task has started (and removed the file) already
-            write_json(queued, {**read_json(queued), "job_id": job.job_id})
-        except FileNotFoundError:
-            pass
-        print(f"[grid] {c.id}: queued as job {job.job_id}", flush=True)
-    if not wait:
-        return None
-    status = {}
-    for c, job in zip(todo, jobs):
-        try:
-            status[c.id] = job.result()
-        except Exception as e:  # the task itself died (timeout, node failure): its log is in the submitit folder
-            status[c.id] = f"failed: job {job.job_id}: {type(e).__name__}: {str(e).strip().splitlines()[-1][:200]}"
-            write_json(c.dir / FAILED_FILE, {"status": status[c.id], "at": time.strftime("%Y-%m-%d %H:%M:%S")})
-        print(f"[grid] {c.id}: {status[c.id]}", flush=True)
-    return finish_grid(grid, status)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -160,3 +163,27 @@ def run_mini(data: Path, encoder: str, folder: Path, **over):
 def mini_run(fixture_data, tiny_encoder, tmp_path):
     """run_mini on this test's fixture data; call it with param overrides."""
     return lambda **over: run_mini(fixture_data, tiny_encoder, tmp_path, **over)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node SLURM cluster (munge, MariaDB, slurmdbd, slurmctld, slurmd: tests/slurm/cluster.sh) for the
+    whole test run, with SLURM_CONF pointing at it; skipped with the script's reason where it cannot start."""
+    folder = Path(tempfile.mkdtemp(prefix="aura-slurm-"))
+    script = REPO / "tests" / "slurm" / "cluster.sh"
+    started = subprocess.run(["bash", str(script), "start", str(folder)], capture_output=True, text=True, timeout=900)
+    if started.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = (started.stderr.strip().splitlines() or [f"exit {started.returncode}"])[-1]
+        pytest.skip(f"no SLURM cluster: {reason}")
+    before = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(folder / "slurm.conf")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["bash", str(script), "stop", str(folder)], capture_output=True, timeout=300)
+        if before is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = before
+        shutil.rmtree(folder, ignore_errors=True)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from aura_core import cell_claim
+from aura_core import executors as E
 from aura_core import grid as G
 from aura_core.runner import NOTEBOOKS
 from aura_core.checkpoints import prune
@@ -53,19 +54,19 @@ def test_a_claim_is_exclusive_and_dies_with_its_process(tmp_path):
 def test_executor_options_map_to_submitit_parameters():
     options = ["partition=gpu", "gpus_per_node=1", "timeout_min=240", "array_parallelism=8", "slurm_account=nlp",
                "mem_gb=32"]
-    assert G.executor_parameters(options, "slurm") == ({"partition": "gpu", "gpus_per_node": 1, "time": 240,
+    assert E.executor_parameters(options, "slurm") == ({"partition": "gpu", "gpus_per_node": 1, "time": 240,
                                                         "array_parallelism": 8, "account": "nlp", "mem": "32GB"}, [])
-    assert G.executor_parameters(options, "local") == ({"gpus_per_node": 1, "timeout_min": 240},
+    assert E.executor_parameters(options, "local") == ({"gpus_per_node": 1, "timeout_min": 240},
                                                        ["partition", "array_parallelism", "account", "mem_gb"])
     from submitit.slurm.slurm import SlurmExecutor, _make_sbatch_string
-    params = G.executor_parameters(options, "slurm")[0]
+    params = E.executor_parameters(options, "slurm")[0]
     assert set(params) <= SlurmExecutor._valid_parameters()       # SlurmExecutor's own names (no SLURM here)
     sbatch = _make_sbatch_string(command="x", folder="/tmp/f", map_count=20, **params)   # what the job array asks for
     for line in ("--partition=gpu", "--gpus-per-node=1", "--time=240", "--array=0-19%8", "--account=nlp",
                  "--mem=32GB"):
         assert f"#SBATCH {line}\n" in sbatch, sbatch
     with pytest.raises(G.ParamError, match="--slurm 'partition': expected key=value"):
-        G.executor_parameters(["partition"], "slurm")
+        E.executor_parameters(["partition"], "slurm")
 
 
 def fake_checkpoints(run, selected="checkpoints/best.safetensors"):
