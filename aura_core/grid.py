@@ -563,9 +563,10 @@ def grid_status(grid: Grid) -> pd.DataFrame:
             detail = read_json(c.dir / FAILED_FILE)["status"]
         elif state == "failed":
             detail = f"its job ended before the cell started: see {ended_job(c).relative_to(grid.dir)}"
-        elif state == "queued" and word == scheduler.LOST:
-            state, detail = "lost", (f"job {job['job_id']}: the scheduler no longer knows it (neither queued nor in "
-                                     "its accounting); submit the grid again")
+        elif state == "queued" and word in (scheduler.LOST, scheduler.GONE):
+            state, detail = "lost", (f"job {job['job_id']}: the scheduler no longer knows it (not queued, "
+                                     + ("not in its accounting" if word == scheduler.LOST else "no accounting to ask")
+                                     + "); submit the grid again")
         elif state == "queued" and word in scheduler.ENDED:
             state, detail = "failed", f"job {job['job_id']} ended ({word}) before the cell started"
         elif state == "queued":

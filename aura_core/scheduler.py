@@ -19,6 +19,7 @@ JOBS_FILE = "jobs.json"   # in a cell folder: every job it was given, oldest fir
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "PREEMPTED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
          "DEADLINE", "REVOKED"}
 LOST = "lost"             # a job the scheduler no longer knows (neither queued nor in its accounting)
+GONE = "gone"             # not in the queue, and no accounting (sacct) to say how it ended
 
 
 def record_job(cell_dir: Path, job_id: str, executor: str, submitted: str) -> None:
@@ -51,37 +52,39 @@ def state_word(state: str) -> str:
     return state.split()[0].rstrip("+") if state.strip() else ""
 
 
-def slurm_states(job_ids: list[str]) -> dict[str, str] | None:
-    """{job id: SLURM state} for the ids SLURM knows (array tasks as '<job>_<task>'); None when SLURM cannot be asked
-    at all (no squeue, or its controller does not answer). squeue's word wins for live jobs; sacct adds ended ones."""
+def slurm_states(job_ids: list[str]) -> tuple[dict[str, str], bool] | None:
+    """({job id: SLURM state} for the ids SLURM knows (array tasks as '<job>_<task>'), whether accounting answered);
+    None when SLURM cannot be asked at all (no squeue, or its controller does not answer). squeue's word wins for
+    live jobs; sacct adds ended ones."""
     ids = sorted({str(j) for j in job_ids if j})
     queue = _run(["squeue", "-h", "-r", "-o", "%i|%T"])
     if queue is None:
         return None
     states: dict[str, str] = {}
-    if ids:
-        accounting = _run(["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "--format=JobID,State"])
-        for line in (accounting or "").splitlines():
-            job, _, state = line.partition("|")
-            if job in ids:
-                states[job] = state_word(state)
+    accounting = _run(["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "--format=JobID,State"]) if ids else ""
+    for line in (accounting or "").splitlines():
+        job, _, state = line.partition("|")
+        if job in ids:
+            states[job] = state_word(state)
     for line in queue.splitlines():
         job, _, state = line.partition("|")
         if job in ids:
             states[job] = state_word(state)
-    return states
+    return states, accounting is not None
 
 
 def job_states(cells_jobs: dict[str, dict | None]) -> dict[str, str]:
-    """{cell id: the scheduler's state of its newest job} for the cells given a SLURM job: LOST where SLURM answers
-    but knows nothing of the job. Cells of other executors, or when SLURM cannot be asked, are left out."""
+    """{cell id: the scheduler's state of its newest job} for the cells given a SLURM job. A job SLURM does not know
+    is LOST where accounting answers (it forgot the job), GONE where only the queue could be asked (it has left the
+    queue, how is unknown). Cells of other executors, or when SLURM cannot be asked, are left out."""
     slurm = {cell: job for cell, job in cells_jobs.items() if job and job.get("executor") == "slurm"}
     if not slurm:
         return {}
-    states = slurm_states([job["job_id"] for job in slurm.values()])
-    if states is None:
+    answer = slurm_states([job["job_id"] for job in slurm.values()])
+    if answer is None:
         return {}
-    return {cell: states.get(job["job_id"], LOST) for cell, job in slurm.items()}
+    states, accounting = answer
+    return {cell: states.get(job["job_id"], LOST if accounting else GONE) for cell, job in slurm.items()}
 
 
 def wait_until_known(job_ids: list[str], timeout_s: float = 30) -> None:
@@ -89,7 +92,7 @@ def wait_until_known(job_ids: list[str], timeout_s: float = 30) -> None:
     --status right after a submission does not call a job lost."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        states = slurm_states(job_ids)
-        if states is None or all(j in states for j in job_ids):
+        answer = slurm_states(job_ids)
+        if answer is None or all(j in answer[0] for j in job_ids):
             return
         time.sleep(0.5)

@@ -203,3 +203,50 @@ def test_submitit_local_executor_runs_the_grid_and_status_follows_it(tmp_path, f
     out = done.communicate(timeout=600)[0]
     assert done.returncode == 0 and "submitting 0 cell(s)" in out, out
     assert (tmp_path / "out/tg/compare/report.html").is_file()
+
+
+def fake_slurm(bin_dir, queue: str, accounting: str | None):
+    """squeue and sacct stand-ins on PATH printing what the real ones print (-h -r -o '%i|%T'; -n -P -X JobID,State);
+    accounting None: sacct fails as it does without slurmdbd."""
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text(f"#!/bin/sh\nprintf '{queue}'\n")
+    (bin_dir / "sacct").write_text("#!/bin/sh\n" + (f"printf '{accounting}'\n" if accounting is not None else
+                                                    "echo 'sacct: error: accounting storage is disabled' >&2; exit 1\n"))
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+
+
+@pytest.mark.parametrize("accounting, expected", [
+    ("7_0|COMPLETED\n7_1|CANCELLED by 0\n7_2|TIMEOUT\n8|OUT_OF_MEMORY\n",
+     {"a": "COMPLETED", "b": "CANCELLED", "c": "TIMEOUT", "d": "OUT_OF_MEMORY", "e": "RUNNING", "f": "lost"}),
+    (None, {"a": "gone", "b": "gone", "c": "gone", "d": "gone", "e": "RUNNING", "f": "gone"}),   # squeue alone
+])
+def test_job_states_read_squeue_and_sacct_and_call_unknown_jobs_lost(tmp_path, monkeypatch, accounting, expected):
+    from aura_core import scheduler
+    fake_slurm(tmp_path / "bin", "9_0|RUNNING\n", accounting)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    jobs = {cell: {"job_id": job, "executor": "slurm"} for cell, job in
+            zip("abcdef", ["7_0", "7_1", "7_2", "8", "9_0", "10_3"])}
+    jobs["g"] = {"job_id": "3", "executor": "local"}                         # not SLURM's: not asked
+    assert scheduler.job_states(jobs | {"h": None}) == expected
+
+
+def test_status_shows_the_schedulers_word_and_a_lost_queued_cell(tmp_path, fixture_data, tiny_encoder, monkeypatch):
+    from aura_core import scheduler
+    fake_slurm(tmp_path / "bin", "", "5_0|CANCELLED by 0\n5_1|FAILED\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    g = G.load_grid(grid_file(tmp_path, fixture_data, tiny_encoder, TWO + [{"label": "c", "set": {"seed": 1}}]),
+                    tmp_path / "out")
+    interrupted, queued_failed, lost = G.cells(g)
+    for cell, job in ((interrupted, "5_0"), (queued_failed, "5_1"), (lost, "5_2")):
+        cell.dir.mkdir(parents=True)
+        scheduler.record_job(cell.dir, job, "slurm", "2026-12-06 10:00:00")
+    (interrupted.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS[:1]}))
+    for cell, job in ((queued_failed, "5_1"), (lost, "5_2")):
+        (cell.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": job, "executor": "slurm"}))
+    status = G.grid_status(g).set_index("cell")
+    assert status.loc[interrupted.id, ["state", "scheduler"]].tolist() == ["interrupted", "CANCELLED (job 5_0)"]
+    assert status.loc[queued_failed.id, ["state", "scheduler"]].tolist() == ["failed", "FAILED (job 5_1)"]
+    assert status.loc[queued_failed.id, "detail"] == "job 5_1 ended (FAILED) before the cell started"
+    assert status.loc[lost.id, ["state", "scheduler"]].tolist() == ["lost", "lost (job 5_2)"]
+    assert "the scheduler no longer knows it" in status.loc[lost.id, "detail"]
