@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("profile", nargs="?")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args(argv)
+    if args.cmd == "grid":
+        actions = [f"--{name.replace('_', '-')}" for name in ("summary", "status", "render", "export", "rescore",
+                                                              "dry_run", "executor") if getattr(args, name)]
+        if len(actions) > 1:
+            g.error(f"{' and '.join(actions)}: one action at a time")
     try:
         if args.cmd == "grid" and args.export:
             from .evidence import export

@@ -250,3 +250,13 @@ def test_status_shows_the_schedulers_word_and_a_lost_queued_cell(tmp_path, fixtu
     assert status.loc[queued_failed.id, "detail"] == "job 5_1 ended (FAILED) before the cell started"
     assert status.loc[lost.id, ["state", "scheduler"]].tolist() == ["lost", "lost (job 5_2)"]
     assert "the scheduler no longer knows it" in status.loc[lost.id, "detail"]
+
+
+@pytest.mark.parametrize("flags", [["--summary", "--status"], ["--render", "--executor", "local"],
+                                   ["--status", "--dry-run"]])
+def test_grid_actions_are_one_at_a_time(flags, capsys):
+    from aura_core.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["grid", "params/grids/unpad_parity.yaml", *flags])
+    assert e.value.code == 2
+    assert "one action at a time" in capsys.readouterr().err
