@@ -174,9 +174,6 @@ class TokenizedRows(Dataset):
     def __getitem__(self, i: int) -> tuple[list[int], dict[str, int]]:
         return self.input_ids[i], {t: int(v[i]) for t, v in self.labels.items()}
 
-    def n_tokens(self) -> int:
-        return int(sum(len(x) for x in self.input_ids))
-
 
 class PadCollator:
     """Pads to the longest row of the batch (not to max_length)."""

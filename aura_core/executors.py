@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from .grid import (QUEUED_FILE, FAILED_FILE, Grid, ParamError, cell_state, finish_grid, grid_status, load_grid,
-                   run_cell, shard, stale_keys, training_cells)
+                   refuse_stale, run_cell, shard, training_cells)
 from .io import read_json, write_json
 from .scheduler import record_job, wait_until_known
 
@@ -88,13 +88,10 @@ def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wai
     "slurm", or "local": submitit's local executor, the same code path without a cluster). wait=False returns once
     submitted (`--status` then follows it from the cell folders and the scheduler)."""
     import submitit
+    mine = shard(training_cells(grid), shard_spec)
+    refuse_stale(grid, mine)   # finished cells too: the grid view would show their numbers under the wrong params
     states = grid_status(grid).set_index("cell")["state"]
-    todo = [c for c in shard(training_cells(grid), shard_spec) if states[c.id] in RESUBMIT]
-    for c in todo:
-        keys = stale_keys(grid, c)
-        if keys:
-            raise ParamError(f"{c.dir}: ran with other params than {grid.path} gives now ({', '.join(keys)}); move "
-                             f"the folder away or give the grid another name")
+    todo = [c for c in mine if states[c.id] in RESUBMIT]
     print(f"[grid] {grid.name}: submitting {len(todo)} cell(s) to the {executor} executor", flush=True)
     if not todo:
         return finish_grid(grid, {}) if wait else None

@@ -331,6 +331,16 @@ def stale_keys(grid: Grid, cell: Cell) -> list[str]:
             if k not in reuse.NAMING_KEYS]
 
 
+def refuse_stale(grid: Grid, cells_: list[Cell], why: str = "") -> None:
+    """Never skip, resume, submit or re-score a cell that ran under other params than the grid file gives now: its
+    numbers would be mislabelled. One ParamError naming the folder and the keys."""
+    for c in cells_:
+        keys = stale_keys(grid, c)
+        if keys:
+            raise ParamError(f"{c.dir}: ran with other params than {grid.path} gives now ({', '.join(keys)}){why}; "
+                             f"move the folder away or give the grid another name")
+
+
 def run_overrides(grid: Grid, cell: Cell) -> dict:
     """What a cell's `aura run` sets over the grid's profile. Unless the profile or config says otherwise, grid cells
     keep only their selected weights once finished (keep_checkpoints: selected), and a training that no view of the
@@ -420,11 +430,7 @@ def longest_first(grid: Grid, pending: list[Cell]) -> list[Cell]:
 
 def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: bool = False) -> pd.DataFrame:
     todo = shard(training_cells(grid), shard_spec)
-    for c in todo:  # never skip or resume a cell that ran under other params: its numbers would be mislabelled
-        keys = stale_keys(grid, c)
-        if keys:
-            raise ParamError(f"{c.dir}: ran with other params than {grid.path} gives now ({', '.join(keys)}); move "
-                             f"the folder away or give the grid another name")
+    refuse_stale(grid, todo)
     status = {}
     pending = []
     for c in todo:

@@ -14,7 +14,6 @@ import functools
 import itertools
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import epoch_predictions as E
@@ -58,10 +57,6 @@ def _memoized(score):
             cache[key] = score(run_dir, p, choice)
         return copy.deepcopy(cache[key])
     return once
-
-
-def _emotion_pred(df: pd.DataFrame) -> np.ndarray | None:
-    return df["emotion_pred"].to_numpy() if "emotion_pred" in df else None
 
 
 def _check_scored(run_dir: Path, epoch: int, q: Params) -> None:

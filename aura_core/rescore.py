@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data import resolve_data_dir
-from .grid import finished, render_compare, shard, stale_keys, summarize, training_cells
+from .grid import finished, refuse_stale, render_compare, shard, summarize, training_cells
 from .io import read_json, update_json, write_json
 from .model import check_encoder
 from .params import EVALUATION_ONLY, ParamError, Params, changed_keys, dump, load, to_dict, training_changes
@@ -143,11 +143,7 @@ def rescore_grid(grid, shard_spec: str | None = None, notebooks_dir: str | Path 
     """`aura grid --rescore`: every finished cell of the shard re-scored on the tiers the grid's params declare now;
     then the summary and, when every cell has finished, the grid view are rendered again."""
     todo = shard(training_cells(grid), shard_spec)
-    for c in todo:
-        keys = stale_keys(grid, c)
-        if keys:
-            raise ParamError(f"{c.dir}: ran with other params than {grid.path} gives now ({', '.join(keys)}): a "
-                             f"re-score cannot absorb that; move the folder away or give the grid another name")
+    refuse_stale(grid, todo, ": a re-score cannot absorb that")
     status = {}
     for c in todo:
         if not finished(c):

@@ -212,6 +212,13 @@ def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path):
     (cell.dir / "params.yaml").write_text(yaml.safe_dump({**to_dict(load(g.base, cell.overrides)), "epochs": 7}))
     with pytest.raises(ParamError, match=f"{cell.id}: ran with other params .* \\(epochs\\); move the folder away"):
         G.run_grid(g, dry_run=True)
+    from aura_core.executors import submit_grid
+    from aura_core.rescore import rescore_grid
+    with pytest.raises(ParamError, match=f"{cell.id}: ran with other params .* \\(epochs\\); move the folder away"):
+        submit_grid(g, "local", wait=False)                     # refused before anything is submitted
+    assert not list(g.dir.glob("*/queued.json"))
+    with pytest.raises(ParamError, match="\\(epochs\\): a re-score cannot absorb that; move the folder away"):
+        rescore_grid(g)
     (cell.dir / "params.yaml").write_text(yaml.safe_dump(to_dict(load(g.base, cell.overrides))))
     assert G.run_grid(g, dry_run=True).set_index("cell").loc[cell.id, "status"] == "finished"
 
