@@ -95,7 +95,10 @@ def main() -> None:
         ["config", "seed"])
     means = times.groupby("config", sort=False)[["five notebooks (min)", "02_train (min)",
                                                  "samples/s (training)"]].mean()
-    lines += ["## Time per cell (one cell at a time on the whole machine: what `make report` runs)", "",
+    lines += ["## Time per cell, as the grid ran it", "",
+              "Not an idle-machine timing: the cells ran two at a time or beside other work on the same two cores "
+              "(runs.jsonl in the grid folder has each invocation). `python benchmarks/report_time.py` measures "
+              "`make report` before and after on an idle machine.", "",
               times.round(2).to_markdown(index=False), "", "Means:", "", means.round(2).to_markdown(), ""]
     for ref, on in PAIRS:
         if {ref, on} <= set(means.index):

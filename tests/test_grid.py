@@ -205,7 +205,12 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
     assert compare_params["claims"] == str(REPO / "params" / "claims.yaml")  # the grid's claims, re-rendered
 
 
-def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path):
+def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path, monkeypatch):
+    import submitit
+
+    def no_submission(*a, **k):
+        raise AssertionError("submitted although a cell is stale")
+    monkeypatch.setattr(submitit, "LocalExecutor", no_submission)
     g = G.load_grid(grid_file(tmp_path), tmp_path)
     cell = G.cells(g)[0]
     fake_finished(cell)
