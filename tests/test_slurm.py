@@ -111,11 +111,11 @@ def cluster(slurm_cluster, tmp_path_factory, tiny_encoder):
                     for cell, cmd in (("paired__seed5", ["scontrol", "requeue"]), ("paired__seed6", ["scancel"]))]
     for t in interrupters:
         t.start()
-    twice = [aura_grid(root, "ref", "--executor", "slurm", "--no-wait", *ONE_CORE) for _ in range(2)]
-    submitted["ref"] = [run(p) for p in twice]
-    submitted["bad"] = run(aura_grid(root, "bad", "--executor", "slurm", "--no-wait", *ONE_CORE))
-    submitted["slow"] = run(aura_grid(root, "slow", "--executor", "slurm", "--no-wait", "--slurm", "cpus_per_task=1",
-                                      "--slurm", "timeout_min=1"))
+    later = {"ref": [aura_grid(root, "ref", "--executor", "slurm", "--no-wait", *ONE_CORE) for _ in range(2)],
+             "bad": aura_grid(root, "bad", "--executor", "slurm", "--no-wait", *ONE_CORE),
+             "slow": aura_grid(root, "slow", "--executor", "slurm", "--no-wait", *ONE_CORE, "--slurm", "timeout_min=1")}
+    submitted |= {name: [run(p) for p in procs] if isinstance(procs, list) else run(procs)
+                  for name, procs in later.items()}
     return SimpleNamespace(root=root, out=root / "out", submitted=submitted, interrupted=interrupted,
                            interrupters=interrupters)
 
