@@ -92,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             dest = export(load_grid(args.grid, args.root), args.export)
             print(f"[grid] evidence: {dest} (manifest {dest / 'EVIDENCE.json'})")
             return 0
-        if args.cmd == "grid" and (args.summary or args.render or args.status):
+        if args.cmd == "grid" and not args.dry_run:
             from .evidence import restore
             from .grid import load_grid
-            restore(load_grid(args.grid, args.root).dir)   # shipped evidence (CSV.gz) inflated where it is
+            # shipped evidence (CSV.gz) inflated where it is: a grid continued from it renders from its cells too
+            restore(load_grid(args.grid, args.root).dir)
         if args.cmd == "grid" and args.summary:
             from .answers import markdown_summary
             from .grid import load_grid
