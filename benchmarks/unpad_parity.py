@@ -20,7 +20,21 @@ from aura_core.compare import run_scores
 from aura_core.io import read_json
 from aura_core.stats import paired_seed_equivalence
 
-MEASURES = ("L1", "L2", "L3", "ΔF1", "emotion")
+MEASURES = ("L1", "L2", "L3", "ΔF1", "emotion", "L1 AUC", "L2 AUC", "L3 AUC")
+
+
+def scores(metrics: dict) -> dict:
+    """run_scores' macro-F1s, plus each level's ROC-AUC: the threshold-free check where a level's F1 sits at the
+    all-negative floor (the cpu profile flags under 1% of L2/L3 rows, so their F1 barely moves whatever changes)."""
+    out = run_scores(metrics)
+    for e in metrics.get("stress", {}).get("tiers", {}).values():
+        if e.get("available") and e.get("level") in ("L1", "L2", "L3"):
+            out[f"{e['level']} AUC"] = e["metrics"].get("roc_auc")
+    return out
+
+
+def p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def arm_cells(grid: G.Grid, label: str) -> dict[int, G.Cell]:
@@ -35,11 +49,12 @@ def parity_table(grid: G.Grid, a: str = "padded", b: str = "unpadded") -> pd.Dat
     seeds = sorted(s for s in set(ca) & set(cb) if G.finished(ca[s]) and G.finished(cb[s]))
     if len(seeds) < 2:
         raise SystemExit(f"{grid.dir}: {len(seeds)} seed(s) finished in both arms; parity needs ≥ 2")
-    sa = {s: run_scores(read_json(ca[s].dir / "metrics.json")) for s in seeds}
-    sb = {s: run_scores(read_json(cb[s].dir / "metrics.json")) for s in seeds}
+    sa = {s: scores(read_json(ca[s].dir / "metrics.json")) for s in seeds}
+    sb = {s: scores(read_json(cb[s].dir / "metrics.json")) for s in seeds}
     rows = []
     for m in MEASURES:
-        va, vb = np.array([sa[s][m] for s in seeds], float), np.array([sb[s][m] for s in seeds], float)
+        va = np.array([sa[s].get(m) for s in seeds], float)
+        vb = np.array([sb[s].get(m) for s in seeds], float)
         if not (np.isfinite(va).all() and np.isfinite(vb).all()):
             continue
         margin = float(va.std(ddof=1))
@@ -50,8 +65,20 @@ def parity_table(grid: G.Grid, a: str = "padded", b: str = "unpadded") -> pd.Dat
         rows.append({"measure": m, f"{a} mean ± sd": f"{va.mean():.4f} ± {va.std(ddof=1):.4f}",
                      f"{b} mean ± sd": f"{vb.mean():.4f} ± {vb.std(ddof=1):.4f}",
                      "paired diff": round(r["mean_diff"], 4), "90% CI": f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]",
-                     "margin (seed sd)": round(margin, 4), "p (TOST)": round(r["p_tost"], 3), "verdict": verdict})
+                     "margin (seed sd)": round(margin, 4), "p (TOST)": p_text(r["p_tost"]), "verdict": verdict})
     return pd.DataFrame(rows), seeds
+
+
+def flag_rates(grid: G.Grid) -> dict[str, tuple[float, float]]:
+    """{level: (mean predicted positive rate, true positive rate)} over the grid's finished cells."""
+    rates: dict[str, list] = {}
+    for c in G.training_cells(grid):
+        if not G.finished(c):
+            continue
+        for e in read_json(c.dir / "metrics.json").get("stress", {}).get("tiers", {}).values():
+            if e.get("available") and e.get("level") in ("L1", "L2", "L3"):
+                rates.setdefault(e["level"], []).append((e["metrics"]["pred_pos_rate"], e["metrics"]["true_pos_rate"]))
+    return {lv: tuple(np.mean(v, axis=0)) for lv, v in sorted(rates.items())}
 
 
 def time_table(grid: G.Grid, a: str = "padded", b: str = "unpadded") -> pd.DataFrame:
@@ -87,6 +114,11 @@ def main() -> None:
              "90% Student t interval; equivalence = the interval inside ± one seed sd of the reference arm (TOST, "
              "α = 0.05 per side). With 3 seeds the interval is wide: 'not shown equivalent' means the evidence is too "
              "thin to call the two equal, not that they differ.", ""]
+    flagged = flag_rates(grid)
+    lines += ["Share of each level's rows the cells flag toxic (mean over every finished cell; the rows' true rate "
+              "beside it): " + "; ".join(f"{lv} {r:.1%} (true {t:.1%})" for lv, (r, t) in flagged.items()) + ". A "
+              "level flagged near 0% sits at the all-negative floor of macro-F1, where its F1 barely moves whatever "
+              "changes: its AUC row is the check that carries information there.", ""]
     for ref, on in PAIRS:
         if {ref, on} <= labels:
             parity, seeds = parity_table(grid, ref, on)
