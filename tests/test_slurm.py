@@ -94,13 +94,14 @@ def scores(cell_dir):
 def cluster(slurm_cluster, tmp_path_factory, tiny_encoder):
     """Four grids submitted to the cluster at once (--no-wait): `a` (2 configs × 2 seeds, deterministic), `ref` (the
     same paired cells, submitted twice at the same moment: the uninterrupted reference), `bad` (a cell whose data
-    folder does not exist) and `slow` (a long cell under a one-minute limit)."""
+    folder does not exist) and `slow` (a cell of ≈ 2 min alone on the machine — 1,500 tiny epochs — under a
+    one-minute limit, which SLURM enforces 60–90 s in)."""
     root = tmp_path_factory.mktemp("slurm_grids")
     write_tiny_base(root / "base.yaml", make_fixture_data(root / "data"), tiny_encoder, deterministic=True,
                     checkpoint_every=1, epochs=2)
     grids = {"a": ([5, 6], TWO), "ref": ([5, 6], TWO[:1]),
              "bad": ([7], [{"label": "broken", "set": {"data_dir": str(root / "no_data_here")}}]),
-             "slow": ([9], [{"label": "long", "set": {"epochs": 150}}])}
+             "slow": ([9], [{"label": "long", "set": {"epochs": 1500}}])}
     for name, (seeds, configs) in grids.items():
         (root / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "base": "base.yaml", "seeds": seeds,
                                                            "baseline": configs[0]["label"], "configs": configs}))
