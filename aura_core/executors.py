@@ -38,7 +38,8 @@ def executor_parameters(options: list[str], executor: str) -> tuple[dict, list[s
         if "=" not in item:
             raise ParamError(f"--slurm {item!r}: expected key=value")
         key, value = item.split("=", 1)
-        key, value = key.strip().removeprefix("slurm_"), yaml.safe_load(value)
+        # "1:30:00" stays a string: YAML 1.1 would read it as a base-60 integer (5400), SLURM as 5400 minutes
+        key, value = key.strip().removeprefix("slurm_"), value.strip() if ":" in value else yaml.safe_load(value)
         if executor == "slurm":
             if key == "mem_gb":
                 key, value = "mem", f"{value}GB"

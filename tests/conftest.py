@@ -181,6 +181,9 @@ def slurm_cluster():
     try:
         yield folder
     finally:
+        timeline = subprocess.run(["sacct", "-a", "-X", "-P", "-S", "2000-01-01", "--format=JobID,JobName%30,Submit,Start,"
+                                   "End,Elapsed,State"], capture_output=True, text=True)
+        (Path(tempfile.gettempdir()) / "aura-slurm-last-sacct.txt").write_text(timeline.stdout + timeline.stderr)
         subprocess.run(["bash", str(script), "stop", str(folder)], capture_output=True, timeout=300)
         if before is None:
             os.environ.pop("SLURM_CONF", None)

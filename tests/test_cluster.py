@@ -65,6 +65,9 @@ def test_executor_options_map_to_submitit_parameters():
     for line in ("--partition=gpu", "--gpus-per-node=1", "--time=240", "--array=0-19%8", "--account=nlp",
                  "--mem=32GB"):
         assert f"#SBATCH {line}\n" in sbatch, sbatch
+    for spelled in ("1:30:00", "0:30", "2-00:00:00"):   # SLURM's time formats reach sbatch as written, not base 60
+        params = E.executor_parameters([f"time={spelled}"], "slurm")[0]
+        assert f"#SBATCH --time={spelled}\n" in _make_sbatch_string(command="x", folder="/tmp/f", **params)
     with pytest.raises(G.ParamError, match="--slurm 'partition': expected key=value"):
         E.executor_parameters(["partition"], "slurm")
 
