@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from .data import DataError
-from .model import EncoderError
+from .errors import EncoderError
 from .params import ParamError, load, schema
 
 

@@ -13,6 +13,7 @@ cannot finish inside the limit would loop): it trains on until the scheduler sto
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -38,8 +39,11 @@ def executor_parameters(options: list[str], executor: str) -> tuple[dict, list[s
         if "=" not in item:
             raise ParamError(f"--slurm {item!r}: expected key=value")
         key, value = item.split("=", 1)
-        # "1:30:00" stays a string: YAML 1.1 would read it as a base-60 integer (5400), SLURM as 5400 minutes
-        key, value = key.strip().removeprefix("slurm_"), value.strip() if ":" in value else yaml.safe_load(value)
+        key = key.strip().removeprefix("slurm_")
+        if key in ("time", "timeout_min"):   # not YAML: it reads "1:30:00" as a base-60 integer (5400)
+            key, value = "timeout_min", slurm_minutes(value, item)
+        else:
+            value = yaml.safe_load(value)
         if executor == "slurm":
             if key == "mem_gb":
                 key, value = "mem", f"{value}GB"
@@ -49,6 +53,26 @@ def executor_parameters(options: list[str], executor: str) -> tuple[dict, list[s
         else:
             ignored.append(key)
     return params, ignored
+
+
+def slurm_minutes(spelled: str, item: str) -> int:
+    """A time limit in whole minutes (rounded up), from any of SLURM's forms: minutes, minutes:seconds,
+    hours:minutes:seconds, days-hours, days-hours:minutes, days-hours:minutes:seconds. submitit wants minutes: it
+    computes when the task times out from them."""
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", spelled.strip())
+    if not m:
+        raise ParamError(f"--slurm {item!r}: not a SLURM time limit (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS)")
+    days, a, b, c = (int(x) if x else None for x in m.groups())
+    if days is not None:       # days-hours[:minutes[:seconds]]
+        hours, minutes, seconds = a, b or 0, c or 0
+    elif c is not None:        # hours:minutes:seconds
+        hours, minutes, seconds = a, b, c
+    else:                      # minutes[:seconds]
+        hours, minutes, seconds = 0, a, b or 0
+    total = ((days or 0) * 24 + hours) * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ParamError(f"--slurm {item!r}: a time limit must be longer than zero")
+    return -(-total // 60)
 
 
 def let_the_scheduler_stop_a_timed_out_task() -> None:

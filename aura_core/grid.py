@@ -39,9 +39,7 @@ from . import epoch_predictions, reuse, scheduler
 from .cell_claim import describe, holder, is_held, try_claim
 from .compare import run_scores
 from .io import atomic_write_text, read_json, write_json
-from .params import ParamError, dump, load, read_profile, to_dict, training_changes
-from .post_training import KEYS as POST_TRAINING_KEYS
-from .post_training import view_metrics
+from .params import POST_TRAINING_KEYS, ParamError, dump, load, read_profile, to_dict, training_changes
 from .runner import KERNEL_ARGS, default_notebooks_dir, export_html
 from .single_report import write_grid_report
 
@@ -313,6 +311,7 @@ def cell_metrics(cell: Cell) -> dict:
     """The cell's metrics.json, or for a view, the metrics its training gives under its post-training choice."""
     if not cell.is_view:
         return read_json(cell.dir / "metrics.json")
+    from .post_training import view_metrics   # torch and transformers: not for `--status`
     return view_metrics(cell.dir, load(cell.dir / "params.yaml"), cell.choice)
 
 

@@ -10,13 +10,10 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from . import unpad
+from .errors import EncoderError  # noqa: F401  (raised here; defined where the CLI can import it cheaply)
 
 TASK_CLASSES = {"toxicity": 2, "emotion": 7}
 TOXICITY_HEADS = {"softmax": 2, "sigmoid": 1}  # two-class softmax (the seed's) or one logit with a sigmoid
-
-
-class EncoderError(ValueError):
-    """The encoder name or folder does not hold a usable transformers model."""
 
 
 def resolve_encoder(name: str) -> str:

@@ -403,6 +403,11 @@ EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows"
                    "toxic_output", "learned_weight")
 
 
+# keys a post-training view may change (aura_core/post_training.py): a view re-reads a trained cell's stored
+# predictions under another checkpoint selection, validation split or threshold rule.
+POST_TRAINING_KEYS = ("selection", "validation", "threshold")
+
+
 # keys that change only how fast a model trains, not its distribution: a cell trained with either value stands (unpad
 # redraws the dropout masks over other shapes; F1 parity is measured in the docs), so a grid does not call it stale.
 SPEED_ONLY = ("unpad",)

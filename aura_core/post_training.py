@@ -20,13 +20,13 @@ from . import epoch_predictions as E
 from .anatomy import run_summary, shortcut_probe, tier_anatomy
 from .evaluate import emotion_scores, toxicity_metrics
 from .io import read_json
-from .params import Params, build
+from .params import POST_TRAINING_KEYS, Params, build
 from .scoring import GOEMOTIONS_TEST
 from .stats import bootstrap_ci, bootstrap_ci_multiclass
 from .tiers import EVAL_SAMPLE_SEED, levels
 from .validation import choose_threshold, selected_epoch, validation_rows
 
-KEYS = ("selection", "validation", "threshold")  # the params a view may change
+KEYS = POST_TRAINING_KEYS  # the params a view may change
 
 
 def with_choice(p: Params, choice: dict) -> Params:

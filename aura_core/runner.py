@@ -8,10 +8,8 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
-from .checkpoints import prune
 from .io import atomic_write_text, read_json, write_json
 from .params import changed_keys, load, to_dict
-from .pipeline import preflight
 from .report import write_index
 from .run_folder import init_run_dir
 from .single_report import _scrub, local_paths, write_run_report
@@ -90,6 +88,8 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     else:
         resume = False
         p = init_run_dir(profile, run_dir, overrides)  # fails on bad params or data dir before any kernel starts
+    from .checkpoints import prune      # torch and transformers, loaded once a run is sure to start: `aura grid
+    from .pipeline import preflight     # --status` and every grid command import this module
     preflight(p, run_dir)
     done = read_json(state_file)["completed"] if resume and state_file.is_file() else []
     timings = read_json(run_dir / "run.json")["notebook_seconds"] if resume and (run_dir / "run.json").is_file() else {}

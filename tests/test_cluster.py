@@ -65,9 +65,14 @@ def test_executor_options_map_to_submitit_parameters():
     for line in ("--partition=gpu", "--gpus-per-node=1", "--time=240", "--array=0-19%8", "--account=nlp",
                  "--mem=32GB"):
         assert f"#SBATCH {line}\n" in sbatch, sbatch
-    for spelled in ("1:30:00", "0:30", "2-00:00:00"):   # SLURM's time formats reach sbatch as written, not base 60
-        params = E.executor_parameters([f"time={spelled}"], "slurm")[0]
-        assert f"#SBATCH --time={spelled}\n" in _make_sbatch_string(command="x", folder="/tmp/f", **params)
+    for spelled, minutes in (("90", 90), ("1:30:00", 90), ("0:30", 1), ("2:01", 3), ("2-00:00:00", 2880),
+                             ("1-2", 1560), ("0-0:45", 45)):   # SLURM's forms, not YAML's base-60 integers
+        for key in ("time", "timeout_min"):
+            assert E.executor_parameters([f"{key}={spelled}"], "slurm")[0] == {"time": minutes}, spelled
+            assert E.executor_parameters([f"{key}={spelled}"], "local")[0] == {"timeout_min": minutes}, spelled
+    for bad in ("1:30pm", "0", "0:00", "soon"):
+        with pytest.raises(G.ParamError, match=f"--slurm 'time={bad}': "):
+            E.executor_parameters([f"time={bad}"], "slurm")
     with pytest.raises(G.ParamError, match="--slurm 'partition': expected key=value"):
         E.executor_parameters(["partition"], "slurm")
 

@@ -1,0 +1,6 @@
+"""Errors the CLI reports as one line, in a module that imports nothing heavy: `aura grid --status` and `aura --help`
+must not wait for torch and transformers to load."""
+
+
+class EncoderError(ValueError):
+    """The encoder name or folder does not hold a usable transformers model."""
