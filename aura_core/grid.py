@@ -568,6 +568,9 @@ def grid_status(grid: Grid) -> pd.DataFrame:
             detail = read_json(c.dir / FAILED_FILE)["status"]
         elif state == "failed":
             detail = f"its job ended before the cell started: see {ended_job(c).relative_to(grid.dir)}"
+        elif state == "interrupted" and word and word not in scheduler.ENDED | {scheduler.LOST, scheduler.GONE}:
+            # stopped mid-run, and its job is back in the queue (preempted and requeued): that job resumes it
+            state, detail = "queued", f"requeued: job {job['job_id']} ({word}) resumes it when it runs"
         elif state == "queued" and word in (scheduler.LOST, scheduler.GONE):
             state, detail = "lost", (f"job {job['job_id']}: the scheduler no longer knows it (not queued, "
                                      + ("not in its accounting" if word == scheduler.LOST else "no accounting to ask")

@@ -241,15 +241,17 @@ def test_job_states_read_squeue_and_sacct_and_call_unknown_jobs_lost(tmp_path, m
 
 def test_status_shows_the_schedulers_word_and_a_lost_queued_cell(tmp_path, fixture_data, tiny_encoder, monkeypatch):
     from aura_core import scheduler
-    fake_slurm(tmp_path / "bin", "", "5_0|CANCELLED by 0\n5_1|FAILED\n")
+    fake_slurm(tmp_path / "bin", "5_3|PENDING\n", "5_0|CANCELLED by 0\n5_1|FAILED\n")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
-    g = G.load_grid(grid_file(tmp_path, fixture_data, tiny_encoder, TWO + [{"label": "c", "set": {"seed": 1}}]),
+    g = G.load_grid(grid_file(tmp_path, fixture_data, tiny_encoder, TWO + [{"label": "c", "set": {"seed": 1}},
+                                                                           {"label": "d", "set": {"seed": 2}}]),
                     tmp_path / "out")
-    interrupted, queued_failed, lost = G.cells(g)
-    for cell, job in ((interrupted, "5_0"), (queued_failed, "5_1"), (lost, "5_2")):
+    interrupted, queued_failed, lost, requeued = G.cells(g)
+    for cell, job in ((interrupted, "5_0"), (queued_failed, "5_1"), (lost, "5_2"), (requeued, "5_3")):
         cell.dir.mkdir(parents=True)
         scheduler.record_job(cell.dir, job, "slurm", "2026-12-06 10:00:00")
-    (interrupted.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS[:1]}))
+    for cell in (interrupted, requeued):   # stopped mid-run: 5_0 cancelled, 5_3 preempted and requeued (pending)
+        (cell.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS[:1]}))
     for cell, job in ((queued_failed, "5_1"), (lost, "5_2")):
         (cell.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": job, "executor": "slurm"}))
     status = G.grid_status(g).set_index("cell")
@@ -258,6 +260,11 @@ def test_status_shows_the_schedulers_word_and_a_lost_queued_cell(tmp_path, fixtu
     assert status.loc[queued_failed.id, "detail"] == "job 5_1 ended (FAILED) before the cell started"
     assert status.loc[lost.id, ["state", "scheduler"]].tolist() == ["lost", "lost (job 5_2)"]
     assert "the scheduler no longer knows it" in status.loc[lost.id, "detail"]
+    # a requeued task will resume its cell: the cell waits for it, and a resubmission leaves it to that task
+    assert status.loc[requeued.id, ["state", "scheduler"]].tolist() == ["queued", "PENDING (job 5_3)"]
+    assert "requeued" in status.loc[requeued.id, "detail"]
+    assert [c for c in status.index if status.loc[c, "state"] in E.RESUBMIT] == [interrupted.id, queued_failed.id,
+                                                                                    lost.id]
 
 
 @pytest.mark.parametrize("flags", [["--summary", "--status"], ["--render", "--executor", "local"],

@@ -18,13 +18,16 @@ packages=(slurm-wlm slurmdbd mariadb-server munge)
 
 cannot() { echo "slurm cluster: $*" >&2; exit 3; }
 
-stop() {
+stop() {  # every daemon at once (the cluster's state is thrown away), then whatever is left after 10 s is killed
   [ -f "$dir/pids" ] || return 0
-  tac "$dir/pids" | while read -r name pid; do
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
+  pids=$(awk '{print $2}' "$dir/pids")
+  kill $pids 2>/dev/null || true
+  for _ in $(seq 100); do
+    alive=$(for pid in $pids; do ! kill -0 "$pid" 2>/dev/null || echo "$pid"; done)
+    [ -z "$alive" ] && break
+    sleep 0.1
   done
+  [ -z "$alive" ] || kill -9 $alive 2>/dev/null || true
   rm -f "$dir/pids"
 }
 
