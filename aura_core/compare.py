@@ -7,6 +7,7 @@ import pandas as pd
 import yaml
 
 from .io import read_json
+from .results import DELTA, LEVELS, delta_f1
 
 
 def load_claims(path: str | Path) -> dict:
@@ -48,10 +49,9 @@ def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None)
         rows.append({"level": level, "dataset": dataset, "Partner A (claimed)": c["partner_a"],
                      "Partner B (reproduced)": c["partner_b"], "this run": ours.get(level), "note": notes.get(level, "")})
     tiers = {r["level"]: r for r in rows}
-    if "L1" in tiers and "L3" in tiers:
+    if all(level in tiers for level in DELTA):
         def delta(col):
-            a, b = tiers["L1"][col], tiers["L3"][col]
-            return None if a is None or b is None else a - b
+            return delta_f1({level: tiers[level][col] for level in DELTA})
         rows.append({"level": "ΔF1", "dataset": "L1 − L3", "Partner A (claimed)": delta("Partner A (claimed)"),
                      "Partner B (reproduced)": delta("Partner B (reproduced)"), "this run": delta("this run"),
                      "note": "lower = less degradation under shift"})
@@ -87,7 +87,7 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
     return format_numbers(df, ("Partner A (claimed)", "Partner B (reproduced)", "this run"), ("this − A", "this − B"))
 
 
-RUN_COLUMNS = ["L1", "L2", "L3", "ΔF1", "emotion"]
+RUN_COLUMNS = [*LEVELS, "ΔF1", "emotion"]
 
 
 def run_scores(metrics: dict) -> dict:
@@ -120,8 +120,8 @@ def runs_table(claims: dict, this: dict, references: list[tuple[str, dict | None
     tiers = claims["tiers"]
     rows = []
     for who, key in (("Partner A (claimed)", "partner_a"), ("Partner B (reproduced)", "partner_b")):
-        r = {lvl: tiers[lvl][key] for lvl in ("L1", "L2", "L3") if lvl in tiers}
-        r["ΔF1"] = r["L1"] - r["L3"] if "L1" in r and "L3" in r else None
+        r = {lvl: tiers[lvl][key] for lvl in LEVELS if lvl in tiers}
+        r["ΔF1"] = delta_f1(r)
         rows.append({"source": who, **r, "emotion": None, "note": "seed report"})
     rows.append({"source": "this run", **run_scores(this), "note": ""})
     for label, metrics, note in references:

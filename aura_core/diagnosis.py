@@ -17,12 +17,13 @@ from .io import read_json
 from .params import load
 from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_tier_predictions
+from .results import LEVELS, StressScores, delta_f1
 from .stats import (binary_macro_f1, hierarchical_effects, hierarchical_mean, item_variance,
                     equivalence_word, one_run_prediction_interval, paired_seed_equivalence, resamples_for_holm, seed_summary,
                     seed_t_interval)
 from .tiers import legend
 
-TIERS = ["L1", "L2", "L3"]
+TIERS = list(LEVELS)
 MATERIAL_SHARE = 0.25   # a factor that closes less than this share of the A−B gap on every tier is called minor
 # factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
 SPEED_FACTORS = ("group_by_length", "unpad", "precision")
@@ -221,8 +222,8 @@ def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dic
     preds = [tier_predictions(c) for c in base_cells]
     levels = [lvl for lvl in TIERS if all(lvl in p for p in preds)]
     f1 = {lvl: [float(binary_macro_f1(p[lvl][0], p[lvl][1])) for p in preds] for lvl in levels}
-    if "L1" in f1 and "L3" in f1:
-        f1["ΔF1"] = [a - b for a, b in zip(f1["L1"], f1["L3"])]
+    if delta_f1(f1) is not None:
+        f1["ΔF1"] = list(delta_f1(f1))
     rows = []
     for tier, values in f1.items():
         hi, lo = int(np.argmax(values)), int(np.argmin(values))
@@ -255,9 +256,8 @@ def comparable_tiers(grid: Grid) -> set[str]:
     first = first_baseline_cell(grid)
     if first is None:
         return set(TIERS)
-    tiers = read_json(first.dir / "metrics.json")["stress"]["tiers"].values()
-    return {e["level"] for e in tiers if e["available"] and e.get("provenance", {}).get(
-        "partners_rows", not e.get("provenance", {}).get("note"))}  # runs before partners_rows: "no note" meant theirs
+    path = first.dir / "metrics.json"
+    return StressScores.from_json(read_json(path)["stress"], str(path)).comparable_levels()
 
 
 def tier_legend(grid: Grid) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from .io import atomic_write_text
 
 FOLDER = "epoch_predictions"
 DEV = "dev"
+GOEMOTIONS_TEST = "goemotions_test"  # the set the emotion F1 and the domain-shortcut probe are scored on
 
 
 def folder(run_dir: str | Path, epoch: int) -> Path:

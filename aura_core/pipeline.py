@@ -13,13 +13,14 @@ from . import data as D
 from . import distributed, preprocess
 from .anatomy import confident_errors, run_summary, shortcut_probe, tier_anatomy
 from .batching import paired_frame, training_frame
-from .evaluate import emotion_metrics, toxicity_metrics
+from .metrics import emotion_metrics, emotion_test_metrics, tier_metrics, toxicity_metrics
 from .io import atomic_write_text, read_json, update_json
+from .results import StressScores
 from .model import check_encoder
 from .params import ParamError, Params
 from .run_folder import load_prepared, metrics_path, save_prepared
-from .scoring import DEV, GOEMOTIONS_TEST, selected_epoch
-from .stats import bootstrap_ci, bootstrap_ci_multiclass
+from .epoch_predictions import DEV, GOEMOTIONS_TEST
+from .scoring import selected_epoch
 from .tiers import EVAL_SAMPLE_SEED, load_tiers, shown_path, text_sha1
 from .train import TrainResult, train
 from .validation import choose_threshold, validation_rows
@@ -148,9 +149,7 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
         if tier.frame is not None:
             y = tier.frame["label"].to_numpy()
             pt = scorer.predict(tier.frame, tier.key, tier.keys_in_file)["toxicity"][:, 1]
-            entry["metrics"] = toxicity_metrics(y, pt, threshold)
-            ci = bootstrap_ci(y, (pt >= threshold).astype(int), seed=EVAL_SAMPLE_SEED)
-            entry["metrics"]["macro_f1_ci"] = [ci["ci_low"], ci["ci_high"]]
+            entry["metrics"] = tier_metrics(y, pt, threshold)
             entry["anatomy"] = tier_anatomy(y, pt, threshold)
             entry["errors"] = confident_errors(tier.frame, pt, threshold)
             keep = [c for c in ("id", "text_sha1", "label", "target_group", "raw_label") if c in tier.frame]
@@ -159,8 +158,7 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
             if tier.key == "olid":
                 olid_scores = (pt, y)
         result["tiers"][tier.key] = entry
-    f1 = {e["level"]: e["metrics"]["macro_f1"] for e in result["tiers"].values() if e["available"]}
-    result["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
+    result["delta_f1"] = StressScores.from_json(result).delta_f1
     ge_scores = (None, None)
     if scorer.covers(GOEMOTIONS_TEST) and "emotion" in p.tasks:  # the single-task control reads no GoEmotions file
         ge = goemotions_test_rows(p)
@@ -168,10 +166,8 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
         ge_scores = (probs["toxicity"][:, 1], ge["label"].to_numpy())
         pred = ge[["id", "text_sha1", "label"]].assign(p_toxic=ge_scores[0])
         if "emotion" in probs:
-            ci = bootstrap_ci_multiclass(ge["label"].to_numpy(), probs["emotion"].argmax(1), len(D.EKMAN),
-                                         seed=EVAL_SAMPLE_SEED)
-            result["emotion_goemotions_test"] = {**emotion_metrics(ge["label"].to_numpy(), probs["emotion"]),
-                                                 "macro_f1_ci": [ci["ci_low"], ci["ci_high"]],
+            result["emotion_goemotions_test"] = {**emotion_test_metrics(ge["label"].to_numpy(),
+                                                                        probs["emotion"].argmax(1)),
                                                  "subsampled": ge.attrs.get("subsampled", "")}
             pred["emotion_pred"] = probs["emotion"].argmax(1)
         atomic_write_text(run_dir / "predictions" / f"{GOEMOTIONS_TEST}.csv", pred.to_csv(index=False))

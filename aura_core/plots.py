@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .evaluate import macro_f1_by_threshold, toxicity_metrics
+from .metrics import macro_f1_by_threshold, toxicity_metrics
 
 TASK_COLORS = {"toxicity": "tab:red", "emotion": "tab:blue"}
 

@@ -18,12 +18,12 @@ import pandas as pd
 
 from . import epoch_predictions as E
 from .anatomy import run_summary, shortcut_probe, tier_anatomy
-from .evaluate import emotion_scores, toxicity_metrics
+from .epoch_predictions import GOEMOTIONS_TEST
 from .io import read_json
+from .metrics import emotion_test_metrics, tier_metrics
 from .params import POST_TRAINING_KEYS, Params, build
-from .scoring import GOEMOTIONS_TEST
-from .stats import bootstrap_ci, bootstrap_ci_multiclass
-from .tiers import EVAL_SAMPLE_SEED, levels
+from .results import delta_f1
+from .tiers import levels
 from .validation import choose_threshold, selected_epoch, validation_rows
 
 KEYS = POST_TRAINING_KEYS  # the params a view may change
@@ -88,19 +88,13 @@ def view(run_dir: str | Path, p: Params, choice: dict | None = None) -> dict:
         if key not in stored or not (E.folder(run_dir, epoch) / f"{key}.csv").is_file():
             continue
         df = E.read(run_dir, epoch, key)
-        y, pt = df["label"].to_numpy(), df["p_toxic"].to_numpy()
-        metrics = toxicity_metrics(y, pt, thr)
-        ci = bootstrap_ci(y, (pt >= thr).astype(int), seed=EVAL_SAMPLE_SEED)
-        metrics["macro_f1_ci"] = [ci["ci_low"], ci["ci_high"]]
-        out["tiers"][key] = {"level": level, "metrics": metrics}
-    f1 = {e["level"]: e["metrics"]["macro_f1"] for e in out["tiers"].values()}
-    out["delta_f1"] = f1["L1"] - f1["L3"] if "L1" in f1 and "L3" in f1 else None
+        out["tiers"][key] = {"level": level,
+                             "metrics": tier_metrics(df["label"].to_numpy(), df["p_toxic"].to_numpy(), thr)}
+    out["delta_f1"] = delta_f1({e["level"]: e["metrics"]["macro_f1"] for e in out["tiers"].values()})
     if (E.folder(run_dir, epoch) / f"{GOEMOTIONS_TEST}.csv").is_file():
         ge = E.read(run_dir, epoch, GOEMOTIONS_TEST)
         if "emotion_pred" in ge:
-            y, pred = ge["label"].to_numpy(), ge["emotion_pred"].to_numpy()
-            ci = bootstrap_ci_multiclass(y, pred, 7, seed=EVAL_SAMPLE_SEED)
-            out["emotion_goemotions_test"] = {**emotion_scores(y, pred), "macro_f1_ci": [ci["ci_low"], ci["ci_high"]]}
+            out["emotion_goemotions_test"] = emotion_test_metrics(ge["label"].to_numpy(), ge["emotion_pred"].to_numpy())
     return out
 
 

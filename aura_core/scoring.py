@@ -14,6 +14,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from . import epoch_predictions
+from .epoch_predictions import DEV, GOEMOTIONS_TEST  # noqa: F401  (scoring.DEV, scoring.GOEMOTIONS_TEST)
 from .checkpoints import load_weights
 from .evaluate import predict
 from .io import read_json
@@ -22,8 +23,6 @@ from .model import TASK_CLASSES, build_model, load_tokenizer
 from .params import ParamError, Params
 from .train import autocast_dtype, resolve_device
 
-GOEMOTIONS_TEST = "goemotions_test"  # the set the emotion F1 and the domain-shortcut probe are scored on
-DEV = "dev"
 MODEL_FILE = "model.json"  # in a run folder made by `aura evaluate`: what is scored (absent: the run's own checkpoint)
 
 

@@ -23,6 +23,7 @@ from nbconvert.filters.markdown import markdown2html
 from .compare import claims_table, format_table, load_claims
 from .io import atomic_write_text, read_json
 from .params import load
+from .results import StressScores
 from .tiers import legend
 
 BOTTOM_LINE_FILE = "bottom_line.md"  # a grid's verdict and seven answers, written by 05_compare (answers.py)
@@ -133,17 +134,16 @@ def run_bottom_line(run_dir: Path) -> str:
     claims = load_claims(p.claims)
     table = claims_table(claims, stress, stress.get("emotion_goemotions_test"))
     lines = []
-    for e in stress["tiers"].values():
-        c = claims["tiers"].get(e["level"])
-        if not c or not e["available"]:
+    for t in StressScores.from_json(stress, str(run_dir / "metrics.json")).available():
+        c = claims["tiers"].get(t.level)
+        if not c:
             continue
-        f1, ci = e["metrics"]["macro_f1"], e["metrics"].get("macro_f1_ci")
-        if not e["provenance"].get("partners_rows", True):
-            lines.append(f"{e['level']} ({e['name']}): {f1:.3f}, on other rows than the partners' — level not "
-                         f"comparable.")
+        f1, ci = t.macro_f1, t.macro_f1_ci
+        if not t.partners_rows:
+            lines.append(f"{t.level} ({t.name}): {f1:.3f}, on other rows than the partners' — level not comparable.")
             continue
         where = {who: ("inside" if ci and ci[0] <= c[who] <= ci[1] else "outside") for who in ("partner_a", "partner_b")}
-        lines.append(f"{e['level']} ({e['name']}): {f1:.3f} [95% CI {ci[0]:.3f}, {ci[1]:.3f}]; Partner B's "
+        lines.append(f"{t.level} ({t.name}): {f1:.3f} [95% CI {ci[0]:.3f}, {ci[1]:.3f}]; Partner B's "
                      f"{c['partner_b']:.3f} is {where['partner_b']} it, Partner A's {c['partner_a']:.3f} "
                      f"{where['partner_a']}.")
     return ("<h2>Bottom line</h2>"

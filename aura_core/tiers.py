@@ -16,9 +16,10 @@ import pandas as pd
 from . import data as D
 from . import preprocess
 from .params import Params, tier_specs
+from .results import LEVELS
 
 EVAL_SAMPLE_SEED = 0  # evaluation rows never depend on the training seed, so every run is scored on the same items
-CLAIM_LEVELS = ("L1", "L2", "L3")
+CLAIM_LEVELS = LEVELS  # the claimed levels, in the order p.tiers lists their tiers
 
 
 @dataclass(frozen=True)

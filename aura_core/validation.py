@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import epoch_predictions as E
-from .evaluate import emotion_scores, predict, toxicity_metrics, tune_threshold
+from .metrics import emotion_scores, toxicity_metrics, tune_threshold
 from .params import Params
 
 VALIDATIONS = ("paired", "separate")
@@ -39,10 +38,11 @@ def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
     return {"threshold": float(p.threshold), "rule": "fixed"}
 
 
-def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: torch.dtype | None,
+def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: "torch.dtype | None",
              probs: dict[str, np.ndarray] | None = None) -> dict:
     """The per-epoch dev metrics of a model (or of its dev probabilities, when given)."""
     if probs is None:
+        from .evaluate import predict   # torch: only when a model is given (post-training views read stored predictions)
         probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device, amp_dtype)
     return dev_metrics(dev, probs["toxicity"][:, 1], probs["emotion"].argmax(1) if "emotion" in probs else None, p)
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from aura_core.evaluate import emotion_metrics, predict, toxicity_metrics
+from aura_core.evaluate import predict
+from aura_core.metrics import emotion_metrics, toxicity_metrics
 from aura_core.model import AuraModel, load_tokenizer
 
 

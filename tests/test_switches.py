@@ -11,7 +11,7 @@ from aura_core import pipeline, validation
 from aura_core.tiers import load_tiers
 from aura_core import train as T
 from aura_core.batching import IGNORE, TaskBatchSampler, masked_frame, training_frame
-from aura_core.evaluate import macro_f1_by_threshold, toxicity_metrics, tune_threshold
+from aura_core.metrics import macro_f1_by_threshold, toxicity_metrics, tune_threshold
 from aura_core.losses import make_weighting
 from aura_core.preprocess import normalise_tweet
 from conftest import TASKS, frames, tiny_params
