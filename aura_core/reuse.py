@@ -20,7 +20,7 @@ from . import epoch_predictions
 from .cell_claim import CLAIM_FILE, LOCK_FILE
 from .io import read_json, write_json
 from .params import Params, changed_keys, load, to_dict
-from .runner import NOTEBOOKS
+from .run_folder import NOTEBOOKS
 
 REUSED_FILE = "reused.json"
 NAMING_KEYS = ("name", "description")          # what a run is called, not what it computes

@@ -19,6 +19,7 @@ from .params import Params, dump, load, to_dict
 RUN_ARTIFACTS = ["metrics.json", "steps.csv", "epochs.csv", "train.json", "index.html", "run.json", "run_state.json",
                  "checkpoints/resume.safetensors", "prepared/prepared.json"]
 PREPARED = "prepared"
+NOTEBOOKS = ["01_data_prep", "02_train", "03_tune", "04_stress_test", "05_compare"]   # a run's stages, in order
 
 
 def load_run_params(run_dir: str | Path) -> Params:

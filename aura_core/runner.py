@@ -11,10 +11,9 @@ import papermill as pm
 from .io import atomic_write_text, read_json, write_json
 from .params import changed_keys, load, to_dict
 from .report import write_index
-from .run_folder import init_run_dir
+from .run_folder import NOTEBOOKS, init_run_dir
 from .single_report import _scrub, local_paths, write_run_report
 
-NOTEBOOKS = ["01_data_prep", "02_train", "03_tune", "04_stress_test", "05_compare"]
 # the kernel's own log at ERROR (its "running over TCP without encryption" warning on a local kernel is noise), and
 # output written to the process's own stderr (progress bars) left on the terminal instead of copied into the notebook
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--IPKernelApp.capture_fd_output=False"]

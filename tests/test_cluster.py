@@ -12,7 +12,7 @@ import yaml
 from aura_core import cell_claim
 from aura_core import executors as E
 from aura_core import grid as G
-from aura_core.runner import NOTEBOOKS
+from aura_core.run_folder import NOTEBOOKS
 from aura_core.checkpoints import prune
 from conftest import REPO, write_tiny_base
 

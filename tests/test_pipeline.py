@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sklearn.metrics import f1_score
 
-from aura_core.runner import NOTEBOOKS
+from aura_core.run_folder import NOTEBOOKS
 from conftest import REPO
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from aura_core import scheduler
-from aura_core.runner import NOTEBOOKS
+from aura_core.run_folder import NOTEBOOKS
 from conftest import REPO, make_fixture_data, write_tiny_base
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]

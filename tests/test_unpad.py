@@ -189,7 +189,7 @@ def test_the_parity_page_pairs_seeds_and_reads_each_cells_time(tmp_path):
     import yaml
 
     from aura_core import grid as G
-    from aura_core.runner import NOTEBOOKS
+    from aura_core.run_folder import NOTEBOOKS
     from conftest import REPO
     spec = importlib.util.spec_from_file_location("unpad_parity", REPO / "benchmarks" / "unpad_parity.py")
     page = importlib.util.module_from_spec(spec)
