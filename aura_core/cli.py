@@ -9,7 +9,8 @@ from .errors import EncoderError
 from .params import ParamError, load, schema
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The `aura` parser and its `grid` subparser (which reports a second grid action as its own usage error)."""
     ap = argparse.ArgumentParser(prog="aura", description="AURA reproduction pipeline.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="Run the five notebooks (01→05) for a params profile into a run folder.")
@@ -79,86 +80,131 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
     s.add_argument("profile", nargs="?")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    return ap, g
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# one function per command (and per `aura grid` action): each returns the exit status
+
+GRID_ACTIONS = ("summary", "status", "render", "export", "rescore", "dry_run", "executor")
+
+
+def grid_export(args, grid) -> int:
+    from .evidence import export
+    dest = export(grid, args.export)
+    print(f"[grid] evidence: {dest} (manifest {dest / 'EVIDENCE.json'})")
+    return 0
+
+
+def grid_summary(args, grid) -> int:
+    from .answers import markdown_summary
+    print(markdown_summary(grid))
+    return 0
+
+
+def grid_status_table(args, grid) -> int:
+    from .grid import grid_status
+    table = grid_status(grid)
+    print(table.to_string(index=False))
+    counts = table["state"].value_counts()
+    print("[grid] " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {table['disk_mb'].sum():.1f} MB")
+    return 0
+
+
+def grid_submit(args, grid) -> int:
+    from .executors import submit_grid
+    submit_grid(grid, args.executor, args.slurm, not args.no_wait, args.shard)
+    return 0
+
+
+def grid_render(args, grid) -> int:
+    from .grid import render_compare, summarize
+    summarize(grid)
+    render_compare(grid)
+    return 0
+
+
+def grid_rescore(args, grid) -> int:
+    from .rescore import rescore_grid
+    rescore_grid(grid, args.shard)
+    return 0
+
+
+def grid_run(args, grid) -> int:
+    """Train what is not finished here with --jobs (or, with --dry-run, list it)."""
+    from .grid import run_grid
+    table = run_grid(grid, args.jobs, args.shard, args.dry_run)
+    done = (table["status"] == "finished").sum()
+    print(f"[grid] {done}/{len(table)} cells finished; summary: {args.root}/{grid.name}/summary.csv")
+    return 0
+
+
+GRID_COMMANDS = {"export": grid_export, "summary": grid_summary, "status": grid_status_table,
+                 "executor": grid_submit, "render": grid_render, "rescore": grid_rescore}
+
+
+def cmd_grid(args) -> int:
+    from .grid import load_grid
+    grid = load_grid(args.grid, args.root)
+    if not args.export and not args.dry_run:
+        from .evidence import restore
+        restore(grid.dir)   # shipped evidence (CSV.gz) inflated where it is: a grid continued from it renders too
+    action = next((name for name in GRID_COMMANDS if getattr(args, name)), None)
+    return GRID_COMMANDS[action](args, grid) if action else grid_run(args, grid)
+
+
+def cmd_run(args) -> int:
+    from .runner import run
+    run(args.profile, args.out, args.overrides, args.notebooks, args.log_output, args.resume)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .rescore import evaluate
+    evaluate(args.model, args.out, args.profile, args.overrides, args.predictions, log_output=args.log_output)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .pipeline import train_here
+    from .run_folder import load_run_params
+    train_here(load_run_params(args.run_dir), args.run_dir, args.resume)
+    return 0
+
+
+def cmd_check_report(args) -> int:
+    from .browser_check import check_run
+    problems = check_run(args.run_dir)
+    for line in problems:
+        print(f"FAIL {line}")
+    return 1 if problems else 0
+
+
+def cmd_params(args) -> int:
+    if args.profile:
+        import yaml
+
+        from .params import to_dict
+        print(yaml.safe_dump(to_dict(load(args.profile, args.overrides)), sort_keys=False), end="")
+    else:
+        for f in schema():
+            print(f"{f['key']} ({f['type']}, default {f['default']!r}): {f['help']}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "grid": cmd_grid, "evaluate": cmd_evaluate, "train": cmd_train,
+            "check-report": cmd_check_report, "params": cmd_params}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap, grid_parser = build_parser()
     args = ap.parse_args(argv)
     if args.cmd == "grid":
-        actions = [f"--{name.replace('_', '-')}" for name in ("summary", "status", "render", "export", "rescore",
-                                                              "dry_run", "executor") if getattr(args, name)]
+        actions = [f"--{name.replace('_', '-')}" for name in GRID_ACTIONS if getattr(args, name)]
         if len(actions) > 1:
-            g.error(f"{' and '.join(actions)}: one action at a time")
+            grid_parser.error(f"{' and '.join(actions)}: one action at a time")
     try:
-        if args.cmd == "grid" and args.export:
-            from .evidence import export
-            from .grid import load_grid
-            dest = export(load_grid(args.grid, args.root), args.export)
-            print(f"[grid] evidence: {dest} (manifest {dest / 'EVIDENCE.json'})")
-            return 0
-        if args.cmd == "grid" and not args.dry_run:
-            from .evidence import restore
-            from .grid import load_grid
-            # shipped evidence (CSV.gz) inflated where it is: a grid continued from it renders from its cells too
-            restore(load_grid(args.grid, args.root).dir)
-        if args.cmd == "grid" and args.summary:
-            from .answers import markdown_summary
-            from .grid import load_grid
-            print(markdown_summary(load_grid(args.grid, args.root)))
-            return 0
-        if args.cmd == "grid" and args.status:
-            from .grid import grid_status, load_grid
-            table = grid_status(load_grid(args.grid, args.root))
-            print(table.to_string(index=False))
-            counts = table["state"].value_counts()
-            print("[grid] " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {table['disk_mb'].sum():.1f} MB")
-            return 0
-        if args.cmd == "grid" and args.executor:
-            from .executors import submit_grid
-            from .grid import load_grid
-            submit_grid(load_grid(args.grid, args.root), args.executor, args.slurm, not args.no_wait, args.shard)
-            return 0
-        if args.cmd == "grid" and args.render:
-            from .grid import load_grid, render_compare, summarize
-            grid = load_grid(args.grid, args.root)
-            summarize(grid)
-            render_compare(grid)
-            return 0
-        if args.cmd == "grid" and args.rescore:
-            from .grid import load_grid
-            from .rescore import rescore_grid
-            rescore_grid(load_grid(args.grid, args.root), args.shard)
-            return 0
-        if args.cmd == "evaluate":
-            from .rescore import evaluate
-            evaluate(args.model, args.out, args.profile, args.overrides, args.predictions, log_output=args.log_output)
-            return 0
-        if args.cmd == "grid":
-            from .grid import load_grid, run_grid
-            table = run_grid(load_grid(args.grid, args.root), args.jobs, args.shard, args.dry_run)
-            done = (table["status"] == "finished").sum()
-            print(f"[grid] {done}/{len(table)} cells finished; summary: {args.root}/{load_grid(args.grid, args.root).name}/summary.csv")
-            return 0
-        if args.cmd == "train":
-            from .pipeline import train_here
-            from .run_folder import load_run_params
-            train_here(load_run_params(args.run_dir), args.run_dir, args.resume)
-            return 0
-        if args.cmd == "check-report":
-            from .browser_check import check_run
-            problems = check_run(args.run_dir)
-            for line in problems:
-                print(f"FAIL {line}")
-            return 1 if problems else 0
-        if args.cmd == "params":
-            if args.profile:
-                import yaml
-
-                from .params import to_dict
-                print(yaml.safe_dump(to_dict(load(args.profile, args.overrides)), sort_keys=False), end="")
-            else:
-                for f in schema():
-                    print(f"{f['key']} ({f['type']}, default {f['default']!r}): {f['help']}")
-            return 0
-        from .runner import run
-        run(args.profile, args.out, args.overrides, args.notebooks, args.log_output, args.resume)
-        return 0
+        return COMMANDS[args.cmd](args)
     except (ParamError, DataError, EncoderError, FileNotFoundError) as e:
         print(f"aura: error: {e}", file=sys.stderr)
         return 2
