@@ -132,7 +132,39 @@ GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "ba
 
 
 def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
+    """A grid file read and checked whole: every key, every reference between configurations, and every
+    configuration resolved into params, so a misspelling fails now rather than hours into a run."""
     path = Path(path)
+    raw = _read_grid_file(path)
+    configs, trainings = _factor_configs(raw, path)
+    universes, mv_factor = [], None
+    if "multiverse" in raw:
+        universes, mv_factor, generated = multiverse_configs(raw["multiverse"], path)
+        configs += generated
+        trainings += generated
+    listed = _listed_configs(raw, path)   # after the product: in a factorial, controls and other causes
+    configs += listed
+    trainings += [c for c in listed if not c.view_of]
+    labels = [c.label for c in configs]
+    if len(set(labels)) != len(labels):
+        raise ParamError(f"{path}: duplicate config labels")
+    baseline = raw.get("baseline", labels[0])
+    comparisons = _comparisons(raw, path)
+    for ref in [baseline] + [c.vs for c in configs if c.vs] + [x for _, a, b in comparisons for x in (a, b)]:
+        if ref not in labels:
+            raise ParamError(f"{path}: baseline/vs/comparison {ref!r} is not a config label ({labels})")
+    _resolve_views(configs, trainings, listed, path)
+    shapley, reuse, effect = _analysis_keys(raw, path, labels)
+    grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
+                configs, baseline, Path(root), comparisons, trainings, shapley, reuse, effect, universes, mv_factor)
+    for c in configs + grid.trainings:  # every configuration must resolve: a misspelled key fails now, not hours in
+        p = load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
+        if c in grid.trainings and not p.epoch_predictions and any(v.view_of == c.label for v in configs):
+            raise ParamError(f"{path}: config {c.label!r} has views but epoch_predictions: false")
+    return grid
+
+
+def _read_grid_file(path: Path) -> dict:
     if not path.is_file():
         raise ParamError(f"{path}: grid file not found")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -147,41 +179,45 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
     if "post_training" in raw and "factors" not in raw:
         raise ParamError(f"{path}: post_training goes with factors; in a configs list give a view "
                          f"{{label, view_of: <config>, set: {{threshold: tuned}}}}")
-    configs, trainings = [], []
-    if "factors" in raw:  # the product first; with post_training its training factors train, every mix is a view
-        product = product_configs(raw["factors"])
-        post = raw.get("post_training") or {}
-        bad = set(post) - set(POST_TRAINING_KEYS) or set(post) & set(raw["factors"])
-        if bad:
-            raise ParamError(f"{path}: post_training: {sorted(bad)} — only {list(POST_TRAINING_KEYS)}, and not also "
-                             f"in factors")
-        configs = [Config(f"{t.label},{v.label}" if v.label else t.label, {**t.overrides, **v.overrides},
-                          view_of=t.label if post else None) for t in product for v in product_configs(post)]
-        trainings = product if post else list(configs)
-    universes, mv_factor = [], None
-    if "multiverse" in raw:
-        universes, mv_factor, generated = multiverse_configs(raw["multiverse"], path)
-        configs += generated
-        trainings += generated
+    return raw
+
+
+def _factor_configs(raw: dict, path: Path) -> tuple[list[Config], list[Config]]:
+    """(configurations, trainings) of the cartesian product; with post_training its training factors train and
+    every mix with the post-training choices is a view of one of them."""
+    if "factors" not in raw:
+        return [], []
+    product = product_configs(raw["factors"])
+    post = raw.get("post_training") or {}
+    bad = set(post) - set(POST_TRAINING_KEYS) or set(post) & set(raw["factors"])
+    if bad:
+        raise ParamError(f"{path}: post_training: {sorted(bad)} — only {list(POST_TRAINING_KEYS)}, and not also "
+                         f"in factors")
+    configs = [Config(f"{t.label},{v.label}" if v.label else t.label, {**t.overrides, **v.overrides},
+                      view_of=t.label if post else None) for t in product for v in product_configs(post)]
+    return configs, (product if post else list(configs))
+
+
+def _listed_configs(raw: dict, path: Path) -> list[Config]:
     listed = []
-    for i, c in enumerate(raw.get("configs") or []):  # then the listed ones (in a factorial: controls, other causes)
+    for i, c in enumerate(raw.get("configs") or []):
         if not isinstance(c, dict) or "label" not in c or set(c) - {"label", "set", "factor", "vs", "view_of"}:
             raise ParamError(f"{path}: configs[{i}]: expected {{label, set, factor, vs, view_of}}, got {c!r}")
         listed.append(Config(str(c["label"]), dict(c.get("set") or {}), c.get("factor"), c.get("vs"), c.get("view_of")))
-    configs += listed
-    trainings += [c for c in listed if not c.view_of]
-    labels = [c.label for c in configs]
-    if len(set(labels)) != len(labels):
-        raise ParamError(f"{path}: duplicate config labels")
-    baseline = raw.get("baseline", labels[0])
-    comparisons = []
+    return listed
+
+
+def _comparisons(raw: dict, path: Path) -> list[tuple[str, str, str]]:
+    out = []
     for i, c in enumerate(raw.get("comparisons") or []):
         if not isinstance(c, dict) or set(c) != {"factor", "config", "vs"}:
             raise ParamError(f"{path}: comparisons[{i}]: expected {{factor, config, vs}}, got {c!r}")
-        comparisons.append((str(c["factor"]), str(c["config"]), str(c["vs"])))
-    for ref in [baseline] + [c.vs for c in configs if c.vs] + [x for _, a, b in comparisons for x in (a, b)]:
-        if ref not in labels:
-            raise ParamError(f"{path}: baseline/vs/comparison {ref!r} is not a config label ({labels})")
+        out.append((str(c["factor"]), str(c["config"]), str(c["vs"])))
+    return out
+
+
+def _resolve_views(configs: list[Config], trainings: list[Config], listed: list[Config], path: Path) -> None:
+    """Each view names a configuration that trains; a listed view sets post-training keys only, over its target's."""
     by_label = {c.label: c for c in trainings}
     for c in configs:
         if c.view_of is None:
@@ -189,12 +225,16 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
         target = by_label.get(c.view_of)
         if target is None:
             raise ParamError(f"{path}: config {c.label!r}: view_of {c.view_of!r} is not a config that trains")
-        if c in listed:  # a listed view sets post-training keys only, over its target's
+        if c in listed:
             other = set(c.overrides) - set(POST_TRAINING_KEYS)
             if other:
                 raise ParamError(f"{path}: config {c.label!r} is a view of {c.view_of!r} and may set only "
                                  f"{list(POST_TRAINING_KEYS)}, not {sorted(other)}")
             c.overrides = {**target.overrides, **c.overrides}
+
+
+def _analysis_keys(raw: dict, path: Path, labels: list[str]) -> tuple[dict | None, list[str], dict | None]:
+    """shapley (from/to configurations), reuse (other grids' names) and effect_across, checked."""
     shapley = raw.get("shapley")
     if shapley is not None and (not isinstance(shapley, dict) or set(shapley) != {"from", "to"}
                                 or not {shapley["from"], shapley["to"]} <= set(labels)):
@@ -213,13 +253,7 @@ def load_grid(path: str | Path, root: str | Path = "outputs/grids") -> Grid:
                 or not {effect["from"], effect["to"]} <= set(levels[effect["factor"]]):
             raise ParamError(f"{path}: effect_across: expected {{factor, from, to, across}}: two of the grid's factors, "
                              f"from/to levels of the first, ≥ 2 levels of the second; got {effect!r}")
-    grid = Grid(str(raw["name"]), path, (path.parent / raw["base"]).resolve(), [int(s) for s in raw["seeds"]],
-                configs, baseline, Path(root), comparisons, trainings, shapley, reuse, effect, universes, mv_factor)
-    for c in configs + grid.trainings:  # every configuration must resolve: a misspelled key fails now, not hours in
-        p = load(grid.base, {**c.overrides, "seed": grid.seeds[0]})
-        if c in grid.trainings and not p.epoch_predictions and any(v.view_of == c.label for v in configs):
-            raise ParamError(f"{path}: config {c.label!r} has views but epoch_predictions: false")
-    return grid
+    return shapley, reuse, effect
 
 
 def multiverse_configs(spec: dict, path: Path) -> tuple[list[dict], dict, list[Config]]:
