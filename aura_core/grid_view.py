@@ -29,18 +29,32 @@ from .grid import cells, finished, partial_note, short_names, shorten, shorten_f
 def show(ev: GridEvidence, run_dir: str | Path) -> None:
     """Headline, the file behind each level, the per-configuration table, factor attribution (with its plot), speed
     parity, trade-off and mechanism, σ per configuration, ToxiGen by target group, and the seven answers."""
-    grid, table, attrib = ev.grid, ev.table, ev.attrib
-    names = short_names(grid)
+    grid = ev.grid
 
     def short(df: pd.DataFrame) -> pd.DataFrame:  # what is shown names configurations as the bottom line does
         return shorten_frame(grid, df)
 
+    _show_tables(ev, short)
+    _show_attribution(ev, run_dir, short)
+    _show_mechanism(ev, run_dir, short)
+    if grid.shapley:
+        _show_shapley(ev)
+    if grid.effect_across:
+        _show_effect_across(ev, short)
+    if grid.multiverse:
+        _show_multiverse(ev)
+    _show_answers(ev)
+
+
+def _show_tables(ev: GridEvidence, short) -> None:
+    """The partial-grid note, the headline, the file behind each level, the factorial and per-configuration tables."""
+    grid, table = ev.grid, ev.table
     note = partial_note(grid)  # reads every cell folder: once
     if note:
         display(Markdown(f"**{note}**"))
     display(Markdown(f"### Headline: macro-F1 mean ± sd over seeds (grid `{grid.name}`, seeds {grid.seeds}; "
                      f"baseline `{grid.baseline}`)"))
-    if names:
+    if short_names(grid):
         display(Markdown("Configurations are named by what they change from the baseline (`baseline`)."))
     display(short(headline(table)))
     display(Markdown("The file behind each level (every cell is scored on the same rows):"))
@@ -53,6 +67,11 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
         display(factorial)
     display(Markdown("### Per configuration and tier: seed range, 95% CI (seeds × items) and the partners' numbers"))
     display(short(table).round(4))
+
+
+def _show_attribution(ev: GridEvidence, run_dir: str | Path, short) -> None:
+    """Factor attribution with its plot, ASO both ways, and the speed switches' equivalence."""
+    grid, attrib = ev.grid, ev.attrib
     display(Markdown("### Factor attribution: change when only that factor changes (95% CI over seeds and items)"))
     display(short(attrib).round(4))
     if "change" in attrib:
@@ -68,6 +87,12 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
     if not parity.empty:
         display(Markdown("### Speed switches: F1 equivalence (TOST on paired seeds, 90% CI, margin one seed sd of the reference)"))
         display(short(parity).round(4))
+
+
+def _show_mechanism(ev: GridEvidence, run_dir: str | Path, short) -> None:
+    """The task trade-off, the mechanism table, σ per configuration and ToxiGen by target group."""
+    grid, table = ev.grid, ev.table
+    names = short_names(grid)
     display(Markdown("### Task trade-off and mechanism"))
     plots.tradeoff(short(table), run_dir)
     display(Markdown("Shortcut gap = mean P(toxic) on GoEmotions anger+disgust − joy+neutral; pred/true = predicted ÷ "
@@ -84,38 +109,49 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
     if len(groups):
         plots.target_group_plot(short(groups), run_dir)
         display(short(groups).round(4))
-    if grid.shapley:
-        shap, inter = ev.shapley
-        display(Markdown(f"### Shapley attribution: `{grid.shapley['from']}` → `{grid.shapley['to']}`"))
-        display(Markdown("Each factor's exact share of the change (the values sum to it), 95% CI over seeds × items, "
-                         "p-values Holm-adjusted across every factor × tier; then every two-factor interaction."))
-        display(shap.round(4))
-        if len(inter):
-            display(inter.round(4))
-    if grid.effect_across:
-        per_level, moves = ev.effect
-        spec = grid.effect_across
-        display(Markdown(f"### How `{spec['factor']}` {spec['from']} → {spec['to']} moves with `{spec['across']}`"))
-        display(Markdown(effect_across_text(grid, ev.claims, per_level, moves)))
-        display(short(per_level).round(4))
-        if len(moves):
-            display(moves.round(4))
-    if grid.multiverse:
-        mv = multiverse_table(grid, attrib, claim_gap(ev.claims))
-        display(Markdown(f"### Multiverse: `{grid.multiverse_factor['key']}` {grid.multiverse_factor['from']} → "
-                         f"{grid.multiverse_factor['to']} in each of {len(grid.multiverse)} sampled universes"))
-        display(Markdown(multiverse_text(grid, attrib, ev.claims)))
-        display(mv.round(4))
-        importance = switch_importance(mv.dropna(subset=["holds"]), list(grid.multiverse[0])) if len(mv) else mv
-        if len(importance):
-            display(Markdown("Share of the effect's spread over universes (L1) each switch explains (η², descriptive):"))
-            display(importance.round(3))
-    unasked = unasked_answers(grid, ev.claims, attrib, table)
+
+
+def _show_shapley(ev: GridEvidence) -> None:
+    shap, inter = ev.shapley
+    display(Markdown(f"### Shapley attribution: `{ev.grid.shapley['from']}` → `{ev.grid.shapley['to']}`"))
+    display(Markdown("Each factor's exact share of the change (the values sum to it), 95% CI over seeds × items, "
+                     "p-values Holm-adjusted across every factor × tier; then every two-factor interaction."))
+    display(shap.round(4))
+    if len(inter):
+        display(inter.round(4))
+
+
+def _show_effect_across(ev: GridEvidence, short) -> None:
+    per_level, moves = ev.effect
+    spec = ev.grid.effect_across
+    display(Markdown(f"### How `{spec['factor']}` {spec['from']} → {spec['to']} moves with `{spec['across']}`"))
+    display(Markdown(effect_across_text(ev.grid, ev.claims, per_level, moves)))
+    display(short(per_level).round(4))
+    if len(moves):
+        display(moves.round(4))
+
+
+def _show_multiverse(ev: GridEvidence) -> None:
+    grid, attrib = ev.grid, ev.attrib
+    mv = multiverse_table(grid, attrib, claim_gap(ev.claims))
+    display(Markdown(f"### Multiverse: `{grid.multiverse_factor['key']}` {grid.multiverse_factor['from']} → "
+                     f"{grid.multiverse_factor['to']} in each of {len(grid.multiverse)} sampled universes"))
+    display(Markdown(multiverse_text(grid, attrib, ev.claims)))
+    display(mv.round(4))
+    importance = switch_importance(mv.dropna(subset=["holds"]), list(grid.multiverse[0])) if len(mv) else mv
+    if len(importance):
+        display(Markdown("Share of the effect's spread over universes (L1) each switch explains (η², descriptive):"))
+        display(importance.round(3))
+
+
+def _show_answers(ev: GridEvidence) -> None:
+    """The causes the seed did not ask about, then the seed report's seven questions answered."""
+    unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
     if unasked:
         display(Markdown("### Candidate causes the seed did not ask about"))
         for title, text in unasked:
             display(Markdown(f"**{title}.** {text}"))
     display(Markdown("*The bottom line drawn from these numbers is at the top of this report.*"))
     display(Markdown("### The seed report's seven questions, answered from these numbers"))
-    for question, answer in answers(grid, ev.claims, attrib, table, ev.shapley[0]):
+    for question, answer in answers(ev.grid, ev.claims, ev.attrib, ev.table, ev.shapley[0]):
         display(Markdown(f"**{question}**\n\n{answer}"))
