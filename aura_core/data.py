@@ -79,8 +79,13 @@ def _missing_error(dataset: str, root: Path, missing: list[str], hub_error: str 
 def _with_hub_fallback(dataset: str, root: Path, files: Iterable[str], allow_hub: bool,
                        local: Callable[[], pd.DataFrame], hub: Callable[[], pd.DataFrame] | None) -> pd.DataFrame:
     missing = missing_files(root, files)
-    if not missing:
-        return local()
+    return local() if not missing else _from_hub(dataset, root, missing, allow_hub, hub)
+
+
+def _from_hub(dataset: str, root: Path, missing: list, allow_hub: bool,
+              hub: Callable[[], pd.DataFrame] | None) -> pd.DataFrame:
+    """The dataset from the Hugging Face Hub when its local files are missing and the Hub is allowed; else (or when
+    the Hub fails) the one clear missing-file error."""
     if not allow_hub or hub is None:
         raise _missing_error(dataset, root, missing)
     try:
@@ -457,9 +462,8 @@ def load_toxigen(root: Path, rule: str, allow_hub: bool = True) -> pd.DataFrame:
         df.attrs.update(source="toxigen/toxigen-data (annotated, test)", split="annotated_test", dropped={})
         return df
 
-    # neither file exists here (checked above), so this always reports or falls back to the Hub
-    return _with_hub_fallback("toxigen", root, ("toxigen/annotated_test.csv (or annotated_train.csv)",), allow_hub,
-                              lambda: None, hub)
+    return _from_hub("toxigen", root, missing_files(root, ("toxigen/annotated_test.csv (or annotated_train.csv)",)),
+                     allow_hub, hub)
 
 
 def toxigen_rule_shares(root: Path) -> pd.DataFrame:

@@ -17,13 +17,13 @@ from .metrics import emotion_metrics, emotion_test_metrics, tier_metrics, toxici
 from .io import atomic_write_text, read_json, update_json
 from .results import StressScores
 from .model import check_encoder
-from .params import ParamError, Params
+from .params import Params
 from .run_folder import load_prepared, metrics_path, save_prepared
 from .epoch_predictions import DEV, GOEMOTIONS_TEST
 from .scoring import selected_epoch
 from .tiers import EVAL_SAMPLE_SEED, load_tiers, shown_path, text_sha1
 from .train import TrainResult, train
-from .validation import choose_threshold, validation_rows
+from .validation import check_threshold_rule, choose_threshold, validation_rows
 
 
 def preflight(p: Params, run_dir: str | Path) -> None:
@@ -101,10 +101,8 @@ def pseudo_label_noise(olid: pd.DataFrame, goemotions: pd.DataFrame, seed: int, 
 def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
     """03: validation metrics of the scored model and the threshold 04 uses. A scorer with no dev predictions (a
     predictions file) can only take a fixed threshold."""
+    check_threshold_rule(p, scorer.covers(DEV), scorer.description)
     if not scorer.covers(DEV):
-        if p.threshold == "tuned":
-            raise ParamError(f"threshold = tuned needs validation predictions, and {scorer.description} has none; "
-                             f"give a number (--set threshold=0.5)")
         result = {"threshold": float(p.threshold), "rule": f"fixed ({scorer.description}: no validation rows)",
                   "validation": None, "selected_epoch": selected_epoch(run_dir)}
         update_json(metrics_path(run_dir), "tune", result)

@@ -19,6 +19,7 @@ from .model import check_encoder
 from .params import EVALUATION_ONLY, ParamError, Params, changed_keys, dump, load, to_dict, training_changes
 from .report import write_index
 from .run_folder import RUN_ARTIFACTS, metrics_path
+from .validation import check_threshold_rule
 from .runner import execute
 from .scoring import MODEL_FILE, PredictionFileScorer
 from .single_report import write_run_report
@@ -85,9 +86,7 @@ def evaluate(model: str | Path | None, out: str | Path, profile: str | Path | No
     if not any(o.split("=", 1)[0].strip() == "name" for o in overrides or []):
         p.name = out.name
     if info["kind"] == "predictions":
-        if p.threshold == "tuned":
-            raise ParamError(f"{predictions}: threshold = tuned needs validation predictions, which a predictions file "
-                             f"does not have; give a number (--set threshold=0.5)")
+        check_threshold_rule(p, False, f"{predictions} (a predictions file)")   # before any notebook runs
         scorer.check_sets(list(p.tiers) + [t["name"] for t in p.extra_tiers])
     p.data_dir = str(resolve_data_dir(p))
     if info["kind"] == "aura_checkpoint":
@@ -118,7 +117,7 @@ def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = 
     checkpoint as chosen when it ran); returns the keys that changed, recorded in rescore.json. Nothing changed:
     nothing to do."""
     saved = load(run_dir / "params.yaml")
-    blocked = [k for k in training_changes(to_dict(saved), to_dict(now)) if k not in ("data_dir", "claims")]
+    blocked = training_changes(to_dict(saved), to_dict(now))   # data_dir and claims never count (NOT_COMPUTED)
     if blocked:
         raise ParamError(f"{run_dir}: {', '.join(blocked)} changed since it ran; that needs a new training, not a "
                          f"re-score")

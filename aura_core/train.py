@@ -36,7 +36,7 @@ from .io import atomic_write_text, write_json
 from .losses import LossWeighting, weighting_from_params
 from .model import AuraModel, build_model, load_tokenizer
 from .params import Params
-from .validation import selectable_epochs, validate
+from .validation import best_epoch, selectable_epochs, validate
 
 
 def progress_bar(iterable, **kw):
@@ -414,7 +414,7 @@ class Training:
                           **val, **self.weighting.log_values()})
         if dist.main:
             checkpoints.save_weights(self.ckpt_dir / "last.safetensors", self.model, self.weighting)
-        if val[p.selection_metric] > st.best_value:
+        if best_epoch({e["epoch"]: e[p.selection_metric] for e in st.epochs}) == st.epoch:
             st.best_value, st.selected_best = val[p.selection_metric], st.epoch
             if dist.main:
                 checkpoints.save_weights(self.ckpt_dir / "best.safetensors", self.model, self.weighting)

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from . import epoch_predictions as E
 from .metrics import emotion_scores, toxicity_metrics, tune_threshold
-from .params import Params
+from .params import ParamError, Params
+
+if TYPE_CHECKING:
+    import torch
 
 VALIDATIONS = ("paired", "separate")
 
@@ -38,7 +42,7 @@ def choose_threshold(p: Params, y_val: np.ndarray, p_val: np.ndarray) -> dict:
     return {"threshold": float(p.threshold), "rule": "fixed"}
 
 
-def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: "torch.dtype | None",
+def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: torch.dtype | None,
              probs: dict[str, np.ndarray] | None = None) -> dict:
     """The per-epoch dev metrics of a model (or of its dev probabilities, when given)."""
     if probs is None:
@@ -69,6 +73,13 @@ def dev_metrics(dev: pd.DataFrame, p_toxic: np.ndarray, emotion_pred: np.ndarray
     return out
 
 
+def check_threshold_rule(p: Params, has_validation_rows: bool, scored: str) -> None:
+    """threshold: tuned searches validation predictions; what has none (a predictions file) takes a number."""
+    if p.threshold == "tuned" and not has_validation_rows:
+        raise ParamError(f"{scored}: threshold = tuned needs validation predictions, and it has none; give a number "
+                         f"(--set threshold=0.5)")
+
+
 def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]]:
     """The epoch `q` evaluates, decided from the stored dev predictions (epoch_predictions.py), and every epoch's
     validation metrics under q's validation set. best: the first epoch reaching the maximum of q.selection_metric
@@ -83,11 +94,17 @@ def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]
                              if "emotion_pred" in dev else None, q)
     if q.selection == "last":
         return epochs[-1], val
-    best, best_value = epochs[0], -np.inf
-    for e in epochs:
-        if val[e][q.selection_metric] > best_value:
-            best, best_value = e, val[e][q.selection_metric]
-    return best, val
+    return best_epoch({e: val[e][q.selection_metric] for e in epochs}), val
+
+
+def best_epoch(metric_by_epoch: dict[int, float]) -> int:
+    """selection: best — the first epoch reaching the maximum (strict >). The one rule: training applies it after
+    each epoch (which weights best.safetensors holds), a post-training view to the stored predictions."""
+    best, best_value = next(iter(metric_by_epoch)), -np.inf
+    for epoch, value in metric_by_epoch.items():
+        if value > best_value:
+            best, best_value = epoch, value
+    return best
 
 
 def selectable_epochs(run_dir: str | Path, p: Params) -> list[int]:

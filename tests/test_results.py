@@ -83,3 +83,10 @@ def test_a_tier_that_was_not_scored_has_no_numbers():
     t = TierScore.from_json("l3", {"level": "L3", "available": False, "reason": "file missing"})
     assert (t.macro_f1, t.macro_f1_ci, t.to_json()) == (None, None, {"level": "L3", "available": False,
                                                                      "reason": "file missing"})
+
+
+def test_best_is_the_first_epoch_reaching_the_maximum():
+    from aura_core.validation import best_epoch
+    assert best_epoch({1: 0.5, 2: 0.7, 3: 0.7, 4: 0.6}) == 2          # a tie keeps the earlier epoch (strict >)
+    assert best_epoch({1: 0.5}) == 1 and best_epoch({3: 0.2, 4: 0.1}) == 3
+    assert best_epoch({1: float("nan"), 2: 0.1}) == 2                  # NaN never improves
