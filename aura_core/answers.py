@@ -32,6 +32,7 @@ from .factorial import seeds_for_power
 from .grid import Grid, cell_table, cells, finished, first_baseline_cell, partial_note, short_names, shorten
 from .io import atomic_write_text, read_json
 from .params import load
+from .results import claim_side
 from .single_report import BOTTOM_LINE_FILE
 
 # the seed report's questions ← the factor keys (grid configs / comparisons) whose attribution answers each
@@ -320,7 +321,7 @@ def _landing(config: str, table: pd.DataFrame, claims: dict, comparable: set[str
         if a is None or low is None or pd.isna(low):
             continue
         if r.tier in comparable:
-            where = "inside" if low <= a <= high else ("above" if a > high else "below")
+            where = claim_side(a, low, high)
             parts.append(f"{r.tier} {r.mean:.3f} ± {r.sd:.3f}, a single run would land in [{low:.3f}, {high:.3f}] "
                          f"(95% prediction interval); {name}'s {a:.3f} is {where}")
         else:

@@ -17,7 +17,7 @@ from .io import read_json
 from .params import load
 from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_tier_predictions
-from .results import LEVELS, StressScores, delta_f1
+from .results import LEVELS, StressScores, claim_side, delta_f1
 from .stats import (binary_macro_f1, hierarchical_effects, hierarchical_mean, item_variance,
                     equivalence_word, one_run_prediction_interval, paired_seed_equivalence, resamples_for_holm, seed_summary,
                     seed_t_interval)
@@ -163,9 +163,9 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
             for who in ("partner_a", "partner_b"):
                 if who in claim:
                     row[who] = claim[who]
-                    row[f"{who} in seed range"] = bool(s["min"] <= claim[who] <= s["max"])
+                    row[f"{who} in seed range"] = claim_side(claim[who], s["min"], s["max"]) == "inside"
                     if pi["low"] is not None:
-                        row[f"{who} in one-run PI"] = bool(pi["low"] <= claim[who] <= pi["high"])
+                        row[f"{who} in one-run PI"] = claim_side(claim[who], pi["low"], pi["high"]) == "inside"
             rows.append(row)
     return pd.DataFrame(rows)
 

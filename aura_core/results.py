@@ -31,6 +31,14 @@ def delta_f1(f1: Mapping[str, Any]) -> Any:
     return np.subtract(np.asarray(a, float), np.asarray(b, float))
 
 
+def claim_side(claim: float, low: float | None, high: float | None) -> str:
+    """Where a claimed number lies against an interval (a CI, a seed range, a one-run prediction interval): "inside"
+    (bounds included), "above" or "below"; "outside" when there is no interval to hold it."""
+    if low is None or high is None:
+        return "outside"
+    return "inside" if low <= claim <= high else ("above" if claim > high else "below")
+
+
 TIER_FIELDS = ("level", "name", "available", "reason", "provenance", "metrics", "anatomy", "errors")
 
 

@@ -23,7 +23,7 @@ from nbconvert.filters.markdown import markdown2html
 from .compare import claims_table, format_table, load_claims
 from .io import atomic_write_text, read_json
 from .params import load
-from .results import StressScores
+from .results import StressScores, claim_side
 from .tiers import legend
 
 BOTTOM_LINE_FILE = "bottom_line.md"  # a grid's verdict and seven answers, written by 05_compare (answers.py)
@@ -142,7 +142,8 @@ def run_bottom_line(run_dir: Path) -> str:
         if not t.partners_rows:
             lines.append(f"{t.level} ({t.name}): {f1:.3f}, on other rows than the partners' — level not comparable.")
             continue
-        where = {who: ("inside" if ci and ci[0] <= c[who] <= ci[1] else "outside") for who in ("partner_a", "partner_b")}
+        where = {who: ("inside" if claim_side(c[who], *(ci or (None, None))) == "inside" else "outside")
+                 for who in ("partner_a", "partner_b")}
         lines.append(f"{t.level} ({t.name}): {f1:.3f} [95% CI {ci[0]:.3f}, {ci[1]:.3f}]; Partner B's "
                      f"{c['partner_b']:.3f} is {where['partner_b']} it, Partner A's {c['partner_a']:.3f} "
                      f"{where['partner_a']}.")

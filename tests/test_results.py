@@ -90,3 +90,9 @@ def test_best_is_the_first_epoch_reaching_the_maximum():
     assert best_epoch({1: 0.5, 2: 0.7, 3: 0.7, 4: 0.6}) == 2          # a tie keeps the earlier epoch (strict >)
     assert best_epoch({1: 0.5}) == 1 and best_epoch({3: 0.2, 4: 0.1}) == 3
     assert best_epoch({1: float("nan"), 2: 0.1}) == 2                  # NaN never improves
+
+
+def test_a_claim_is_inside_above_or_below_an_interval_bounds_included():
+    from aura_core.results import claim_side
+    assert [claim_side(x, 0.6, 0.8) for x in (0.6, 0.7, 0.8, 0.81, 0.59)] == ["inside"] * 3 + ["above", "below"]
+    assert claim_side(0.7, None, None) == "outside"
