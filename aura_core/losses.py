@@ -138,12 +138,5 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
 }
 
 
-def make_weighting(name: str, tasks: list[str], *args, **kwargs) -> LossWeighting:
-    """A registered method by name, with its own constructor arguments."""
-    if name not in WEIGHTINGS:
-        raise ValueError(f"weighting {name!r}: expected one of {sorted(WEIGHTINGS)}")
-    return WEIGHTINGS[name](tasks, *args, **kwargs)
-
-
 def weighting_from_params(p, tasks: list[str]) -> LossWeighting:
     return WEIGHTINGS[p.weighting].from_params(tasks, p)

@@ -104,19 +104,6 @@ def choices(space: dict[str, list]) -> list[dict]:
     return [dict(zip(keys, values)) for values in itertools.product(*(space[k] for k in keys))]
 
 
-def views_table(run_dir: str | Path, p: Params, space: dict[str, list]) -> pd.DataFrame:
-    """One row per post-training combination: the choice, its epoch and threshold, L1/L2/L3 macro-F1, ΔF1, emotion."""
-    rows = []
-    for choice in choices(space):
-        v = view(run_dir, p, choice)
-        row = {**v["choice"], "epoch": v["epoch"], "threshold_value": v["threshold"]}
-        row |= {e["level"]: e["metrics"]["macro_f1"] for e in v["tiers"].values()}
-        row["ΔF1"] = v["delta_f1"]
-        row["emotion"] = v.get("emotion_goemotions_test", {}).get("macro_f1")
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 @_memoized
 def view_metrics(run_dir: str | Path, p: Params, choice: dict) -> dict:
     """The run's metrics.json as if 03 and 04 had run under `choice`: the stress section's tiers (metrics, CI,

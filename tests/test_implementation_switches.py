@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from aura_core import train as T
 from aura_core.batching import IGNORE
-from aura_core.losses import make_weighting
+from aura_core.losses import WEIGHTINGS
 from aura_core.model import AuraModel, EncoderError
 from conftest import TASKS, tiny_params
 
@@ -45,7 +45,7 @@ def test_weighted_focal_and_sigmoid_losses_follow_their_formulas():
 @pytest.mark.parametrize("scope", ["matrices", "all"])
 def test_weight_decay_lands_exactly_on_the_parameters_its_scope_names(scope, tiny_encoder):
     p = tiny_params(tiny_encoder, weight_decay_scope=scope, weight_decay=0.05)
-    model, w = AuraModel(tiny_encoder), make_weighting("kendall", TASKS)
+    model, w = AuraModel(tiny_encoder), WEIGHTINGS["kendall"](TASKS)
     opt = T.build_optimizer(model, w, p)
     decayed = {id(t) for g in opt.param_groups if g["weight_decay"] > 0 for t in g["params"]}
     names = {id(t): n for n, t in model.named_parameters()} | {id(w.log_vars): "log_vars"}
@@ -84,10 +84,10 @@ def test_the_three_switches_train_together_and_reload(tiny_encoder, tmp_path):
                     weight_decay_scope="all", epoch_predictions=False)
     res = T.train(p, tmp_path / "run", frames(12), frames(4))
     assert res.steps > 0
-    model, w = build_model(p, torch.device("cpu")), make_weighting("kendall", TASKS)
+    model, w = build_model(p, torch.device("cpu")), WEIGHTINGS["kendall"](TASKS)
     load_weights(res.checkpoint, model, w)
     again = build_model(p, torch.device("cpu"))
-    load_weights(res.checkpoint, again, make_weighting("kendall", TASKS))
+    load_weights(res.checkpoint, again, WEIGHTINGS["kendall"](TASKS))
     tok, texts = load_tokenizer(tiny_encoder), ["calm tweet", "nasty tweet idiot", "so sad"]
     a, b = predict(model, tok, texts, 8, 32), predict(again, tok, texts, 8, 32)
     assert np.allclose(a["toxicity"], b["toxicity"]) and not np.allclose(a["toxicity"][0], a["toxicity"][1])

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from aura_core.losses import EqualWeighting, KendallWeighting, make_weighting
+from aura_core.losses import WEIGHTINGS, EqualWeighting, KendallWeighting
+from conftest import REPO
 
 
 @pytest.mark.parametrize("s_tox, s_emo, l_tox, l_emo", [(0.0, 0.0, 0.7, 1.9), (-1.2, 0.4, 0.3, 2.5), (2.0, -3.0, 1.0, 0.1)])
@@ -34,7 +35,8 @@ def test_kendall_absent_task_contributes_nothing():
 
 def test_equal_weighting_and_factory():
     assert EqualWeighting(["a", "b"])({"a": torch.tensor(1.5), "b": torch.tensor(2.0)}).item() == 3.5
-    assert isinstance(make_weighting("kendall", ["a"], 0.3), KendallWeighting)
-    assert make_weighting("kendall", ["a"], 0.3).log_vars.item() == pytest.approx(0.3)
-    with pytest.raises(ValueError, match="weighting 'nope'"):
-        make_weighting("nope", ["a"])
+    assert isinstance(WEIGHTINGS["kendall"](["a"], 0.3), KendallWeighting)
+    assert WEIGHTINGS["kendall"](["a"], 0.3).log_vars.item() == pytest.approx(0.3)
+    from aura_core.params import ParamError, load      # an unregistered name is refused when the params load
+    with pytest.raises(ParamError, match=r"weighting.*kendall"):
+        load(REPO / "params" / "smoke.yaml", {"weighting": "nope"})

@@ -12,7 +12,7 @@ from aura_core.tiers import load_tiers
 from aura_core import train as T
 from aura_core.batching import IGNORE, TaskBatchSampler, masked_frame, training_frame
 from aura_core.metrics import macro_f1_by_threshold, toxicity_metrics, tune_threshold
-from aura_core.losses import make_weighting
+from aura_core.losses import WEIGHTINGS
 from aura_core.preprocess import normalise_tweet
 from conftest import TASKS, frames, tiny_params
 
@@ -77,7 +77,7 @@ def test_masked_loss_ignores_unlabelled_rows_and_is_finite_without_a_task():
     assert out["toxicity"].item() == pytest.approx(ref.item())
     only_olid = {"toxicity": torch.tensor([1, 0, 1, 0]), "emotion": torch.full((4,), IGNORE)}
     out = T.task_losses(logits, only_olid)
-    total = make_weighting("kendall", TASKS)(out)
+    total = WEIGHTINGS["kendall"](TASKS)(out)
     assert set(out) == {"toxicity"} and math.isfinite(total.item())
     # what PyTorch itself does on zero labelled rows: the reason the task is left out
     assert math.isnan(torch.nn.functional.cross_entropy(logits["emotion"], only_olid["emotion"]).item())
@@ -100,7 +100,7 @@ def test_training_runs_for_every_paradigm(tiny_encoder, tmp_path, paradigm):
 
 @pytest.mark.parametrize("s, L", [(0.0, 0.8), (-2.0, 1.7), (1.5, 0.2)])
 def test_kendall_positive_formula_gradient_and_positivity(s, L):
-    w = make_weighting("kendall_positive", ["toxicity"])
+    w = WEIGHTINGS["kendall_positive"](["toxicity"])
     with torch.no_grad():
         w.log_vars.fill_(s)
     total = w({"toxicity": torch.tensor(L)})
@@ -113,19 +113,19 @@ def test_kendall_positive_formula_gradient_and_positivity(s, L):
 
 def test_kendall_total_can_go_negative_but_kendall_positive_cannot():
     losses = {"toxicity": torch.tensor(0.05), "emotion": torch.tensor(0.05)}
-    k, kp = make_weighting("kendall", TASKS, -3.0), make_weighting("kendall_positive", TASKS, -3.0)
+    k, kp = WEIGHTINGS["kendall"](TASKS, -3.0), WEIGHTINGS["kendall_positive"](TASKS, -3.0)
     assert k(losses).item() < 0 < kp(losses).item()     # the seed's negative epoch losses come from log σ < 0
 
 
 def test_fixed_and_equal_weightings_and_their_gradients():
     a, b = torch.tensor(0.7, requires_grad=True), torch.tensor(1.3, requires_grad=True)
-    total = make_weighting("fixed", TASKS, weights={"toxicity": 2.0, "emotion": 0.25})({"toxicity": a, "emotion": b})
+    total = WEIGHTINGS["fixed"](TASKS, weights={"toxicity": 2.0, "emotion": 0.25})({"toxicity": a, "emotion": b})
     assert total.item() == pytest.approx(2.0 * 0.7 + 0.25 * 1.3)
     total.backward()
     assert (a.grad.item(), b.grad.item()) == (2.0, 0.25)
-    assert make_weighting("equal", TASKS)({"toxicity": torch.tensor(1.0), "emotion": torch.tensor(2.0)}).item() == 3.0
+    assert WEIGHTINGS["equal"](TASKS)({"toxicity": torch.tensor(1.0), "emotion": torch.tensor(2.0)}).item() == 3.0
     with pytest.raises(ValueError, match="no weight"):
-        make_weighting("fixed", TASKS, weights={"toxicity": 1.0})
+        WEIGHTINGS["fixed"](TASKS, weights={"toxicity": 1.0})
 
 
 # ---- threshold, validation, selection --------------------------------------------------------------------------------

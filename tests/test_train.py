@@ -8,7 +8,7 @@ import torch
 from aura_core import checkpoints
 from aura_core import train as T
 from aura_core.batching import IGNORE, PadCollator, TokenizedRows
-from aura_core.losses import make_weighting
+from aura_core.losses import WEIGHTINGS
 from aura_core.model import AuraModel, EncoderError, load_tokenizer
 from conftest import TASKS, frames, tiny_params
 
@@ -31,7 +31,7 @@ def test_collator_pads_per_batch_not_to_max_length(tiny_encoder):
 
 def test_optimizer_groups_put_s_in_its_own_group_without_decay(tiny_encoder):
     p = tiny_params(tiny_encoder, lr_loss_weights=3e-3)
-    model, w = AuraModel(tiny_encoder), make_weighting("kendall", TASKS)
+    model, w = AuraModel(tiny_encoder), WEIGHTINGS["kendall"](TASKS)
     opt = T.build_optimizer(model, w, p)
     groups = {g["name"]: g for g in opt.param_groups}
     assert groups["loss_weights"]["params"][0] is w.log_vars
@@ -46,7 +46,7 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(tiny_encoder):
     torch.manual_seed(0)
     p = tiny_params(tiny_encoder, lr_encoder=1e-3, lr_heads=1e-2)
     tok = load_tokenizer(tiny_encoder)
-    model, w = AuraModel(tiny_encoder, dropout=0.0), make_weighting("kendall", TASKS)
+    model, w = AuraModel(tiny_encoder, dropout=0.0), WEIGHTINGS["kendall"](TASKS)
     df = frames(4)
     ds = TokenizedRows.from_frame(df, TASKS, tok, 32)
     batch = PadCollator(ds.pad_id)([ds[i] for i in range(len(ds))])
@@ -86,9 +86,9 @@ def test_train_writes_step_log_checkpoints_and_epoch_table(tiny_encoder, tmp_pat
 
 
 def test_checkpoint_round_trip_reproduces_outputs(tiny_encoder, tmp_path):
-    model, w = AuraModel(tiny_encoder).eval(), make_weighting("kendall", TASKS, 0.7)
+    model, w = AuraModel(tiny_encoder).eval(), WEIGHTINGS["kendall"](TASKS, 0.7)
     checkpoints.save_weights(tmp_path / "c.safetensors", model, w)
-    other, w2 = AuraModel(tiny_encoder).eval(), make_weighting("kendall", TASKS)
+    other, w2 = AuraModel(tiny_encoder).eval(), WEIGHTINGS["kendall"](TASKS)
     with torch.no_grad():
         for prm in other.parameters():
             prm.add_(1.0)

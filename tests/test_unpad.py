@@ -7,7 +7,7 @@ import torch
 
 from aura_core import train as T
 from aura_core import unpad
-from aura_core.losses import make_weighting
+from aura_core.losses import WEIGHTINGS
 from aura_core.model import AuraModel, EncoderError, build_model, unpad_enabled
 from aura_core.params import ParamError, Params, build, training_changes, to_dict
 from conftest import TASKS, frames, tiny_params
@@ -92,7 +92,7 @@ def test_gradients_equal_the_padded_pass(tiny_encoder, tmp_path):
     grads = []
     for on in (False, True):
         torch.manual_seed(0)
-        model, w = AuraModel(enc, TASKS, "mean", dropout=0.0, unpad=on), make_weighting("kendall", TASKS)
+        model, w = AuraModel(enc, TASKS, "mean", dropout=0.0, unpad=on), WEIGHTINGS["kendall"](TASKS)
         ids, mask = padded_batch([2, 7, 3, 11, 5, 1], model.encoder.config.vocab_size, seed=1)
         labels = {"toxicity": torch.tensor([0, 1, 1, 0, -100, 1]), "emotion": torch.tensor([6, -100, 3, 4, 2, 6])}
         w(T.task_losses(model(ids, mask), labels)).backward()
@@ -122,7 +122,7 @@ def test_sixteen_training_steps_equal_the_padded_pass_with_dropout_off(paradigm,
         assert res.steps == 16
         logs.append(pd.read_csv(tmp_path / f"{paradigm}_{on}" / "steps.csv"))
         m = AuraModel(enc, TASKS)
-        w = make_weighting("kendall", TASKS)
+        w = WEIGHTINGS["kendall"](TASKS)
         load_weights(res.checkpoint, m, w)
         weights.append({**dict(m.named_parameters()), **dict(w.named_parameters())})
     cols = [c for c in logs[0] if c.startswith(("loss_", "s_", "total"))]
