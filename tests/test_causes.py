@@ -77,3 +77,8 @@ def test_each_switch_trains_and_scores(tiny_encoder, tmp_path, switch):
         assert steps["weight_toxicity"].to_numpy() == pytest.approx(T.np.exp(-steps["s_toxicity"].to_numpy()), rel=1e-5)
     if switch.get("learning_rates") == "single":
         assert (steps["lr_heads"] == steps["lr_encoder"]).all() and (steps["lr_loss_weights"] == steps["lr_encoder"]).all()
+    if switch.get("toxicity_loss") == "focal":   # the switch reaches training: the same first batch, a smaller loss
+        T.train(tiny_params(tiny_encoder, epochs=1, **{**switch, "toxicity_loss": "cross_entropy"}), tmp_path / "ce",
+                frames(12), frames(4))
+        first = T.pd.read_csv(tmp_path / "ce" / "steps.csv")["loss_toxicity"].iloc[0]
+        assert 0 < steps["loss_toxicity"].iloc[0] < first
