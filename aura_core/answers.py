@@ -408,14 +408,17 @@ def _limits(grid: Grid) -> str:
         return ""
     lines = []
     if (first.dir / "params.yaml").is_file():
-        p = load(first.dir / "params.yaml")
-        counts = {}  # a grid that varies a row count (the fidelity grid) names every count it trained on
-        for k in ("olid_train_rows", "goemotions_train_rows"):
-            values = [c.overrides.get(k, getattr(p, k, None)) for c in grid.configs]
-            counts[k] = " or ".join(str(v) for v in dict.fromkeys(v for v in values if v))
-        rows = ", ".join(f"{v} {k.split('_')[0]}" for k, v in counts.items() if v)
-        lines.append(f"Every cell trains `{p.encoder}` for {p.epochs} epochs on {rows or 'all'} training rows: effects "
-                     "are of this setting, and their size can differ at the paper's (bert-base, full data).")
+        # each configuration's own params (the grid's base under its overrides): a grid that varies the epochs or a
+        # row count (the fidelity grid) names every value it trained with, not the baseline's alone
+        settings = [load(grid.base, c.overrides) for c in grid.configs]
+
+        def values(key: str) -> str:
+            return " or ".join(str(v) for v in dict.fromkeys(getattr(q, key) for q in settings) if v)
+        rows = ", ".join(f"{values(k)} {k.split('_')[0]}" for k in ("olid_train_rows", "goemotions_train_rows")
+                         if values(k))
+        encoders = " or ".join(f"`{e}`" for e in dict.fromkeys(q.encoder for q in settings))
+        lines.append(f"Every cell trains {encoders} for {values('epochs')} epochs on {rows or 'all'} training rows: "
+                     "effects are of this setting, and their size can differ at the paper's (bert-base, full data).")
     comparable = comparable_tiers(grid)
     for e in read_json(first.dir / "metrics.json")["stress"]["tiers"].values():
         if e["level"] not in TIERS:

@@ -14,7 +14,7 @@ from aura_core import diagnosis as Dg
 from aura_core.compare import load_claims
 from aura_core.grid import cells, load_grid
 from aura_core.params import ParamError, load
-from aura_core.runner import NOTEBOOKS
+from aura_core.run_folder import NOTEBOOKS
 from conftest import REPO
 
 RNG = np.random.default_rng(0)
@@ -507,6 +507,7 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     dump(load(g.base, {**first.config.overrides, "seed": first.seed}), first.dir / "params.yaml")
     limits = A._limits(g)                                           # the rows of every cell, not the baseline's only
     assert f"on {smoke.olid_train_rows} olid, 100 or 400 goemotions training rows" in limits
+    assert f"for {smoke.epochs} epochs" in limits
     for c in cells(g):
         if c.config.label == "paradigm=masked,goemotions_train_rows=400":
             shutil.rmtree(c.dir)
@@ -631,3 +632,17 @@ def test_a_one_seed_grid_says_it_has_no_prediction_interval_and_shows_no_zero_sd
     assert "(1 seed): one seed, so no prediction interval for a single run" in v
     results, _ = A.paper_tables(ev)
     assert results["L1"].str.endswith("(one seed)").all() and not results["L1"].str.contains("±").any()
+
+
+def test_the_limits_name_every_configurations_own_epochs_and_encoder(tmp_path):
+    """A configuration that trains longer than the baseline: the limits say both epoch counts, not the baseline's."""
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({
+        "name": "ep", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1], "baseline": "short",
+        "configs": [{"label": "short", "set": {}}, {"label": "long", "set": {"epochs": 60}}]}))
+    g = load_grid(tmp_path / "g.yaml", tmp_path / "out")
+    from aura_core.params import dump
+    for c in cells(g):
+        write_cell(c, {"L1": 0.7, "L3": 0.6})
+        dump(load(g.base, {**c.config.overrides, "seed": c.seed}), c.dir / "params.yaml")
+    smoke = load(REPO / "params" / "smoke.yaml")
+    assert f"Every cell trains `{smoke.encoder}` for {smoke.epochs} or 60 epochs on " in A._limits(g)

@@ -7,7 +7,7 @@ import yaml
 
 from aura_core import evidence as EV
 from aura_core import grid as G
-from aura_core.runner import NOTEBOOKS
+from aura_core.run_folder import NOTEBOOKS
 from conftest import REPO
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from aura_core import grid as G
 from aura_core.params import ParamError, dump, load, to_dict
-from aura_core.runner import NOTEBOOKS
+from aura_core.run_folder import NOTEBOOKS
 from conftest import REPO, write_tiny_base
 
 
