@@ -16,6 +16,7 @@ from typing import Callable, Hashable
 import numpy as np
 from scipy import stats as sps
 
+from .results import DELTA
 from .stats import binary_macro_f1, bootstrap_p
 
 Subset = frozenset
@@ -52,7 +53,7 @@ def interactions(f: Callable[[Subset], float] | dict, factors: list[Hashable]) -
 
 
 def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1000, seed: int = 0,
-                      level: float = 0.95, delta: tuple[str, str] | None = ("L1", "L3")) -> dict:
+                      level: float = 0.95, delta: tuple[str, str] | None = DELTA) -> dict:
     """Per tier (and for ΔF1 = L1 − L3), Shapley values and pairwise interactions of mean-over-seeds macro-F1, with
     CIs from the hierarchical bootstrap.
 

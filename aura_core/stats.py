@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
+from .results import DELTA
+
 N_RESAMPLES = 1000
 
 
@@ -62,7 +64,7 @@ def resamples_for_holm(m: int, alpha: float = 0.05, floor: int = N_RESAMPLES) ->
 
 
 def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int = 0, level: float = 0.95,
-                         delta: tuple[str, str] | None = ("L1", "L3"), paired: bool = False) -> dict:
+                         delta: tuple[str, str] | None = DELTA, paired: bool = False) -> dict:
     """Per tier, mean-over-seeds F1(a) − F1(b), and the change in ΔF1 = F1(L1) − F1(L3), from the same draws.
 
     tiers: {level: (y, preds_a[seeds × items], preds_b[seeds × items])}, all tiers with the same seeds per config.
