@@ -14,7 +14,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from . import epoch_predictions
-from .epoch_predictions import DEV, GOEMOTIONS_TEST  # noqa: F401  (scoring.DEV, scoring.GOEMOTIONS_TEST)
+from .epoch_predictions import DEV, GOEMOTIONS_TEST
 from .checkpoints import load_weights
 from .evaluate import predict
 from .io import read_json

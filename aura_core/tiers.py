@@ -19,7 +19,6 @@ from .params import Params, tier_specs
 from .results import LEVELS
 
 EVAL_SAMPLE_SEED = 0  # evaluation rows never depend on the training seed, so every run is scored on the same items
-CLAIM_LEVELS = LEVELS  # the claimed levels, in the order p.tiers lists their tiers
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ class Tier:
 
 def levels(p: Params) -> list[tuple[str, str]]:
     """(key, level) of every declared tier in order: L1…L3 for the first three built-ins, X1, X2, … after."""
-    claimed = list(p.tiers)[:len(CLAIM_LEVELS)]
-    extra = list(p.tiers)[len(CLAIM_LEVELS):] + [s.name for s in tier_specs(p)]
+    claimed = list(p.tiers)[:len(LEVELS)]
+    extra = list(p.tiers)[len(LEVELS):] + [s.name for s in tier_specs(p)]
     return [(k, f"L{i + 1}") for i, k in enumerate(claimed)] + [(k, f"X{i + 1}") for i, k in enumerate(extra)]
 
 
@@ -114,7 +113,7 @@ def load_tiers(p: Params) -> list[Tier]:
                 "rows": int(len(df)), "rows_in_file_after_rules": int(full), "toxic": int(df["label"].sum()),
                 "removed_by_rules": dict(df.attrs.get("dropped", {})), "subsampled": df.attrs.get("subsampled", ""),
                 "duplicates": dict(df.attrs.get("duplicates", {})), "partners_rows": partners}
-        if level in CLAIM_LEVELS and not partners:
+        if level in LEVELS and not partners:
             prov["note"] = (f"{name} is not the file the partners scored as {level}; its level is not comparable "
                             f"with their numbers")
         tiers.append(Tier(key, level, name, df, prov, keys_in_file=keys))

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from aura_core import pipeline, scoring, tiers
+from aura_core.epoch_predictions import GOEMOTIONS_TEST
 from aura_core.io import read_json
 from aura_core.params import ParamError, load
 from conftest import REPO
@@ -120,7 +121,7 @@ def test_a_prediction_file_of_a_run_reproduces_its_scores(mini_run, tmp_path):
     metrics, CIs, anatomy and shortcut probe exactly."""
     p, run_dir, tuned, stress = mini_run()
     rows = []
-    for key in [*stress["tiers"], scoring.GOEMOTIONS_TEST]:
+    for key in [*stress["tiers"], GOEMOTIONS_TEST]:
         pred = pd.read_csv(run_dir / "predictions" / f"{key}.csv", dtype={"id": str})
         rows += [{"tier": key, "id": i, "p_toxic": x} for i, x in zip(pred["id"], pred["p_toxic"])]
     pred_file = write_predictions(tmp_path / "preds.csv", rows)
