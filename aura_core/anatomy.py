@@ -17,6 +17,8 @@ from sklearn.metrics import (
 )
 
 from .data import EKMAN
+from .metrics import tier_metrics
+from .results import StressScores
 
 ANGER_DISGUST = ("anger", "disgust")
 JOY_NEUTRAL = ("joy", "neutral")
@@ -41,6 +43,12 @@ def tier_anatomy(y_true: np.ndarray, p_toxic: np.ndarray, threshold: float) -> d
         "roc_auc": float(roc_auc_score(y, p)) if both else None,
         "pr_auc": float(average_precision_score(y, p)) if both else None,
     }
+
+
+def score_tier(y_true: np.ndarray, p_toxic: np.ndarray, threshold: float) -> dict:
+    """One tier's score from (labels, P(toxic), threshold): its metrics with their CI and its error anatomy. 04 and a
+    post-training view both score a tier with this, so a view is a run's metrics built from stored predictions."""
+    return {"metrics": tier_metrics(y_true, p_toxic, threshold), "anatomy": tier_anatomy(y_true, p_toxic, threshold)}
 
 
 def confident_errors(frame: pd.DataFrame, p_toxic: np.ndarray, threshold: float, k: int = 5) -> list[dict]:
@@ -79,22 +87,22 @@ def shortcut_probe(goemotions_p_toxic: np.ndarray | None, goemotions_emotion: np
     return out
 
 
-def run_summary(stress: dict) -> dict:
+def run_summary(scores: StressScores) -> dict:
     """The two numbers a grid compares per run: the shortcut gap and each tier's predicted/true positive rate."""
-    return {"shortcut_gap": stress.get("shortcut", {}).get("shortcut_gap"),
-            "pred_over_true_pos_rate": {e["level"]: e["anatomy"]["pred_over_true_pos_rate"]
-                                        for e in stress["tiers"].values() if e.get("anatomy")}}
+    return {"shortcut_gap": scores.shortcut.get("shortcut_gap"),
+            "pred_over_true_pos_rate": {t.level: t.anatomy["pred_over_true_pos_rate"]
+                                        for t in scores.tiers.values() if t.anatomy}}
 
 
-def anatomy_table(stress: dict) -> pd.DataFrame:
+def anatomy_table(scores: StressScores) -> pd.DataFrame:
     rows = []
-    for e in stress["tiers"].values():
-        if not e["available"]:
-            rows.append({"tier": f"{e['level']} {e['name']}", "status": e["reason"]})
+    for t in scores.tiers.values():
+        if not t.available:
+            rows.append({"tier": f"{t.level} {t.name}", "status": t.reason})
             continue
-        a = e["anatomy"]
+        a = t.anatomy
         c = a["confusion"]
-        rows.append({"tier": f"{e['level']} {e['name']}", "rows": a["rows"], "threshold": a["threshold"],
+        rows.append({"tier": f"{t.level} {t.name}", "rows": a["rows"], "threshold": a["threshold"],
                      "true pos. rate": a["true_pos_rate"], "pred. pos. rate": a["pred_pos_rate"],
                      "pred/true": a["pred_over_true_pos_rate"], "TN": c["tn"], "FP": c["fp"], "FN": c["fn"],
                      "TP": c["tp"], "toxic P": a["toxic_precision"], "toxic R": a["toxic_recall"],

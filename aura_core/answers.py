@@ -29,25 +29,12 @@ from .diagnosis import (
     tier_legend,
 )
 from .factorial import seeds_for_power
+from .factors import QUESTIONS, SHAPLEY_PARAMS, UNASKED
 from .grid import Grid, cell_table, cells, finished, first_baseline_cell, partial_note, short_names, shorten
-from .io import atomic_write_text, read_json
+from .io import atomic_write_text
 from .params import load
 from .results import claim_side
-from .single_report import BOTTOM_LINE_FILE
-
-# the seed report's questions ← the factor keys (grid configs / comparisons) whose attribution answers each
-QUESTIONS = [
-    (("paradigm", "batch_composition"),
-     "1. Training paradigm: interleaved single-task batches or joint paired batches?"),
-    (("pseudo_labels",), "2. Pseudo-labelling: did OLID rows carry emotion labels and GoEmotions rows toxicity labels?"),
-    (("validation",), "3. Validation: separate toxicity and emotion sets, or a combined paired set?"),
-    (("preprocess",), "4. Preprocessing: any differences in text cleaning or tokenisation?"),
-    (("threshold",), "5. Threshold: was the 0.5 toxicity threshold tuned on validation data?"),
-    (("seed",), "6. Random seed: was a fixed seed used, and how much does the seed alone move the numbers?"),
-    (("selection",), "7. Model selection: which epoch was evaluated?"),
-]
-
-
+from .run_folder import RunFolder
 
 def _fmt(e: pd.Series) -> str:
     return f"{e['change']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]"
@@ -74,12 +61,6 @@ def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame,
     return [(q, shorten(grid, a)) for q, a in out]
 
 
-# the params whose Shapley values answer a question (pseudo-labels and batch composition are both the paradigm)
-SHAPLEY_PARAMS = {"paradigm": "paradigm", "batch_composition": "paradigm", "pseudo_labels": "paradigm",
-                  "validation": "validation", "preprocess": "preprocess", "threshold": "threshold",
-                  "selection": "selection"}
-
-
 def _shapley_line(shapley: pd.DataFrame | None, keys: tuple) -> str:
     """The question's factor in the Shapley attribution of B → candidate: its share per tier, CI, Holm verdict."""
     if shapley is None or "shapley" not in shapley:
@@ -92,19 +73,6 @@ def _shapley_line(shapley: pd.DataFrame | None, keys: tuple) -> str:
                       f"{'' if r.survives_holm else ' (not significant after Holm)'}" for r in rows.itertuples())
     return (f"In the full factorial, its Shapley share of the change from Partner B's configuration to the Partner-A "
             f"candidate (`{rows['factor'].iloc[0]}`): {cells}.")
-
-
-# candidate causes the seed report does not ask about (factor keys of params/grids/factorial.yaml)
-UNASKED = [("uncertainty_form", "The uncertainty loss as most public code writes it, exp(−s)·L + s (no ½)"),
-           ("focal_loss", "Focal loss (γ = 2) for the toxicity head"),
-           ("sigmoid_head", "A one-logit sigmoid toxicity head with binary cross-entropy"),
-           ("single_learning_rate", "One learning rate for every parameter"),
-           ("pooler_pooling", "BERT's tanh pooler as the sentence vector (pooling: pooler), from masked training"),
-           ("pooler_pooling_paired", "BERT's tanh pooler as the sentence vector, from paired training"),
-           ("toxicity_class_weights", "Inverse-frequency toxicity class weights, from masked training"),
-           ("toxicity_class_weights_paired", "Inverse-frequency toxicity class weights, from paired training"),
-           ("weight_decay_scope", "Weight decay on every parameter (biases, LayerNorm, s_i), from masked training"),
-           ("weight_decay_scope_paired", "Weight decay on every parameter, from paired training")]
 
 
 def unasked_answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
@@ -407,7 +375,7 @@ def _limits(grid: Grid) -> str:
     if first is None:
         return ""
     lines = []
-    if (first.dir / "params.yaml").is_file():
+    if RunFolder(first.dir).has_params():
         # each configuration's own params (the grid's base under its overrides): a grid that varies the epochs or a
         # row count (the fidelity grid) names every value it trained with, not the baseline's alone
         settings = [load(grid.base, c.overrides) for c in grid.configs]
@@ -420,13 +388,13 @@ def _limits(grid: Grid) -> str:
         lines.append(f"Every cell trains {encoders} for {values('epochs')} epochs on {rows or 'all'} training rows: "
                      "effects are of this setting, and their size can differ at the paper's (bert-base, full data).")
     comparable = comparable_tiers(grid)
-    for e in read_json(first.dir / "metrics.json")["stress"]["tiers"].values():
-        if e["level"] not in TIERS:
+    for t in RunFolder(first.dir).stress().tiers.values():
+        if t.level not in TIERS:
             continue
-        if not e["available"]:
-            lines.append(f"{e['level']} ({e['name']}) not tested: {e['reason'].removeprefix('not available: ')}.")
-        elif e["level"] not in comparable:
-            lines.append(f"{e['level']} ({e['name']}, {e['provenance'].get('file', '')}) is not the file the partners "
+        if not t.available:
+            lines.append(f"{t.level} ({t.name}) not tested: {t.reason.removeprefix('not available: ')}.")
+        elif t.level not in comparable:
+            lines.append(f"{t.level} ({t.name}, {t.provenance.get('file', '')}) is not the file the partners "
                          "scored: its level is not comparable with theirs; changes between configurations are "
                          "measured on the same rows.")
     return "**Limits.** " + " ".join(lines) if lines else ""
@@ -555,6 +523,6 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     if unasked:
         qa += "\n\n## Candidate causes the seed did not ask about\n\n" + "\n\n".join(f"**{q}.** {a}" for q, a in unasked)
     paper = write_paper_tables(ev, compare_dir)
-    atomic_write_text(Path(compare_dir) / BOTTOM_LINE_FILE,
+    atomic_write_text(RunFolder(compare_dir).bottom_line,
                       f"## Bottom line\n\n{text}\n\n{paper}\n\n## The seven questions\n\n{qa}\n")
     return text

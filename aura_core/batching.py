@@ -1,4 +1,4 @@
-"""Training rows for each paradigm, tokenised once, padded per batch."""
+"""Training rows tokenised once, padded per batch; the batch samplers (task-interleaved, length-grouped)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,34 +12,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .data import NEUTRAL
 from .io import atomic_write_bytes
-
-IGNORE = -100  # label of a task a row does not carry (ignored by cross-entropy)
-
-
-def paired_frame(olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
-    """Partner B's paired set: OLID rows get emotion 6 (neutral), GoEmotions rows get toxicity 0 (non-toxic)."""
-    a = pd.DataFrame({"text": olid["text"].values, "toxicity": olid["label"].values,
-                      "emotion": NEUTRAL, "source": "olid", "pseudo": "emotion"})
-    b = pd.DataFrame({"text": goemotions["text"].values, "toxicity": 0,
-                      "emotion": goemotions["label"].values, "source": "goemotions", "pseudo": "toxicity"})
-    return pd.concat([a, b], ignore_index=True)
-
-
-def masked_frame(olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
-    """No pseudo-labels: each row carries only its own dataset's label; the other task is IGNORE."""
-    a = pd.DataFrame({"text": olid["text"].values, "toxicity": olid["label"].values,
-                      "emotion": IGNORE, "source": "olid", "pseudo": "none"})
-    b = pd.DataFrame({"text": goemotions["text"].values, "toxicity": IGNORE,
-                      "emotion": goemotions["label"].values, "source": "goemotions", "pseudo": "none"})
-    return pd.concat([a, b], ignore_index=True)
-
-
-def training_frame(paradigm: str, olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
-    """paired: pseudo-labels on every row; masked and interleaved: each row only its own label."""
-    return paired_frame(olid, goemotions) if paradigm == "paired" else masked_frame(olid, goemotions)
-
 
 SOURCE_TASK = {"olid": "toxicity", "goemotions": "emotion"}
 

@@ -11,6 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .run_folder import RunFolder
+
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--window-size=1280,2000"]
@@ -55,10 +57,10 @@ def static_problems(page: Path, text: str | None = None, local: list[str] = ()) 
 
 def report_pages(run_dir: Path) -> list[Path]:
     """report.html and index.html first, then any other top-level page and html/*.html."""
-    first = ("report.html", "index.html")
+    first = RunFolder.PAGES
     return (sorted(run_dir.glob("*.html"), key=lambda f: (f.name not in first, first.index(f.name) if f.name in first
                                                            else 0, f.name))
-            + sorted((run_dir / "html").glob("*.html")))
+            + sorted(RunFolder(run_dir).html.glob("*.html")))
 
 
 def chromium_paths() -> tuple[str, str] | None:
@@ -116,9 +118,9 @@ def check_run(run_dir: str | Path) -> list[str]:
     if not pages:
         return [f"{run_dir}: no HTML report here (expected report.html, index.html, html/*.html)"]
     local = [str(run_dir)]
-    if (run_dir / "params.yaml").is_file():
+    if RunFolder(run_dir).has_params():
         import yaml
-        data_dir = (yaml.safe_load((run_dir / "params.yaml").read_text()) or {}).get("data_dir")
+        data_dir = (yaml.safe_load(RunFolder(run_dir).params.read_text()) or {}).get("data_dir")
         local += [str(data_dir)] if data_dir else []
     problems = [x for page in pages for x in static_problems(page, local=local)]
     if chromium_paths() is None:
@@ -126,12 +128,12 @@ def check_run(run_dir: str | Path) -> list[str]:
               "chromium-driver for the browser checks)")
         return problems
     results = check_report(run_dir)
-    write_json(run_dir / "browser_check.json", results)
+    write_json(RunFolder(run_dir).browser_check, results)
     for r in results:
         print(f"{r['page']}: {r['images']} images, {len(r['broken_images'])} broken, {len(r['console_errors'])} "
               f"console errors, screenshot {r['screenshot']}")
         problems += [f"{r['page']}: image {src!r} did not load" for src in r["broken_images"]]
         problems += [f"{r['page']}: console error {m[:120]!r}" for m in r["console_errors"]]
-        if r["page"] in ("index.html", "report.html") and not r["has_claims_table"]:
+        if r["page"] in RunFolder.PAGES and not r["has_claims_table"]:
             problems.append(f"{r['page']}: no claimed-vs-reproduced table")
     return problems

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .io import read_json, write_json
-
-LOCK_FILE, CLAIM_FILE = ".claim.lock", "claim.json"
+from .run_folder import RunFolder
 
 
 @dataclass
@@ -31,13 +30,13 @@ class Claim:
     took_over: dict | None     # the earlier claim.json, whose process was gone
 
     def release(self) -> None:
-        (self.cell_dir / CLAIM_FILE).unlink(missing_ok=True)
+        RunFolder(self.cell_dir).claim.unlink(missing_ok=True)
         os.close(self.fd)  # closing our descriptor; a child still holding its copy keeps the lock until it exits
 
 
 def holder(cell_dir: Path) -> dict | None:
     """What claim.json says (who claimed the cell last), or None."""
-    path = Path(cell_dir) / CLAIM_FILE
+    path = RunFolder(cell_dir).claim
     try:
         return read_json(path)
     except (FileNotFoundError, ValueError):
@@ -54,21 +53,21 @@ def try_claim(cell_dir: str | Path) -> Claim | None:
     """The cell's claim, or None when a live process holds it (`holder` says who)."""
     cell_dir = Path(cell_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(cell_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(RunFolder(cell_dir).lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
     previous = holder(cell_dir)
-    write_json(cell_dir / CLAIM_FILE, {"host": socket.gethostname(), "pid": os.getpid(),
+    write_json(RunFolder(cell_dir).claim, {"host": socket.gethostname(), "pid": os.getpid(),
                                        "started": time.strftime("%Y-%m-%d %H:%M:%S")})
     return Claim(cell_dir, fd, previous)
 
 
 def is_held(cell_dir: str | Path) -> bool:
     """True while a live process holds the cell's claim (tested by trying the lock without keeping it)."""
-    path = Path(cell_dir) / LOCK_FILE
+    path = RunFolder(cell_dir).lock
     if not path.is_file():
         return False
     fd = os.open(path, os.O_RDWR)

@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from .io import atomic_write_bytes, jsonable
+from .run_folder import RunFolder
 
-RESUME_FILE = "resume.safetensors"
 MODEL, WEIGHTING = "model", "weighting"  # tensor-name prefixes: "model.encoder...", "weighting.log_vars"
 
 
@@ -104,14 +104,14 @@ def save_state(run_dir: Path, model, weighting, opt, sched, scaler, loop: dict,
         tensors["loader.generator"] = generator_state
     meta = {"loop": loop, "optimizer": opt_meta, "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
             "rng": rng_meta}
-    atomic_write_bytes(Path(run_dir) / "checkpoints" / RESUME_FILE,
+    atomic_write_bytes(RunFolder(run_dir).resume,
                        save(tensors, metadata={"aura_resume": json.dumps(meta, default=jsonable)}))
 
 
 def load_state(run_dir: Path, model, weighting, opt, sched, scaler) -> tuple[dict, torch.Tensor | None] | None:
     """Restore everything into the given objects; return (loop position, data-order generator state), or None when
     the run folder holds no resume state."""
-    path = Path(run_dir) / "checkpoints" / RESUME_FILE
+    path = RunFolder(run_dir).resume
     if not path.is_file():
         return None
     with safe_open(str(path), framework="pt") as f:
@@ -127,13 +127,47 @@ def load_state(run_dir: Path, model, weighting, opt, sched, scaler) -> tuple[dic
     return meta["loop"], tensors.get("loader.generator")
 
 
+class WeightFiles:
+    """The weight files of one run's checkpoints/ folder and the rule of which are kept: last (every epoch), best
+    (when the selection metric improves), epoch<k> (only while a post-training choice can still select epoch k)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.folder = RunFolder(run_dir).checkpoints
+
+    def path(self, which: str | int) -> Path:
+        """"last", "best", or an epoch number."""
+        return self.folder / (f"epoch{which}.safetensors" if isinstance(which, int) else f"{which}.safetensors")
+
+    def save(self, which: str | int, model: nn.Module, weighting: nn.Module) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_weights(self.path(which), model, weighting)
+
+    def load(self, which: str | int, model: nn.Module, weighting: nn.Module | None = None) -> None:
+        load_weights(self.path(which), model, weighting)
+
+    def epochs(self) -> list[int]:
+        return sorted(int(f.stem.removeprefix("epoch")) for f in self.folder.glob("epoch*.safetensors"))
+
+    def keep_epochs(self, keep: set[int] | frozenset[int] = frozenset()) -> None:
+        """Drop every per-epoch weight file but those of `keep`."""
+        for epoch in self.epochs():
+            if epoch not in keep:
+                self.path(epoch).unlink()
+
+    def selected(self, selection: str) -> Path:
+        """The weights a run's selection rule ("best" or "last") evaluates."""
+        return self.path("best" if selection == "best" else "last")
+
+
 def prune(run_dir: Path, keep: str) -> int:
     """Once a run has finished: keep all checkpoint files, only the selected weights (train.json names them), or
     none. Returns the bytes freed."""
-    folder = Path(run_dir) / "checkpoints"
+    run = RunFolder(run_dir)
+    folder = run.checkpoints
     if keep == "all" or not folder.is_dir():
         return 0
-    selected = json.loads((Path(run_dir) / "train.json").read_text())["checkpoint"]
+    selected = json.loads(run.train_info.read_text())["checkpoint"]
     freed = 0
     for f in sorted(folder.iterdir()):
         if keep == "none" or f.relative_to(run_dir).as_posix() != selected:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .io import read_json
-from .results import DELTA, LEVELS, delta_f1
+from .results import DELTA, LEVELS, StressScores, delta_f1
+from .run_folder import RunFolder
 
 
 def load_claims(path: str | Path) -> dict:
@@ -25,22 +25,23 @@ def load_claims(path: str | Path) -> dict:
     return claims
 
 
-def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None) -> pd.DataFrame:
-    """One row per claimed tier, ΔF1 (L1 − L3), then any extra tier and the emotion head (no claims for those)."""
+def claims_table(claims: dict, scores: StressScores | None) -> pd.DataFrame:
+    """One row per claimed tier, ΔF1 (L1 − L3), then any extra tier and the emotion head (no claims for those);
+    scores None: a run not stress-tested yet (the claims alone)."""
     ours, notes, scored_on = {}, {}, {}
-    if stress:
-        for e in stress["tiers"].values():
-            if e["available"]:
-                ours[e["level"]] = e["metrics"]["macro_f1"]
-                prov = e["provenance"]
-                ci = e["metrics"].get("macro_f1_ci")
-                notes[e["level"]] = "; ".join(x for x in (
-                    f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "",
-                    f"{prov['rows']} rows of {prov.get('file') or e['name']}", prov.get("note", ""),
-                    f"subsample: {prov['subsampled']}" if prov.get("subsampled") else "") if x)
-            else:
-                notes[e["level"]] = e["reason"]
-            scored_on[e["level"]] = e["name"]
+    scored = list(scores.tiers.values()) if scores else []
+    emotion = scores.emotion if scores else {}
+    for t in scored:
+        if t.available:
+            ours[t.level] = t.macro_f1
+            prov, ci = t.provenance, t.macro_f1_ci
+            notes[t.level] = "; ".join(x for x in (
+                f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "",
+                f"{prov['rows']} rows of {prov.get('file') or t.name}", prov.get("note", ""),
+                f"subsample: {prov['subsampled']}" if prov.get("subsampled") else "") if x)
+        else:
+            notes[t.level] = t.reason
+        scored_on[t.level] = t.name
     rows = []
     for level, c in claims["tiers"].items():
         # the partners' name for the level beside the file this run scored as that level
@@ -55,14 +56,12 @@ def claims_table(claims: dict, stress: dict | None, emotion: dict | None = None)
         rows.append({"level": "ΔF1", "dataset": "L1 − L3", "Partner A (claimed)": delta("Partner A (claimed)"),
                      "Partner B (reproduced)": delta("Partner B (reproduced)"), "this run": delta("this run"),
                      "note": "lower = less degradation under shift"})
-    if stress:
-        for e in stress["tiers"].values():
-            if e["level"] not in claims["tiers"]:
-                rows.append({"level": e["level"], "dataset": e["name"], "Partner A (claimed)": None,
-                             "Partner B (reproduced)": None,
-                             "this run": e["metrics"]["macro_f1"] if e["available"] else None,
-                             "note": "extra tier (no claim)" if e["available"] else e["reason"]})
-    if emotion and "macro_f1" in emotion:
+    for t in scored:
+        if t.level not in claims["tiers"]:
+            rows.append({"level": t.level, "dataset": t.name, "Partner A (claimed)": None,
+                         "Partner B (reproduced)": None, "this run": t.macro_f1,
+                         "note": "extra tier (no claim)" if t.available else t.reason})
+    if "macro_f1" in emotion:
         rows.append({"level": "emotion", "dataset": "GoEmotions test (7-class macro-F1)", "Partner A (claimed)": None,
                      "Partner B (reproduced)": None, "this run": emotion["macro_f1"], "note": "no claim in the report"})
     df = pd.DataFrame(rows)
@@ -92,23 +91,22 @@ RUN_COLUMNS = [*LEVELS, "ΔF1", "emotion"]
 
 def run_scores(metrics: dict) -> dict:
     """L1/L2/L3 macro-F1, ΔF1 and the emotion head's GoEmotions-test macro-F1 of one run's metrics.json."""
-    stress = metrics.get("stress", {})
-    out = {e["level"]: e["metrics"]["macro_f1"] for e in stress.get("tiers", {}).values() if e["available"]}
-    out = {k: out.get(k) for k in ("L1", "L2", "L3")}
-    out["ΔF1"] = stress.get("delta_f1")
-    out["emotion"] = stress.get("emotion_goemotions_test", {}).get("macro_f1")
-    return out
+    if "stress" not in metrics:
+        return {k: None for k in RUN_COLUMNS}
+    scores = StressScores.from_json(metrics["stress"])
+    f1 = scores.f1()
+    return {**{k: f1.get(k) for k in LEVELS}, "ΔF1": scores.rest.get("delta_f1"), "emotion": scores.emotion_f1}
 
 
 def load_reference_runs(refs: list[dict]) -> list[tuple[str, dict | None, str]]:
     """(label, metrics or None, note) per reference run; a missing run is reported, never dropped."""
     out = []
     for ref in refs:
-        path = Path(ref["path"]) / "metrics.json"
+        run = RunFolder(ref["path"])
+        path = run.metrics
         if path.is_file():
-            params = Path(ref["path"]) / "params.yaml"
-            tasks = yaml.safe_load(params.read_text(encoding="utf-8")).get("tasks") if params.is_file() else "?"
-            out.append((ref["label"], read_json(path), f"run {ref['path']} (tasks: {tasks})"))
+            tasks = yaml.safe_load(run.params.read_text(encoding="utf-8")).get("tasks") if run.has_params() else "?"
+            out.append((ref["label"], run.read_metrics(), f"run {ref['path']} (tasks: {tasks})"))
         else:
             out.append((ref["label"], None, f"not found: {path}"))
     return out

@@ -398,22 +398,33 @@ def toxigen_group(raw: str, where: str) -> str:
                     f"{TOXIGEN_GROUP_NAMES}")
 
 
-TOXIGEN_RULES = ("mean_gt_2.75", "human_ge_2.5", "human_ge_3", "human_gt_3", "prompt_label")
+def _scores(row: dict) -> tuple[float, float]:
+    try:
+        return float(row["toxicity_ai"]), float(row["toxicity_human"])
+    except ValueError:
+        raise ValueError(f"toxicity_ai/toxicity_human {row['toxicity_ai']!r}/{row['toxicity_human']!r} are not "
+                         f"numbers") from None
+
+
+def _prompt_label(row: dict) -> int:
+    if row["label"] not in ("hate", "neutral"):
+        raise ValueError(f"unknown label value {row['label']!r}; expected 'hate' or 'neutral'")
+    return int(row["label"] == "hate")
+
+
+# The ToxiGen label rules, one entry each: row (toxicity_ai, toxicity_human, label) → 0/1. The `toxigen_label_rule`
+# param accepts every registered name; a rule that cannot read a row raises ValueError saying why.
+TOXIGEN_LABEL_RULES: dict[str, Callable[[dict], int]] = {
+    "mean_gt_2.75": lambda r: int(sum(_scores(r)) / 2 > 2.75),   # lm-eval-harness
+    "human_ge_2.5": lambda r: int(_scores(r)[1] >= 2.5),         # the AURA partners' (their download script)
+    "human_ge_3": lambda r: int(_scores(r)[1] >= 3),
+    "human_gt_3": lambda r: int(_scores(r)[1] > 3),
+    "prompt_label": _prompt_label,                               # the generating prompt's class, not a judgement
+}
 
 
 def toxigen_label(row: dict, rule: str) -> int:
-    ai, human = float(row["toxicity_ai"]), float(row["toxicity_human"])
-    if rule == "human_ge_2.5":  # the AURA partners' rule (their download script)
-        return int(human >= 2.5)
-    if rule == "mean_gt_2.75":
-        return int((ai + human) / 2 > 2.75)
-    if rule == "human_ge_3":
-        return int(human >= 3)
-    if rule == "human_gt_3":
-        return int(human > 3)
-    if rule == "prompt_label":
-        return {"hate": 1, "neutral": 0}[row["label"]]
-    raise ValueError(f"unknown toxigen_label_rule {rule!r}")
+    return TOXIGEN_LABEL_RULES[rule](row)
 
 
 def _toxigen_local(path: Path, rule: str) -> pd.DataFrame:
@@ -426,17 +437,15 @@ def _toxigen_local(path: Path, rule: str) -> pd.DataFrame:
         except UnicodeDecodeError:
             raise DataError(f"{path}:{r.line}: text bytes literal is not valid UTF-8") from None
         _check_text(path, r.line, text)
-        if rule == "prompt_label" and f["label"] not in ("hate", "neutral"):
-            raise DataError(f"{path}:{r.line}: unknown label value {f['label']!r}; expected 'hate' or 'neutral'")
         try:
+            ai, human = _scores(f)   # kept beside the label whatever the rule
             label = toxigen_label(f, rule)
-        except ValueError:
-            raise DataError(f"{path}:{r.line}: toxicity_ai/toxicity_human {f['toxicity_ai']!r}/"
-                            f"{f['toxicity_human']!r} are not numbers") from None
+        except ValueError as e:
+            raise DataError(f"{path}:{r.line}: {e}") from None
         recs.append({"id": str(r.line), "text": text, "label": label,
                      "target_group": toxigen_group(f["target_group"], f"{path}:{r.line}"),
                      "target_group_raw": f["target_group"],
-                     "toxicity_human": float(f["toxicity_human"]), "toxicity_ai": float(f["toxicity_ai"])})
+                     "toxicity_human": human, "toxicity_ai": ai})
     df = _frame(path, recs, [r.line for r in rows])
     df.attrs["label_rule"] = rule
     return df
@@ -475,7 +484,7 @@ def toxigen_rule_shares(root: Path) -> pd.DataFrame:
         if not path.is_file():
             continue
         rows = read_table(path, ",", TOXIGEN_COLUMNS, quoting=True)
-        for rule in TOXIGEN_RULES:
+        for rule in TOXIGEN_LABEL_RULES:
             toxic = sum(toxigen_label(r.fields, rule) for r in rows)
             out.append({"file": f"toxigen/{name}", "rule": rule, "rows": len(rows), "toxic": toxic,
                         "toxic share": round(toxic / len(rows), 4)})

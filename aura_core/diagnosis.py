@@ -13,15 +13,15 @@ import yaml
 from .compare import load_claims
 from .factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, shapley_bootstrap
 from .grid import Cell, Grid, cell_metrics, cell_table, cells, finished, first_baseline_cell
-from .io import read_json
 from .params import load
 from .post_training import KEYS as POST_TRAINING_KEYS
 from .post_training import view_tier_predictions
-from .results import LEVELS, StressScores, claim_side, delta_f1
+from .results import LEVELS, TierPredictions, claim_side, delta_f1
+from .run_folder import RunFolder
 from .stats import (binary_macro_f1, hierarchical_effects, hierarchical_mean, item_variance,
                     equivalence_word, one_run_prediction_interval, paired_seed_equivalence, resamples_for_holm, seed_summary,
                     seed_t_interval)
-from .tiers import legend
+from .tables import legend
 
 TIERS = list(LEVELS)
 MATERIAL_SHARE = 0.25   # a factor that closes less than this share of the A−B gap on every tier is called minor
@@ -104,19 +104,15 @@ def seed_margins(table: pd.DataFrame, config: str) -> dict[str, float]:
     return {r.tier: float(r.sd) for r in rows.itertuples() if r.sd > 0}
 
 
-def tier_predictions(cell: Cell) -> dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
-    """level → (y, 0/1 predictions at the run's threshold, the prediction frame) for every available tier; for a
-    post-training view, from the training's stored epoch predictions under the view's choice."""
+def tier_predictions(cell: Cell) -> dict[str, TierPredictions]:
+    """level → TierPredictions at the run's threshold for every available tier; for a post-training view, from the
+    training's stored epoch predictions under the view's choice."""
+    run = RunFolder(cell.dir)
     if cell.is_view:
-        return view_tier_predictions(cell.dir, load(cell.dir / "params.yaml"), cell.choice)
-    cell_dir = cell.dir
-    m = read_json(cell_dir / "metrics.json")["stress"]
-    out = {}
-    for key, e in m["tiers"].items():
-        if e["available"]:
-            df = pd.read_csv(cell_dir / "predictions" / f"{key}.csv")
-            out[e["level"]] = (df["label"].to_numpy(), (df["p_toxic"] >= m["threshold"]).astype(int).to_numpy(), df)
-    return out
+        return view_tier_predictions(run.path, run.read_params(), cell.choice)
+    stress = run.stress()
+    return {t.level: TierPredictions.at_threshold(pd.read_csv(run.prediction(t.key)), stress.threshold)
+            for t in stress.available()}
 
 
 def _by_config(grid: Grid) -> dict[str, list]:
@@ -142,10 +138,10 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
             if level in TIERS:
                 if not all(level in p for p in preds):
                     continue
-                y = preds[0][level][0]
-                vals = [binary_macro_f1(p[level][0], p[level][1]) for p in preds]
-                ci = hierarchical_mean(y, [p[level][1] for p in preds], n_resamples)
-                item_var = float(np.mean([item_variance(p[level][0], p[level][1]) for p in preds]))
+                y = preds[0][level].labels
+                vals = [binary_macro_f1(p[level].labels, p[level].predicted) for p in preds]
+                ci = hierarchical_mean(y, [p[level].predicted for p in preds], n_resamples)
+                item_var = float(np.mean([item_variance(p[level].labels, p[level].predicted) for p in preds]))
             elif level == "ΔF1":
                 vals, ci, item_var = [m.get("delta_f1") for m in metrics], None, 0.0
             else:
@@ -209,7 +205,7 @@ def config_change(groups: dict[str, list], label: str, ref: str, n_resamples: in
     paired = len(shared) >= 2 and set(a_cells) == set(b_cells)  # the same seeds: pair them (seed k = one split + init)
     a_seeds, b_seeds = (shared, shared) if paired else (sorted(a_cells), sorted(b_cells))
     other, base = [tier_predictions(a_cells[s]) for s in a_seeds], [tier_predictions(b_cells[s]) for s in b_seeds]
-    tiers = {lvl: (base[0][lvl][0], [p[lvl][1] for p in other], [p[lvl][1] for p in base])
+    tiers = {lvl: (base[0][lvl].labels, [p[lvl].predicted for p in other], [p[lvl].predicted for p in base])
              for lvl in TIERS if all(lvl in p for p in other + base)}
     return hierarchical_effects(tiers, n_resamples, paired=paired)
 
@@ -221,13 +217,14 @@ def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dic
         return []
     preds = [tier_predictions(c) for c in base_cells]
     levels = [lvl for lvl in TIERS if all(lvl in p for p in preds)]
-    f1 = {lvl: [float(binary_macro_f1(p[lvl][0], p[lvl][1])) for p in preds] for lvl in levels}
+    f1 = {lvl: [float(binary_macro_f1(p[lvl].labels, p[lvl].predicted)) for p in preds] for lvl in levels}
     if delta_f1(f1) is not None:
         f1["ΔF1"] = list(delta_f1(f1))
     rows = []
     for tier, values in f1.items():
         hi, lo = int(np.argmax(values)), int(np.argmin(values))
-        pair = {lvl: (preds[0][lvl][0], [preds[hi][lvl][1]], [preds[lo][lvl][1]]) for lvl in levels}
+        pair = {lvl: (preds[0][lvl].labels, [preds[hi][lvl].predicted], [preds[lo][lvl].predicted])
+                for lvl in levels}
         e = hierarchical_effects(pair, n_resamples)[tier]
         rows.append({"factor": "seed", "config": grid.baseline, "vs": grid.baseline, "tier": tier, "change": e["diff"],
                      "ci_low": e["ci_low"], "ci_high": e["ci_high"],
@@ -239,14 +236,14 @@ def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dic
 def target_groups(grid: Grid, label: str, n_resamples: int = 1000) -> pd.DataFrame:
     """L3 (ToxiGen) macro-F1 per target group for one configuration: mean over seeds with a CI."""
     preds = [tier_predictions(c) for c in _by_config(grid)[label]]
-    if not preds or "L3" not in preds[0] or "target_group" not in preds[0]["L3"][2]:
+    if not preds or "L3" not in preds[0] or "target_group" not in preds[0]["L3"].rows:
         return pd.DataFrame()
-    groups = preds[0]["L3"][2]["target_group"].to_numpy()
+    groups = preds[0]["L3"].rows["target_group"].to_numpy()
     rows = []
     for g in sorted(set(groups)):
         m = groups == g
-        ci = hierarchical_mean(preds[0]["L3"][0][m], [p["L3"][1][m] for p in preds], n_resamples)
-        rows.append({"target_group": g, "rows": int(m.sum()), "toxic": int(preds[0]["L3"][0][m].sum()), **ci})
+        ci = hierarchical_mean(preds[0]["L3"].labels[m], [p["L3"].predicted[m] for p in preds], n_resamples)
+        rows.append({"target_group": g, "rows": int(m.sum()), "toxic": int(preds[0]["L3"].labels[m].sum()), **ci})
     return pd.DataFrame(rows).sort_values("value")
 
 
@@ -256,14 +253,13 @@ def comparable_tiers(grid: Grid) -> set[str]:
     first = first_baseline_cell(grid)
     if first is None:
         return set(TIERS)
-    path = first.dir / "metrics.json"
-    return StressScores.from_json(read_json(path)["stress"], str(path)).comparable_levels()
+    return RunFolder(first.dir).stress().comparable_levels()
 
 
 def tier_legend(grid: Grid) -> pd.DataFrame:
     """level → tier → file → rows, as the baseline's first finished seed was scored (all cells share the tiers)."""
     first = first_baseline_cell(grid)
-    return legend(read_json(first.dir / "metrics.json")["stress"]["tiers"]) if first else pd.DataFrame()
+    return legend(RunFolder(first.dir).stress()) if first else pd.DataFrame()
 
 
 def claim_gap(claims: dict) -> dict[str, float]:
@@ -427,7 +423,8 @@ def shapley_attribution(grid: Grid, start: str, end: str, n_resamples: int = 100
         return pd.DataFrame([{"note": note}]), pd.DataFrame()
     preds = {s: [tier_predictions(c) for c in sorted(groups[label], key=lambda c: c.seed)]
              for s, label in subsets.items()}
-    tiers = {lvl: (preds[frozenset()][0][lvl][0], {s: [p[lvl][1] for p in ps] for s, ps in preds.items()})
+    tiers = {lvl: (preds[frozenset()][0][lvl].labels,
+                   {s: [p[lvl].predicted for p in ps] for s, ps in preds.items()})
              for lvl in TIERS if all(lvl in p for ps in preds.values() for p in ps)}
     n_tests = len(factors) * (len(tiers) + 1)  # factor × tier (and ΔF1): the table's Holm family
     res = shapley_bootstrap(tiers, factors, resamples_for_holm(n_tests, floor=n_resamples))

@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_write_text
+from .run_folder import RunFolder
 
-FOLDER = "epoch_predictions"
 DEV = "dev"
 GOEMOTIONS_TEST = "goemotions_test"  # the set the emotion F1 and the domain-shortcut probe are scored on
 
 
 def folder(run_dir: str | Path, epoch: int) -> Path:
-    return Path(run_dir) / FOLDER / f"epoch{epoch}"
+    return RunFolder(run_dir).epoch_predictions / f"epoch{epoch}"
 
 
 def write(run_dir: str | Path, epoch: int, name: str, rows: pd.DataFrame, probs: dict[str, np.ndarray]) -> None:
@@ -56,7 +56,7 @@ def _parsed(path: str, mtime_ns: int, keyed: bool) -> pd.DataFrame:
 
 def epochs(run_dir: str | Path) -> list[int]:
     """The epochs whose predictions are stored, in order."""
-    root = Path(run_dir) / FOLDER
+    root = RunFolder(run_dir).epoch_predictions
     return sorted(int(d.name.removeprefix("epoch")) for d in root.glob("epoch*") if d.is_dir()) if root.is_dir() else []
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from .grid import Grid, finished, training_cells
 from .io import atomic_write_bytes, read_json, write_json
+from .run_folder import RunFolder
 
 MANIFEST = "EVIDENCE.json"
-CELL_FILES = ("params.yaml", "metrics.json", "run_state.json", "train.json", "run.json", "epochs.csv", "steps.csv")
-CELL_FOLDERS = ("predictions", "epoch_predictions")   # their CSVs: the scored rows and each stored epoch's
 MAX_BYTES = 1 << 20                                    # every shipped file under 1 MiB
 
 
@@ -32,10 +31,11 @@ def _gzip(data: bytes) -> bytes:
 
 def cell_files(cell_dir: Path) -> list[Path]:
     """The files of one finished training cell that the grid's tables read, relative to the cell folder."""
-    out = [Path(name) for name in CELL_FILES if (cell_dir / name).is_file()]
-    for folder in CELL_FOLDERS:
-        out += sorted(f.relative_to(cell_dir) for f in (cell_dir / folder).rglob("*.csv")) if (cell_dir / folder).is_dir() else []
-    missing = [n for n in ("params.yaml", "metrics.json", "run_state.json") if Path(n) not in out]
+    out = [Path(name) for name in RunFolder.EVIDENCE_FILES if (cell_dir / name).is_file()]
+    for folder in RunFolder.EVIDENCE_FOLDERS:   # their CSVs: the scored rows and each stored epoch's
+        if (cell_dir / folder).is_dir():
+            out += sorted(f.relative_to(cell_dir) for f in (cell_dir / folder).rglob("*.csv"))
+    missing = [n for n in (RunFolder.PARAMS, RunFolder.METRICS, RunFolder.STATE) if Path(n) not in out]
     if missing:
         raise EvidenceError(f"{cell_dir}: finished but without {missing}: cannot export its evidence")
     return out

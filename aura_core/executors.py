@@ -20,7 +20,7 @@ import time
 import pandas as pd
 import yaml
 
-from .grid import (QUEUED_FILE, FAILED_FILE, Grid, ParamError, cell_state, finish_grid, grid_status, load_grid,
+from .grid import (Grid, ParamError, cell_state, finish_grid, grid_status, load_grid,
                    refuse_stale, run_cell, shard, training_cells)
 from .io import read_json, write_json
 from .scheduler import record_job, wait_until_known
@@ -122,7 +122,7 @@ def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wai
         return finish_grid(grid, {}) if wait else None
     submitted = time.strftime("%Y-%m-%d %H:%M:%S")
     for c in todo:  # written before submission: a task that starts at once removes it when it claims the cell
-        write_json(c.dir / QUEUED_FILE, {"job_id": None, "executor": executor, "submitted": submitted})
+        write_json(c.run.queued, {"job_id": None, "executor": executor, "submitted": submitted})
     params, ignored = executor_parameters(options or [], executor)
     if ignored:
         print(f"[grid] the local executor ignores: {', '.join(ignored)}", flush=True)
@@ -137,7 +137,7 @@ def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wai
                         [c.id for c in todo])
     for c, job in zip(todo, jobs):
         record_job(c.dir, job.job_id, executor, submitted)
-        queued = c.dir / QUEUED_FILE
+        queued = c.run.queued
         try:  # the job id, unless the task has started (and removed the file) already
             write_json(queued, {**read_json(queued), "job_id": job.job_id})
         except FileNotFoundError:
@@ -153,8 +153,8 @@ def submit_grid(grid: Grid, executor: str, options: list[str] | None = None, wai
             status[c.id] = job.result()
         except Exception as e:  # the task died or was stopped (cancelled, timed out): its log is in the submitit folder
             status[c.id] = f"failed: job {job.job_id}: {type(e).__name__}: {str(e).strip().splitlines()[-1][:200]}"
-            if not (c.dir / FAILED_FILE).is_file() and cell_state(c) != "finished":
-                write_json(c.dir / FAILED_FILE, {"status": status[c.id], "at": time.strftime("%Y-%m-%d %H:%M:%S")})
+            if not c.run.failed.is_file() and cell_state(c) != "finished":
+                write_json(c.run.failed, {"status": status[c.id], "at": time.strftime("%Y-%m-%d %H:%M:%S")})
         print(f"[grid] {c.id}: {status[c.id]}", flush=True)
     return finish_grid(grid, status)
 

@@ -38,8 +38,10 @@ import yaml
 from . import epoch_predictions, reuse, scheduler
 from .cell_claim import describe, holder, is_held, try_claim
 from .compare import run_scores
+from .factors import factor_name
 from .io import atomic_write_text, read_json, write_json
-from .params import POST_TRAINING_KEYS, ParamError, dump, load, read_profile, to_dict, training_changes
+from .params import POST_TRAINING_KEYS, ParamError, load, read_profile, to_dict, training_changes
+from .run_folder import RunFolder
 from .runner import KERNEL_ARGS, default_notebooks_dir, export_html
 from .single_report import write_grid_report
 
@@ -93,7 +95,7 @@ class Grid:
                 continue
             diff = [k for k in set(c.overrides) | set(base) if c.overrides.get(k) != base.get(k)]
             if len(diff) == 1:
-                auto.append((FACTOR_NAMES.get((diff[0], c.overrides.get(diff[0])), diff[0]), c.label, self.baseline))
+                auto.append((factor_name(diff[0], c.overrides.get(diff[0])), c.label, self.baseline))
         return listed + auto + list(self.comparisons)
 
     @property
@@ -120,11 +122,11 @@ class Cell:
     def overrides(self) -> dict:
         return {**self.config.overrides, "seed": self.seed}
 
+    @property
+    def run(self) -> RunFolder:
+        return RunFolder(self.dir)
 
-# a factorial's one-setting-away configurations take the param's name as factor, except where a setting answers
-# another of the seed report's questions
-FACTOR_NAMES = {("paradigm", "masked"): "pseudo_labels"}
-FAILED_FILE, QUEUED_FILE = "failed.json", "queued.json"  # in a cell folder: its last attempt failed / it is queued
+
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
 RUNS_FILE = "runs.jsonl"  # one line per `aura grid` run: its measured wall clock
 GRID_KEYS = {"name", "base", "seeds", "configs", "factors", "post_training", "baseline", "description", "comparisons",
@@ -336,7 +338,7 @@ def finished(cell: Cell) -> bool:
 
 def reusable(grid: Grid, cell: Cell) -> Path | None:
     """A finished training of a grid named in `reuse` that is exactly this cell's, when this cell never started."""
-    if not grid.reuse or (cell.dir / "run_state.json").is_file():
+    if not grid.reuse or cell.run.state.is_file():
         return None
     return reuse.find([grid.root / name for name in grid.reuse], load(grid.base, run_overrides(grid, cell)))
 
@@ -344,9 +346,9 @@ def reusable(grid: Grid, cell: Cell) -> Path | None:
 def cell_metrics(cell: Cell) -> dict:
     """The cell's metrics.json, or for a view, the metrics its training gives under its post-training choice."""
     if not cell.is_view:
-        return read_json(cell.dir / "metrics.json")
+        return cell.run.read_metrics()
     from .post_training import view_metrics   # torch and transformers: not for `--status`
-    return view_metrics(cell.dir, load(cell.dir / "params.yaml"), cell.choice)
+    return view_metrics(cell.dir, cell.run.read_params(), cell.choice)
 
 
 def first_baseline_cell(grid: Grid) -> Cell | None:
@@ -357,10 +359,9 @@ def first_baseline_cell(grid: Grid) -> Cell | None:
 def stale_keys(grid: Grid, cell: Cell) -> list[str]:
     """Params in which an existing cell folder was trained differently from what the grid file asks for now (edited
     after it ran). Keys that only decide what it is scored on (EVALUATION_ONLY) are not stale: `--rescore` them."""
-    saved = cell.dir / "params.yaml"
-    if not saved.is_file():
+    if not cell.run.has_params():
         return []
-    return [k for k in training_changes(to_dict(load(saved)), to_dict(load(grid.base, cell.overrides)))
+    return [k for k in training_changes(to_dict(cell.run.read_params()), to_dict(load(grid.base, cell.overrides)))
             if k not in reuse.NAMING_KEYS]
 
 
@@ -391,7 +392,7 @@ def run_overrides(grid: Grid, cell: Cell) -> dict:
 def cell_command(grid: Grid, cell: Cell) -> list[str]:
     """`aura run` for one cell (--resume when an earlier attempt left a run state)."""
     cmd = [sys.executable, "-m", "aura_core.cli", "run", str(grid.base), "--out", str(cell.dir)]
-    if (cell.dir / "run_state.json").is_file():
+    if cell.run.state.is_file():
         cmd.append("--resume")  # a cell interrupted earlier continues where it stopped
     overrides = run_overrides(grid, cell)
     for k, v in overrides.items():
@@ -423,8 +424,8 @@ def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
         if source is not None:
             reuse.adopt(source, cell.dir)
             return f"reused: {source} (trained exactly as this cell; copied, not trained again)"
-        for stale in (FAILED_FILE, QUEUED_FILE):  # this attempt replaces the last one's record
-            (cell.dir / stale).unlink(missing_ok=True)
+        for stale in (cell.run.failed, cell.run.queued):  # this attempt replaces the last one's record
+            stale.unlink(missing_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_dir / f"{cell.id}.log", "w") as log:
@@ -437,7 +438,7 @@ def run_cell(grid: Grid, cell: Cell, threads: int, log_dir: Path) -> str:
         lines = [line for line in (log_dir / f"{cell.id}.log").read_text().strip().splitlines()
                  if line.strip() and "%|" not in line]   # the last line that is not a progress bar
         status = f"failed: {lines[-1] if lines else f'exit {rc}'}"
-        write_json(cell.dir / FAILED_FILE, {"status": status, "log": str(log_dir / f"{cell.id}.log"),
+        write_json(cell.run.failed, {"status": status, "log": str(log_dir / f"{cell.id}.log"),
                                             "at": time.strftime("%Y-%m-%d %H:%M:%S")})
         return status
     finally:
@@ -497,7 +498,7 @@ def log_invocation(grid: Grid, started: float, jobs: int, shard_spec: str | None
     """One line of <grid>/runs.jsonl per `aura grid` that ran: when, with how many jobs on how many cores, which
     cells it ran and how they ended, whether it rendered — a grid's wall clock is measured, not reconstructed from
     file times (benchmarks/grid_times.py reads it). Ctrl-C logs what ran so far; a killed process leaves no line."""
-    report = grid.dir / "compare" / "report.html"
+    report = RunFolder(grid.dir / "compare").report
     line = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
             "ended": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - started, 1), "jobs": jobs,
             "cpus": os.cpu_count(), "shard": shard_spec, "ran": [c.id for c in pending],
@@ -565,11 +566,11 @@ def cell_state(cell: Cell) -> str:
         return "finished"
     if is_held(cell.dir):
         return "running"
-    if (cell.dir / FAILED_FILE).is_file():
+    if cell.run.failed.is_file():
         return "failed"
-    if (cell.dir / QUEUED_FILE).is_file():
+    if cell.run.queued.is_file():
         return "failed" if ended_job(cell) else "queued"
-    if (cell.dir / "run_state.json").is_file():
+    if cell.run.state.is_file():
         return "interrupted"
     return "pending"
 
@@ -577,7 +578,7 @@ def cell_state(cell: Cell) -> str:
 def ended_job(cell: Cell) -> Path | None:
     """The log of the submitit job a queued cell was given, when that job has ended (submitit wrote its result)
     without the cell ever starting: it died before claiming it."""
-    queued = read_json(cell.dir / QUEUED_FILE)
+    queued = read_json(cell.run.queued)
     job = queued.get("job_id")
     if not job:
         return None
@@ -598,8 +599,8 @@ def grid_status(grid: Grid) -> pd.DataFrame:
         word = said.get(c.id, "")
         if state == "running":
             detail = describe(holder(c.dir))
-        elif state == "failed" and (c.dir / FAILED_FILE).is_file():
-            detail = read_json(c.dir / FAILED_FILE)["status"]
+        elif state == "failed" and c.run.failed.is_file():
+            detail = read_json(c.run.failed)["status"]
         elif state == "failed":
             detail = f"its job ended before the cell started: see {ended_job(c).relative_to(grid.dir)}"
         elif state == "interrupted" and word and word not in scheduler.ENDED | {scheduler.LOST, scheduler.GONE}:
@@ -612,9 +613,9 @@ def grid_status(grid: Grid) -> pd.DataFrame:
         elif state == "queued" and word in scheduler.ENDED:
             state, detail = "failed", f"job {job['job_id']} ended ({word}) before the cell started"
         elif state == "queued":
-            detail = f"job {read_json(c.dir / QUEUED_FILE).get('job_id')}"
-        elif state == "finished" and (c.dir / reuse.REUSED_FILE).is_file():
-            detail = f"reused from {read_json(c.dir / reuse.REUSED_FILE)['from']}"
+            detail = f"job {read_json(c.run.queued).get('job_id')}"
+        elif state == "finished" and c.run.reused.is_file():
+            detail = f"reused from {read_json(c.run.reused)['from']}"
         rows.append({"cell": c.id, "state": state, "scheduler": f"{word} (job {job['job_id']})" if word else "",
                      "detail": detail, "disk_mb": round(disk_bytes(c.dir) / 1e6, 1)})
     return pd.DataFrame(rows)
@@ -693,18 +694,18 @@ def render_compare(grid: Grid) -> Path:
         raise ParamError(f"{grid.path}: no finished cell of the baseline {grid.baseline!r} to render the compare from")
     out = grid.dir / "compare"
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", cell_metrics(first))  # a view's numbers when the baseline is a view
-    p = load(first.dir / "params.yaml")
+    write_json(RunFolder(out).metrics, cell_metrics(first))  # a view's numbers when the baseline is a view
+    p = first.run.read_params()
     p.claims = load(grid.base).claims  # the grid's claims file now, not the path the cell saw on its machine
-    dump(p, out / "params.yaml")
-    nb = out / "05_compare.ipynb"
+    RunFolder(out).write_params(p)
+    nb = RunFolder(out).grid_notebook
     # paths relative to the kernel's cwd (the compare folder): the page shows no path of this machine
     pm.execute_notebook(str(default_notebooks_dir() / "05_compare.ipynb"), str(nb), kernel_name="python3",
                         parameters={"run_dir": ".", "grid_file": os.path.relpath(grid.path.resolve(), out.resolve()),
                                     "grid_root": os.path.relpath(grid.root.resolve(), out.resolve())},
                         progress_bar=False, cwd=str(out), extra_arguments=KERNEL_ARGS)
-    export_html(nb, out / "05_compare.html", out)
+    export_html(nb, RunFolder(out).grid_page, out)
     report = write_grid_report(out, grid)
-    print(f"[grid] compare: {out / '05_compare.html'}; one file to send: {report} "
+    print(f"[grid] compare: {RunFolder(out).grid_page}; one file to send: {report} "
           f"({report.stat().st_size / 1e6:.1f} MB)", flush=True)
     return out

@@ -98,7 +98,8 @@ def _show_mechanism(ev: GridEvidence, run_dir: str | Path, short) -> None:
     display(Markdown("Shortcut gap = mean P(toxic) on GoEmotions anger+disgust − joy+neutral; pred/true = predicted ÷ "
                      "true positive rate per tier (mean ± sd over seeds)."))
     display(short(mechanism_table(grid)))
-    first_seed = {names.get(c.config.label, c.config.label): pd.read_csv(c.dir / "steps.csv") for c in reversed(cells(grid)) if finished(c)}
+    first_seed = {names.get(c.config.label, c.config.label): pd.read_csv(c.run.steps)
+                  for c in reversed(cells(grid)) if finished(c)}
     plots.sigma_overlay(first_seed, run_dir)
     display(Markdown("### L3 (ToxiGen) by target group: macro-F1 mean over seeds with a 95% CI"))
     closest = distance_to_partner_a(table, comparable_tiers(grid)).index[:1]

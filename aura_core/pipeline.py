@@ -11,14 +11,14 @@ import pandas as pd
 
 from . import data as D
 from . import distributed, preprocess
-from .anatomy import confident_errors, run_summary, shortcut_probe, tier_anatomy
-from .batching import paired_frame, training_frame
-from .metrics import emotion_metrics, emotion_test_metrics, tier_metrics, toxicity_metrics
+from .anatomy import confident_errors, run_summary, score_tier, shortcut_probe
+from .paradigms import PARADIGMS, paired_frame, training_frame
+from .metrics import emotion_metrics, emotion_test_metrics, toxicity_metrics
 from .io import atomic_write_text, read_json, update_json
 from .results import StressScores
 from .model import check_encoder
 from .params import Params
-from .run_folder import load_prepared, metrics_path, save_prepared
+from .run_folder import RunFolder, load_prepared, save_prepared
 from .epoch_predictions import DEV, GOEMOTIONS_TEST
 from .scoring import selected_epoch
 from .tiers import EVAL_SAMPLE_SEED, load_tiers, shown_path, text_sha1
@@ -66,7 +66,7 @@ def prepare(p: Params) -> Prepared:
     olid_tr, olid_dev, ge_tr, ge_dev = (preprocess.apply(df, p.preprocess) for df in (olid_tr, olid_dev, ge_tr, ge_dev))
     train, dev = training_frame(p.paradigm, olid_tr, ge_tr), paired_frame(olid_dev, ge_dev)
     summary, examples = pseudo_label_noise(olid_tr, ge_tr, p.seed)
-    summary["applied_in_this_run"] = p.paradigm == "paired" and "emotion" in p.tasks
+    summary["applied_in_this_run"] = PARADIGMS[p.paradigm].pseudo_labels and "emotion" in p.tasks
     return Prepared(train, dev, cards, summary, examples)
 
 
@@ -105,7 +105,7 @@ def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
     if not scorer.covers(DEV):
         result = {"threshold": float(p.threshold), "rule": f"fixed ({scorer.description}: no validation rows)",
                   "validation": None, "selected_epoch": selected_epoch(run_dir)}
-        update_json(metrics_path(run_dir), "tune", result)
+        update_json(RunFolder(run_dir).metrics, "tune", result)
         return result
     probs = scorer.predict(dev, DEV)
     pt = probs["toxicity"][:, 1]
@@ -127,16 +127,16 @@ def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
         result["paired_dev_emotion"] = emotion_metrics(dev["emotion"].to_numpy(), probs["emotion"])
         result["goemotions_dev_emotion"] = emotion_metrics(dev["emotion"].to_numpy()[~olid], probs["emotion"][~olid])
         pred["emotion_pred"] = probs["emotion"].argmax(1)
-    atomic_write_text(Path(run_dir) / "predictions" / "dev.csv", pred.to_csv(index=False))
-    update_json(metrics_path(run_dir), "tune", result)
+    atomic_write_text(RunFolder(run_dir).prediction(DEV), pred.to_csv(index=False))
+    update_json(RunFolder(run_dir).metrics, "tune", result)
     return result
 
 
-def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
+def stress_test(p: Params, run_dir: str | Path, scorer) -> StressScores:
     """Per tier at the tuned threshold: metrics, error anatomy and the most confident errors; the GoEmotions-test
     emotion F1 (models with an emotion head); the domain-shortcut probe; ΔF1 = L1 − L3."""
-    run_dir = Path(run_dir)
-    threshold = read_json(metrics_path(run_dir))["tune"]["threshold"]
+    run = RunFolder(run_dir)
+    threshold = run.read_metrics()["tune"]["threshold"]
     result = {"threshold": threshold, "scored": scorer.description, "tiers": {}}
     olid_scores = (None, None)
     for tier in load_tiers(p):
@@ -147,11 +147,10 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
         if tier.frame is not None:
             y = tier.frame["label"].to_numpy()
             pt = scorer.predict(tier.frame, tier.key, tier.keys_in_file)["toxicity"][:, 1]
-            entry["metrics"] = tier_metrics(y, pt, threshold)
-            entry["anatomy"] = tier_anatomy(y, pt, threshold)
+            entry.update(score_tier(y, pt, threshold))
             entry["errors"] = confident_errors(tier.frame, pt, threshold)
             keep = [c for c in ("id", "text_sha1", "label", "target_group", "raw_label") if c in tier.frame]
-            atomic_write_text(run_dir / "predictions" / f"{tier.key}.csv",
+            atomic_write_text(run.prediction(tier.key),
                               tier.frame[keep].assign(p_toxic=pt).to_csv(index=False))
             if tier.key == "olid":
                 olid_scores = (pt, y)
@@ -168,15 +167,15 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> dict:
                                                                         probs["emotion"].argmax(1)),
                                                  "subsampled": ge.attrs.get("subsampled", "")}
             pred["emotion_pred"] = probs["emotion"].argmax(1)
-        atomic_write_text(run_dir / "predictions" / f"{GOEMOTIONS_TEST}.csv", pred.to_csv(index=False))
+        atomic_write_text(run.prediction(GOEMOTIONS_TEST), pred.to_csv(index=False))
     if "emotion_goemotions_test" not in result:
         result["emotion_goemotions_test"] = {"not_applicable": (
             f"single-task run (tasks: {p.tasks})" if tuple(p.tasks) == scorer.tasks else
             f"{scorer.description} has no emotion output")}
     result["shortcut"] = shortcut_probe(ge_scores[0], ge_scores[1], *olid_scores)
-    result["summary"] = run_summary(result)
-    update_json(metrics_path(run_dir), "stress", result)
-    return result
+    result["summary"] = run_summary(StressScores.from_json(result))
+    update_json(run.metrics, "stress", result)
+    return StressScores.from_json(result)
 
 
 def goemotions_test_rows(p: Params) -> pd.DataFrame:
@@ -214,7 +213,7 @@ def prepared(p: Params, run_dir: str | Path) -> Prepared:
 def data_prep(p: Params, run_dir: str | Path) -> Prepared:
     """01: the prepared rows and their data cards, recorded in metrics.json."""
     prep = prepared(p, run_dir)
-    update_json(metrics_path(run_dir), "data", {"cards": prep.cards, "pseudo_labels": prep.pseudo_labels,
+    update_json(RunFolder(run_dir).metrics, "data", {"cards": prep.cards, "pseudo_labels": prep.pseudo_labels,
                                                 "paradigm": p.paradigm, "preprocess": p.preprocess,
                                                 "train_rows": len(prep.train), "dev_rows": len(prep.dev)})
     return prep
@@ -231,11 +230,12 @@ def train_stage(p: Params, run_dir: str | Path, resume: bool = False) -> TrainRe
     (`aura train <run_dir>`), whose result files are then read back."""
     if p.num_processes > 1 and not distributed.launched():
         distributed.launch(run_dir, p.num_processes, resume, p.device)
-        info = read_json(Path(run_dir) / "train.json")
-        result = TrainResult(Path(run_dir), pd.read_csv(Path(run_dir) / "epochs.csv"), info["selected_epoch"],
-                             Path(run_dir) / info["checkpoint"], info["seconds"], info["samples_per_s"], info["steps"])
+        run = RunFolder(run_dir)
+        info = read_json(run.train_info)
+        result = TrainResult(run.path, pd.read_csv(run.epochs), info["selected_epoch"], run / info["checkpoint"],
+                             info["seconds"], info["samples_per_s"], info["steps"])
     else:
         result = train_here(p, run_dir, resume)
-    update_json(metrics_path(run_dir), "train", {
-        **read_json(Path(run_dir) / "train.json"), "epochs": result.epochs.to_dict("records")})
+    run = RunFolder(run_dir)
+    update_json(run.metrics, "train", {**read_json(run.train_info), "epochs": result.epochs.to_dict("records")})
     return result

@@ -10,12 +10,14 @@ import pandas as pd
 import seaborn as sns
 
 from .metrics import macro_f1_by_threshold, toxicity_metrics
+from .results import StressScores
+from .run_folder import RunFolder
 
 TASK_COLORS = {"toxicity": "tab:red", "emotion": "tab:blue"}
 
 
 def save(fig, run_dir: str | Path, name: str) -> Path:
-    path = Path(run_dir) / "figures" / f"{name}.png"
+    path = RunFolder(run_dir).figure(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
@@ -151,37 +153,37 @@ def threshold_diagnostics(y: np.ndarray, p: np.ndarray, chosen: float, run_dir, 
     return fig
 
 
-def score_histograms(stress: dict, run_dir) -> plt.Figure:
+def score_histograms(scores: StressScores, run_dir) -> plt.Figure:
     """P(toxic) by true label per available tier, with the threshold used."""
-    tiers = [(k, e) for k, e in stress["tiers"].items() if e["available"]]
+    tiers = scores.available()
     fig, axes = plt.subplots(1, len(tiers), figsize=(4.2 * len(tiers), 3.4), squeeze=False)
-    for ax, (key, e) in zip(axes[0], tiers):
-        pred = pd.read_csv(Path(run_dir) / "predictions" / f"{key}.csv")
+    for ax, t in zip(axes[0], tiers):
+        pred = pd.read_csv(RunFolder(run_dir).prediction(t.key))
         for label, color, name in ((0, "tab:blue", "non-toxic"), (1, "tab:red", "toxic")):
             ax.hist(pred.loc[pred["label"] == label, "p_toxic"], bins=20, range=(0, 1), alpha=0.55, color=color,
                     density=True, label=f"true {name}")
-        ax.axvline(stress["threshold"], color="black", ls="--", label=f"threshold {stress['threshold']:.2f}")
-        ax.set(title=f"{e['level']} {e['name']}", xlabel="P(toxic)")
+        ax.axvline(scores.threshold, color="black", ls="--", label=f"threshold {scores.threshold:.2f}")
+        ax.set(title=f"{t.level} {t.name}", xlabel="P(toxic)")
         ax.legend(fontsize=8)
     save(fig, run_dir, "score_histograms")
     return fig
 
 
-def confusion_matrices(stress: dict, run_dir) -> plt.Figure:
-    tiers = [e for e in stress["tiers"].values() if e["available"]]
+def confusion_matrices(scores: StressScores, run_dir) -> plt.Figure:
+    tiers = scores.available()
     fig, axes = plt.subplots(1, len(tiers), figsize=(3.2 * len(tiers), 3), squeeze=False)
-    for ax, e in zip(axes[0], tiers):
-        c = e["anatomy"]["confusion"]
+    for ax, t in zip(axes[0], tiers):
+        c = t.anatomy["confusion"]
         sns.heatmap([[c["tn"], c["fp"]], [c["fn"], c["tp"]]], annot=True, fmt="d", cbar=False, cmap="Blues", ax=ax,
                     xticklabels=["pred 0", "pred 1"], yticklabels=["true 0", "true 1"])
-        ax.set_title(f"{e['level']} {e['name']}", fontsize=10)
+        ax.set_title(f"{t.level} {t.name}", fontsize=10)
     save(fig, run_dir, "confusion_matrices")
     return fig
 
 
-def shortcut_probe(stress: dict, run_dir) -> plt.Figure | None:
+def shortcut_probe(scores: StressScores, run_dir) -> plt.Figure | None:
     """Mean P(toxic) per Ekman class on held-out GoEmotions rows, beside OLID OFF vs NOT."""
-    probe = stress.get("shortcut", {})
+    probe = scores.shortcut
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 1]})
     ge = probe.get("goemotions_mean_p_toxic", {})
     if ge:

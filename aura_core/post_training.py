@@ -17,16 +17,16 @@ from pathlib import Path
 import pandas as pd
 
 from . import epoch_predictions as E
-from .anatomy import run_summary, shortcut_probe, tier_anatomy
+from .anatomy import run_summary, score_tier, shortcut_probe
 from .epoch_predictions import GOEMOTIONS_TEST
-from .io import read_json
-from .metrics import emotion_test_metrics, tier_metrics
+from .metrics import emotion_test_metrics
 from .params import POST_TRAINING_KEYS, Params, build
-from .results import delta_f1
+from .results import StressScores, TierPredictions, delta_f1
+from .run_folder import RunFolder
 from .tiers import levels
 from .validation import choose_threshold, selected_epoch, validation_rows
 
-KEYS = POST_TRAINING_KEYS  # the params a view may change
+KEYS = POST_TRAINING_KEYS  # the params a view may change (their role in params.py)
 
 
 def with_choice(p: Params, choice: dict) -> Params:
@@ -47,8 +47,8 @@ def _memoized(score):
     @functools.wraps(score)
     def once(run_dir: str | Path, p: Params, choice: dict | None = None):
         run_dir = Path(run_dir).resolve()
-        read = [run_dir / "metrics.json", *sorted((run_dir / E.FOLDER).rglob("*.csv")),
-                *sorted((run_dir / "predictions").glob("*.csv"))]
+        run = RunFolder(run_dir)
+        read = [run.metrics, *sorted(run.epoch_predictions.rglob("*.csv")), *sorted(run.predictions.glob("*.csv"))]
         key = (str(run_dir), repr(sorted((choice or {}).items())), repr(p),
                tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in read if f.is_file()))
         if key not in cache:
@@ -88,8 +88,7 @@ def view(run_dir: str | Path, p: Params, choice: dict | None = None) -> dict:
         if key not in stored or not (E.folder(run_dir, epoch) / f"{key}.csv").is_file():
             continue
         df = E.read(run_dir, epoch, key)
-        out["tiers"][key] = {"level": level,
-                             "metrics": tier_metrics(df["label"].to_numpy(), df["p_toxic"].to_numpy(), thr)}
+        out["tiers"][key] = {"level": level, **score_tier(df["label"].to_numpy(), df["p_toxic"].to_numpy(), thr)}
     out["delta_f1"] = delta_f1({e["level"]: e["metrics"]["macro_f1"] for e in out["tiers"].values()})
     if (E.folder(run_dir, epoch) / f"{GOEMOTIONS_TEST}.csv").is_file():
         ge = E.read(run_dir, epoch, GOEMOTIONS_TEST)
@@ -110,16 +109,14 @@ def view_metrics(run_dir: str | Path, p: Params, choice: dict) -> dict:
     anatomy), threshold, ΔF1, emotion F1, domain-shortcut probe and summary, and the train section's selected epoch —
     so every table that reads a run's metrics reads a view the same way."""
     run_dir = Path(run_dir)
-    own = read_json(run_dir / "metrics.json")
+    own = RunFolder(run_dir).read_metrics()
     v = view(run_dir, p, choice)
     stress = {**own["stress"], "threshold": v["threshold"], "delta_f1": v["delta_f1"], "choice": v["choice"],
               "tiers": {}}
     for key, e in own["stress"]["tiers"].items():
         entry = {k: e[k] for k in ("level", "name", "available", "reason", "provenance") if k in e}
         if key in v["tiers"]:
-            df = E.read(run_dir, v["epoch"], key)
-            entry["metrics"] = v["tiers"][key]["metrics"]
-            entry["anatomy"] = tier_anatomy(df["label"].to_numpy(), df["p_toxic"].to_numpy(), v["threshold"])
+            entry["metrics"], entry["anatomy"] = v["tiers"][key]["metrics"], v["tiers"][key]["anatomy"]
         else:
             entry["available"] = False
             entry.setdefault("reason", "no stored epoch predictions for this tier")
@@ -131,22 +128,22 @@ def view_metrics(run_dir: str | Path, p: Params, choice: dict) -> dict:
         g, o = E.read(run_dir, v["epoch"], GOEMOTIONS_TEST), E.read(run_dir, v["epoch"], "olid")
         stress["shortcut"] = shortcut_probe(g["p_toxic"].to_numpy(), g["label"].to_numpy(), o["p_toxic"].to_numpy(),
                                             o["label"].to_numpy())
-    stress["summary"] = run_summary(stress)
+    stress["summary"] = run_summary(StressScores.from_json(stress))
     return {**own, "stress": stress, "train": {**own.get("train", {}), "selected_epoch": v["epoch"]}}
 
 
 @_memoized
-def view_tier_predictions(run_dir: str | Path, p: Params, choice: dict) -> dict:
-    """level → (y, 0/1 predictions, frame) under `choice`, as diagnosis.tier_predictions reads a trained run (the
+def view_tier_predictions(run_dir: str | Path, p: Params, choice: dict) -> dict[str, TierPredictions]:
+    """level → TierPredictions under `choice`, as diagnosis.tier_predictions reads a trained run (the
     frame keeps the run's own prediction columns, e.g. target_group, joined on the row id)."""
     run_dir = Path(run_dir)
     v = view(run_dir, p, choice)
     out = {}
     for key, e in v["tiers"].items():
         df = E.read(run_dir, v["epoch"], key)
-        own = run_dir / "predictions" / f"{key}.csv"
+        own = RunFolder(run_dir).prediction(key)
         if own.is_file():
             extra = pd.read_csv(own, dtype={"id": str}).drop(columns=["label", "p_toxic"], errors="ignore")
             df = df.merge(extra, on="id", how="left", validate="one_to_one")
-        out[e["level"]] = (df["label"].to_numpy(), (df["p_toxic"].to_numpy() >= v["threshold"]).astype(int), df)
+        out[e["level"]] = TierPredictions.at_threshold(df, v["threshold"])
     return out

@@ -8,9 +8,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from .compare import claims_table, format_scores, format_table, load_claims, load_reference_runs, runs_table
-from .io import atomic_write_text, read_json
-from .params import load
-from .tiers import legend
+from .io import atomic_write_text
+from .run_folder import RunFolder
+from .tables import legend
 
 HEADLINE_PARAMS = ["encoder", "paradigm", "task_sampling", "weighting", "validation", "threshold", "selection",
                    "selection_metric", "preprocess", "emotion_multilabel", "seed", "deterministic", "epochs",
@@ -18,7 +18,7 @@ HEADLINE_PARAMS = ["encoder", "paradigm", "task_sampling", "weighting", "validat
                    "toxigen_label_rule"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "run_index"
-FILES = ("params.yaml", "metrics.json", "steps.csv", "epochs.csv", "train.json", "run.json")
+FILES = (RunFolder.PARAMS, RunFolder.METRICS, RunFolder.STEPS, RunFolder.EPOCHS, RunFolder.TRAIN, RunFolder.RUN)
 
 
 def _table(df) -> Markup:
@@ -26,24 +26,24 @@ def _table(df) -> Markup:
 
 
 def write_index(run_dir: str | Path) -> Path:
-    run_dir = Path(run_dir)
-    p = load(run_dir / "params.yaml")
-    metrics = read_json(run_dir / "metrics.json")
+    run = RunFolder(run_dir)
+    p = run.read_params()
+    metrics = run.read_metrics()
     stress = metrics.get("stress")
+    scores = run.stress() if stress else None
     claims = load_claims(p.claims)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
     page = env.get_template("index.html.j2").render(
         p=p, stress=stress, tune=metrics.get("tune"), train=metrics.get("train", {}),
-        claims_table=_table(format_table(claims_table(claims, stress, stress.get("emotion_goemotions_test")
-                                                      if stress else None))),
-        legend=_table(legend(stress["tiers"])) if stress else None,
+        claims_table=_table(format_table(claims_table(claims, scores))),
+        legend=_table(legend(scores)) if scores else None,
         runs_table=_table(format_scores(runs_table(claims, metrics, load_reference_runs(p.reference_runs)))),
         note_l2_l3=claims.get("published", {}).get("note_l2_l3", ""),
         switches=[(k, str(getattr(p, k))) for k in HEADLINE_PARAMS],
-        missing=[t for t in stress["tiers"].values() if not t["available"]] if stress else [],
-        notebooks=[nb.stem for nb in sorted((run_dir / "html").glob("*.html"))],
-        figures=[fig.stem for fig in sorted((run_dir / "figures").glob("*.png"))],
-        files=[f for f in FILES if (run_dir / f).exists()])
-    path = run_dir / "index.html"
+        missing=[t for t in scores.tiers.values() if not t.available] if scores else [],
+        notebooks=[nb.stem for nb in sorted(run.html.glob("*.html"))],
+        figures=[fig.stem for fig in sorted(run.figures.glob("*.png"))],
+        files=[f for f in FILES if (run / f).exists()])
+    path = run.index
     atomic_write_text(path, page)
     return path

@@ -16,20 +16,17 @@ from .data import resolve_data_dir
 from .grid import finished, refuse_stale, render_compare, shard, summarize, training_cells
 from .io import read_json, update_json, write_json
 from .model import check_encoder
-from .params import EVALUATION_ONLY, ParamError, Params, changed_keys, dump, load, to_dict, training_changes
+from .params import SCORING_KEYS, ParamError, Params, changed_keys, load, to_dict, training_changes
 from .report import write_index
-from .run_folder import RUN_ARTIFACTS, metrics_path
+from .run_folder import RunFolder
 from .validation import check_threshold_rule
 from .runner import execute
-from .scoring import MODEL_FILE, PredictionFileScorer
+from .scoring import PredictionFileScorer
 from .single_report import write_run_report
 from .tiers import load_tiers
 
 EVALUATE_NOTEBOOKS = ["03_tune", "04_stress_test", "05_compare"]
 RESCORE_NOTEBOOKS = ["04_stress_test", "05_compare"]
-# what `aura evaluate` may change on an AURA model: what it is scored on, how its threshold is chosen, where it runs
-SCORING_KEYS = (*EVALUATION_ONLY, "threshold", "validation", "device", "precision", "name", "description",
-                "data_dir", "claims")
 DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "params" / "base.yaml"
 
 
@@ -37,11 +34,11 @@ def describe_model(model: str | Path) -> dict:
     """What MODEL is: an AURA run folder, an AURA checkpoint (.safetensors) or a Hugging Face classifier folder."""
     model = Path(model).resolve()
     if model.is_file() and model.suffix == ".safetensors":
-        run = model.parent.parent if model.parent.name == "checkpoints" else model.parent
+        run = model.parent.parent if model.parent.name == RunFolder.CHECKPOINTS else model.parent
         return {"kind": "aura_checkpoint", "path": str(model), "description": f"AURA checkpoint {model.name}",
-                "source_run": str(run) if (run / "params.yaml").is_file() else None}
-    if model.is_dir() and (model / "params.yaml").is_file() and (model / "train.json").is_file():
-        info = read_json(model / "train.json")
+                "source_run": str(run) if RunFolder(run).has_params() else None}
+    if model.is_dir() and RunFolder(model).has_params() and RunFolder(model).train_info.is_file():
+        info = read_json(RunFolder(model).train_info)
         return {"kind": "aura_checkpoint", "path": str(model / info["checkpoint"]), "source_run": str(model),
                 "description": f"AURA run {model.name} ({info['checkpoint']})", "selected_epoch": info["selected_epoch"]}
     if model.is_dir() and (model / "config.json").is_file():
@@ -55,8 +52,8 @@ def evaluation_params(info: dict, profile: str | Path | None, overrides: list[st
     pooling, preprocessing); only SCORING_KEYS may change. Other models take a profile (default params/base.yaml)."""
     src = info.get("source_run")
     if info["kind"] == "aura_checkpoint" and src and profile is None:
-        trained = load(Path(src) / "params.yaml")
-        p = load(Path(src) / "params.yaml", overrides)
+        trained = RunFolder(src).read_params()
+        p = RunFolder(src).read_params(overrides)
         if p.data_dir == trained.data_dir and not (p.data_dir and Path(p.data_dir).is_dir()):
             p.data_dir = None  # the run came from another machine: the data of this one (AURA_DATA_DIR)
         training = [k for k in changed_keys(to_dict(trained), to_dict(p)) if k not in SCORING_KEYS]
@@ -93,22 +90,23 @@ def evaluate(model: str | Path | None, out: str | Path, profile: str | Path | No
         check_encoder(p.encoder)
     load_tiers(p)  # every tier file checked before any kernel starts
     out.mkdir(parents=True, exist_ok=True)
-    for name in RUN_ARTIFACTS + [MODEL_FILE, "rescore.json"]:
-        (out / name).unlink(missing_ok=True)
-    dump(p, out / "params.yaml")
-    write_json(out / MODEL_FILE, info)
-    src = Path(info["source_run"]) if info.get("source_run") else None
-    if src is not None and (src / "metrics.json").is_file():  # how it was trained, shown beside how it scores
-        trained = read_json(src / "metrics.json")
+    run = RunFolder(out)
+    for name in (*RunFolder.ARTIFACTS, RunFolder.MODEL, RunFolder.RESCORE):   # its stored epochs stay: nothing lost
+        (run / name).unlink(missing_ok=True)
+    run.write_params(p)
+    write_json(run.model, info)
+    src = RunFolder(info["source_run"]) if info.get("source_run") else None
+    if src is not None and src.metrics.is_file():  # how it was trained, shown beside how it scores
+        trained = src.read_metrics()
         for section in ("data", "train"):
             if section in trained:
-                update_json(metrics_path(out), section, trained[section])
-        for name in ("epochs.csv", "steps.csv"):
+                update_json(run.metrics, section, trained[section])
+        for name in (RunFolder.EPOCHS, RunFolder.STEPS):
             if (src / name).is_file():
-                shutil.copy(src / name, out / name)
+                shutil.copy(src / name, run / name)
     execute(out, EVALUATE_NOTEBOOKS, notebooks_dir, log_output)
     write_index(out)
-    print(f"[aura] report: {write_run_report(out)}; index: {out / 'index.html'}", flush=True)
+    print(f"[aura] report: {write_run_report(out)}; index: {run.index}", flush=True)
     return out
 
 
@@ -116,7 +114,8 @@ def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = 
     """Re-run 04 and 05 of a finished run under params that differ only in EVALUATION_ONLY keys (threshold and
     checkpoint as chosen when it ran); returns the keys that changed, recorded in rescore.json. Nothing changed:
     nothing to do."""
-    saved = load(run_dir / "params.yaml")
+    run = RunFolder(run_dir)
+    saved = run.read_params()
     blocked = training_changes(to_dict(saved), to_dict(now))   # data_dir and claims never count (NOT_COMPUTED)
     if blocked:
         raise ParamError(f"{run_dir}: {', '.join(blocked)} changed since it ran; that needs a new training, not a "
@@ -125,13 +124,13 @@ def rescore_cell(run_dir: Path, now: Params, notebooks_dir: str | Path | None = 
     changed = changed_keys(to_dict(saved), to_dict(now))
     if not changed:
         return []  # scored under these very params already
-    dump(now, run_dir / "params.yaml")
-    done = read_json(run_dir / "run_state.json")["completed"]
-    timings = read_json(run_dir / "run.json").get("notebook_seconds", {}) if (run_dir / "run.json").is_file() else {}
+    run.write_params(now)
+    done = run.completed()
+    timings = run.notebook_seconds()
     execute(run_dir, RESCORE_NOTEBOOKS, notebooks_dir, done=[n for n in done if n not in RESCORE_NOTEBOOKS],
             timings=timings)
-    history = read_json(run_dir / "rescore.json")["history"] if (run_dir / "rescore.json").is_file() else []
-    write_json(run_dir / "rescore.json", {"history": history + [{"when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    history = read_json(run.rescore)["history"] if run.rescore.is_file() else []
+    write_json(run.rescore, {"history": history + [{"when": time.strftime("%Y-%m-%d %H:%M:%S"),
                                                                  "changed": changed}]})
     write_index(run_dir)
     write_run_report(run_dir)

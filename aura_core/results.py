@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 
 LEVELS = ("L1", "L2", "L3")   # the claimed levels: OLID test, the partners' L2 and L3 rows
 DELTA = ("L1", "L3")          # ΔF1 = L1 − L3, the generalisation gap the partners report
@@ -39,6 +40,19 @@ def claim_side(claim: float, low: float | None, high: float | None) -> str:
     return "inside" if low <= claim <= high else ("above" if claim > high else "below")
 
 
+@dataclass
+class TierPredictions:
+    """One tier's scored rows in a run or a view: the labels, the 0/1 predictions at its threshold, and the rows
+    themselves (id, p_toxic and the tier's own columns, e.g. target_group), in the same order."""
+    labels: np.ndarray
+    predicted: np.ndarray
+    rows: pd.DataFrame
+
+    @classmethod
+    def at_threshold(cls, rows: pd.DataFrame, threshold: float) -> "TierPredictions":
+        return cls(rows["label"].to_numpy(), (rows["p_toxic"].to_numpy() >= threshold).astype(int), rows)
+
+
 TIER_FIELDS = ("level", "name", "available", "reason", "provenance", "metrics", "anatomy", "errors")
 
 
@@ -58,7 +72,7 @@ class TierScore:
     present: tuple[str, ...] = TIER_FIELDS   # the fields the JSON held: to_json writes back exactly those
 
     @classmethod
-    def from_json(cls, key: str, entry: Mapping, where: str = "metrics.json") -> "TierScore":
+    def from_json(cls, key: str, entry: Mapping, where: str = "a metrics file") -> "TierScore":
         if "level" not in entry:
             raise OlderMetricsError(f"{where}: stress.tiers.{key} has no 'level': it was scored before the partners' "
                                     f"tiers existed; score the run again (aura grid --rescore, or aura evaluate)")
@@ -94,7 +108,7 @@ class StressScores:
     order: tuple[str, ...] = ()   # the section's keys as written, so to_json writes them back in that order
 
     @classmethod
-    def from_json(cls, stress: Mapping, where: str = "metrics.json") -> "StressScores":
+    def from_json(cls, stress: Mapping, where: str = "a metrics file") -> "StressScores":
         if "tiers" not in stress or "threshold" not in stress:
             raise OlderMetricsError(f"{where}: its stress section has no tiers or threshold: it was written before "
                                     f"the partners' tiers existed; score the run again")
@@ -117,6 +131,36 @@ class StressScores:
     @property
     def delta_f1(self) -> float | None:
         return delta_f1(self.f1())
+
+    @property
+    def emotion(self) -> dict:
+        """The emotion head's GoEmotions-test scores, or {"not_applicable": why} ({} in a section without it)."""
+        return self.rest.get("emotion_goemotions_test") or {}
+
+    @property
+    def emotion_f1(self) -> float | None:
+        """The emotion head's GoEmotions-test macro-F1 (None: single-task run, or a scorer without that head)."""
+        return self.emotion.get("macro_f1")
+
+    @property
+    def shortcut(self) -> dict:
+        """The domain-shortcut probe (anatomy.shortcut_probe); {} when the section has none."""
+        return self.rest.get("shortcut") or {}
+
+    @property
+    def scored(self) -> str:
+        """What was scored: this run's checkpoint, or the model / predictions file `aura evaluate` was given."""
+        return self.rest.get("scored", "")
+
+    @property
+    def summary(self) -> dict:
+        """anatomy.run_summary: the shortcut gap and each level's predicted/true positive rate."""
+        return self.rest.get("summary") or {}
+
+    @property
+    def stored_delta_f1(self) -> float | None:
+        """ΔF1 as the section stored it (equal to `delta_f1` for every section this project writes)."""
+        return self.rest.get("delta_f1")
 
     def comparable_levels(self) -> set[str]:
         """The levels scored on the partners' own rows: only these can be set beside their claimed numbers."""

@@ -17,21 +17,17 @@ import time
 from pathlib import Path
 
 from . import epoch_predictions
-from .cell_claim import CLAIM_FILE, LOCK_FILE
 from .io import read_json, write_json
-from .params import Params, changed_keys, load, to_dict
-from .run_folder import NOTEBOOKS
+from .params import Params, changed_keys, to_dict
+from .run_folder import NOTEBOOKS, RunFolder
 
-REUSED_FILE = "reused.json"
 NAMING_KEYS = ("name", "description")          # what a run is called, not what it computes
-NOT_COPIED = {LOCK_FILE, CLAIM_FILE, "failed.json", "queued.json"}  # this grid's own bookkeeping, not the training's
 
 
 def completed(run_dir: Path) -> bool:
     """Its five notebooks have run and its metrics are written."""
-    state = Path(run_dir) / "run_state.json"
-    return (state.is_file() and read_json(state).get("completed") == NOTEBOOKS
-            and (Path(run_dir) / "metrics.json").is_file())
+    run = RunFolder(run_dir)
+    return run.metrics.is_file() and run.completed() == NOTEBOOKS
 
 
 def differences(trained: Params, wanted: Params) -> list[str]:
@@ -43,10 +39,10 @@ def find(sources: list[Path], wanted: Params) -> Path | None:
     """The first finished run folder in the source grids that trained exactly `wanted` (and, when `wanted` stores
     epoch predictions, stored them: its views read them)."""
     for root in sources:
-        for run in sorted(d for d in Path(root).glob("*") if (d / "params.yaml").is_file()):
+        for run in sorted(d for d in Path(root).glob("*") if RunFolder(d).has_params()):
             if not completed(run):
                 continue
-            if differences(load(run / "params.yaml"), wanted):
+            if differences(RunFolder(run).read_params(), wanted):
                 continue
             if wanted.epoch_predictions and not epoch_predictions.epochs(run):
                 continue
@@ -58,7 +54,7 @@ def adopt(source: Path, cell_dir: Path) -> None:
     """Copy a finished run into this grid's cell folder (weights hard-linked), with reused.json naming the source."""
     source, cell_dir = Path(source).resolve(), Path(cell_dir)
     for f in sorted(source.rglob("*")):
-        if f.is_dir() or f.name in NOT_COPIED or f.name == REUSED_FILE:
+        if f.is_dir() or f.name in RunFolder.GRID_BOOKKEEPING or f.name == RunFolder.REUSED:
             continue
         out = cell_dir / f.relative_to(source)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -70,5 +66,6 @@ def adopt(source: Path, cell_dir: Path) -> None:
             except OSError:  # another file system: copy
                 pass
         shutil.copy2(f, out)
-    origin = read_json(source / REUSED_FILE)["from"] if (source / REUSED_FILE).is_file() else str(source)
-    write_json(cell_dir / REUSED_FILE, {"from": origin, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
+    was_reused = RunFolder(source).reused
+    origin = read_json(was_reused)["from"] if was_reused.is_file() else str(source)
+    write_json(RunFolder(cell_dir).reused, {"from": origin, "at": time.strftime("%Y-%m-%d %H:%M:%S")})

@@ -8,10 +8,10 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
-from .io import atomic_write_text, read_json, write_json
+from .io import atomic_write_text, write_json
 from .params import changed_keys, load, to_dict
 from .report import write_index
-from .run_folder import NOTEBOOKS, init_run_dir
+from .run_folder import NOTEBOOKS, RunFolder, init_run_dir
 from .single_report import _scrub, local_paths, write_run_report
 
 # the kernel's own log at ERROR (its "running over TCP without encryption" warning on a local kernel is noise), and
@@ -45,8 +45,9 @@ def execute(run_dir: Path, names: list[str], notebooks_dir: str | Path | None = 
     done, timings = list(done or []), dict(timings or {})
     src_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
     os.environ["AURA_PROGRESS"] = "plain"
+    run = RunFolder(run_dir)
     for name in names:
-        src, dst = src_dir / f"{name}.ipynb", run_dir / "notebooks" / f"{name}.ipynb"
+        src, dst = src_dir / f"{name}.ipynb", run.notebook_copy(name)
         if not src.is_file():
             raise RunError(f"notebook {src} not found")
         dst.parent.mkdir(exist_ok=True)
@@ -58,16 +59,15 @@ def execute(run_dir: Path, names: list[str], notebooks_dir: str | Path | None = 
                                 kernel_name="python3", progress_bar=False, log_output=log_output, cwd=str(run_dir),
                                 extra_arguments=KERNEL_ARGS)
         except PapermillExecutionError as e:
-            export_html(dst, run_dir / "html" / f"{name}.html", run_dir)
+            export_html(dst, run.page(name), run_dir)
             raise RunError(f"notebook {name} failed in cell [{e.exec_count}] with {e.ename}: "
                            f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; partial notebook: {dst}"
                            f"{'' if resume else '; continue with --resume'}") from None
         timings[name] = round(time.time() - t0, 1)
-        export_html(dst, run_dir / "html" / f"{name}.html", run_dir)
+        export_html(dst, run.page(name), run_dir)
         done.append(name)
-        write_json(run_dir / "run_state.json", {"completed": done})
-        write_json(run_dir / "run.json", {**(read_json(run_dir / "run.json") if (run_dir / "run.json").is_file()
-                                             else {}), "notebook_seconds": timings})
+        run.write_completed(done)
+        write_json(run.run_info, {**run.read_run_info(), "notebook_seconds": timings})
         print(f"[aura] {name} done in {timings[name]} s", flush=True)
 
 
@@ -77,9 +77,9 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     checkpoint; the params must be those the run started with."""
     p = load(profile, overrides)
     run_dir = Path(out or Path("outputs") / p.name).resolve()
-    state_file = run_dir / "run_state.json"
-    if resume and (run_dir / "params.yaml").is_file():
-        saved = load(run_dir / "params.yaml")
+    run = RunFolder(run_dir)
+    if resume and run.has_params():
+        saved = run.read_params()
         changed = changed_keys(to_dict(saved), to_dict(p))
         if changed:
             raise RunError(f"--resume: params differ from those {run_dir} started with: {', '.join(changed)}")
@@ -90,17 +90,17 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     from .checkpoints import prune      # torch and transformers, loaded once a run is sure to start: `aura grid
     from .pipeline import preflight     # --status` and every grid command import this module
     preflight(p, run_dir)
-    done = read_json(state_file)["completed"] if resume and state_file.is_file() else []
-    timings = read_json(run_dir / "run.json")["notebook_seconds"] if resume and (run_dir / "run.json").is_file() else {}
+    done = (run.completed() or []) if resume else []
+    timings = run.notebook_seconds() if resume else {}
     for name in done:
         print(f"[aura] {name}: finished earlier, skipped (--resume)", flush=True)
     execute(run_dir, [n for n in NOTEBOOKS if n not in done], notebooks_dir, log_output, resume, done, timings)
     freed = prune(run_dir, p.keep_checkpoints)  # finished: the resume state (and more, if asked) is no longer needed
-    write_json(run_dir / "run.json", {**read_json(run_dir / "run.json"), "profile": str(Path(profile).resolve()),
-                                      "overrides": overrides or [], "keep_checkpoints": p.keep_checkpoints,
-                                      "checkpoint_mb_freed": round(freed / 1e6, 1)})
+    write_json(run.run_info, {**run.read_run_info(), "profile": str(Path(profile).resolve()),
+                              "overrides": overrides or [], "keep_checkpoints": p.keep_checkpoints,
+                              "checkpoint_mb_freed": round(freed / 1e6, 1)})
     write_index(run_dir)
     report = write_run_report(run_dir)
     print(f"[aura] report: {report} ({report.stat().st_size / 1e6:.1f} MB, one file to send); index: "
-          f"{run_dir / 'index.html'}", flush=True)
+          f"{run.index}", flush=True)
     return run_dir

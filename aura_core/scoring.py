@@ -6,6 +6,7 @@ any public toxicity classifier and this project's runs are compared by one code 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,9 +22,9 @@ from .io import read_json
 from .losses import weighting_from_params
 from .model import TASK_CLASSES, build_model, load_tokenizer
 from .params import ParamError, Params
+from .run_folder import RunFolder
 from .train import autocast_dtype, resolve_device
 
-MODEL_FILE = "model.json"  # in a run folder made by `aura evaluate`: what is scored (absent: the run's own checkpoint)
 
 
 class Scorer:
@@ -222,33 +223,42 @@ class StoredEpochScorer(Scorer):
 
 def selected_epoch(run_dir: str | Path) -> int | None:
     """The epoch of the scored checkpoint, when it is an AURA one trained by this project."""
-    run_dir = Path(run_dir)
-    info = read_json(run_dir / MODEL_FILE) if (run_dir / MODEL_FILE).is_file() else None
-    if info is None and (run_dir / "train.json").is_file():
-        return read_json(run_dir / "train.json")["selected_epoch"]
+    run = RunFolder(run_dir)
+    info = read_json(run.model) if run.model.is_file() else None
+    if info is None and run.train_info.is_file():
+        return read_json(run.train_info)["selected_epoch"]
     return info.get("selected_epoch") if info else None
 
 
 def load_scorer(run_dir: str | Path, p: Params) -> Scorer:
     """The scorer of a run folder: its own selected checkpoint (02_train), or what model.json names (aura evaluate)."""
-    run_dir = Path(run_dir)
-    if (run_dir / MODEL_FILE).is_file():
-        info = read_json(run_dir / MODEL_FILE)
+    run = RunFolder(run_dir)
+    if run.model.is_file():
+        info = read_json(run.model)
     else:
-        info = {"kind": "aura_checkpoint", "path": str(run_dir / read_json(run_dir / "train.json")["checkpoint"]),
+        info = {"kind": "aura_checkpoint", "path": str(run / read_json(run.train_info)["checkpoint"]),
                 "description": "this run's selected checkpoint"}
-    kind = info["kind"]
-    if kind == "predictions":
-        scorer = PredictionFileScorer(info["path"])
-        scorer.check_sets(list(p.tiers) + [t["name"] for t in p.extra_tiers])
-        return scorer
+    if info["kind"] not in SCORER_KINDS:
+        raise ParamError(f"{run.model}: unknown kind {info['kind']!r}; expected one of {sorted(SCORER_KINDS)}")
+    return SCORER_KINDS[info["kind"]](run, info, p)
+
+
+def _predictions_scorer(run: RunFolder, info: dict, p: Params) -> Scorer:
+    scorer = PredictionFileScorer(info["path"])
+    scorer.check_sets(list(p.tiers) + [t["name"] for t in p.extra_tiers])
+    return scorer
+
+
+def _hf_scorer(run: RunFolder, info: dict, p: Params) -> Scorer:
     device = resolve_device(p)
-    if kind == "hf":
-        model, toxic = hf_toxicity(info["path"], p)
-        return ModelScorer(model.to(device).eval(), AutoTokenizer.from_pretrained(info["path"]), device, p,
-                           f"{info['description']} (toxic output: {toxic})")
-    if kind != "aura_checkpoint":
-        raise ParamError(f"{run_dir / MODEL_FILE}: unknown kind {kind!r}")
+    model, toxic = hf_toxicity(info["path"], p)
+    return ModelScorer(model.to(device).eval(), AutoTokenizer.from_pretrained(info["path"]), device, p,
+                       f"{info['description']} (toxic output: {toxic})")
+
+
+def _checkpoint_scorer(run: RunFolder, info: dict, p: Params) -> Scorer:
+    """An AURA checkpoint; the run's own selected epoch is read from its stored predictions when it has them."""
+    device = resolve_device(p)
     if not Path(info["path"]).is_file():
         raise FileNotFoundError(f"{info['path']}: the weights to score are not there (a run kept with "
                                 f"keep_checkpoints: none keeps none); train it again")
@@ -258,7 +268,12 @@ def load_scorer(run_dir: str | Path, p: Params) -> Scorer:
         load_weights(Path(info["path"]), model, weighting_from_params(p, p.tasks))
         return ModelScorer(model.to(device).eval(), load_tokenizer(p.encoder), device, p, info["description"])
 
-    epoch = selected_epoch(run_dir)
-    if (run_dir / MODEL_FILE).is_file() or epoch not in epoch_predictions.epochs(run_dir):
+    epoch = selected_epoch(run.path)
+    if run.model.is_file() or epoch not in epoch_predictions.epochs(run.path):
         return checkpoint()
-    return StoredEpochScorer(run_dir, epoch, p.tasks, checkpoint)
+    return StoredEpochScorer(run.path, epoch, p.tasks, checkpoint)
+
+
+# what a run folder's model.json may name ("kind"), each one function (run, model.json, params) → Scorer
+SCORER_KINDS: dict[str, Callable[[RunFolder, dict, Params], Scorer]] = {
+    "aura_checkpoint": _checkpoint_scorer, "hf": _hf_scorer, "predictions": _predictions_scorer}

@@ -22,11 +22,10 @@ from nbconvert.filters.markdown import markdown2html
 
 from .compare import claims_table, format_table, load_claims
 from .io import atomic_write_text, read_json
-from .params import load
-from .results import StressScores, claim_side
-from .tiers import legend
+from .results import claim_side
+from .run_folder import RunFolder
+from .tables import legend
 
-BOTTOM_LINE_FILE = "bottom_line.md"  # a grid's verdict and seven answers, written by 05_compare (answers.py)
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.8em 0;font-size:13px;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
@@ -71,9 +70,10 @@ def _git_commit(repo: Path) -> str:
 def provenance(run_dir: Path) -> dict:
     import torch
     import transformers
-    params = (run_dir / "params.yaml").read_bytes() if (run_dir / "params.yaml").is_file() else b""
-    seconds = read_json(run_dir / "run.json").get("notebook_seconds", {}) if (run_dir / "run.json").is_file() else {}
-    train = read_json(run_dir / "train.json") if (run_dir / "train.json").is_file() else {}
+    run = RunFolder(run_dir)
+    params = run.params.read_bytes() if run.has_params() else b""
+    seconds = run.notebook_seconds()
+    train = read_json(run.train_info) if run.train_info.is_file() else {}
     return {"project commit": _git_commit(Path(__file__).resolve().parent.parent),
             "params digest (sha256 of params.yaml)": hashlib.sha256(params).hexdigest()[:16],
             "torch": torch.__version__, "transformers": transformers.__version__,
@@ -105,7 +105,7 @@ def build(run_dir: str | Path, title: str, bottom_line: str, notebooks: list[Pat
             f"<nav><h2>Contents</h2><ol><li><a href='#bottom-line'>Bottom line</a></li>{''.join(toc)}"
             f"<li><a href='#provenance'>Provenance</a></li></ol></nav>{''.join(sections)}"
             f"<footer id='provenance'><h2>Provenance</h2><table>{foot}</table></footer></body></html>")
-    path = out or run_dir / "report.html"
+    path = out or RunFolder(run_dir).report
     atomic_write_text(path, _scrub(page, secrets))
     return path
 
@@ -113,8 +113,8 @@ def build(run_dir: str | Path, title: str, bottom_line: str, notebooks: list[Pat
 def local_paths(run_dir: Path, data_dir: str | None = None, encoder: str | None = None) -> list[tuple[str, str]]:
     """(local string, what the page shows instead): the run folder, the data dir, a local encoder folder, the
     project and the home folder. Read from run_dir/params.yaml when data_dir and encoder are not given."""
-    if data_dir is None and encoder is None and (Path(run_dir) / "params.yaml").is_file():
-        saved = yaml.safe_load((Path(run_dir) / "params.yaml").read_text()) or {}
+    if data_dir is None and encoder is None and RunFolder(run_dir).has_params():
+        saved = yaml.safe_load(RunFolder(run_dir).params.read_text()) or {}
         data_dir, encoder = saved.get("data_dir"), saved.get("encoder")
     project = Path(__file__).resolve().parent.parent
     pairs = [(str(Path(run_dir).resolve()), "<run folder>"), (str(project), "<project>"),
@@ -128,13 +128,13 @@ def local_paths(run_dir: Path, data_dir: str | None = None, encoder: str | None 
 
 def run_bottom_line(run_dir: Path) -> str:
     """For one run: the claimed-vs-reproduced table with CIs and, per level, where the partners' numbers fall."""
-    p = load(run_dir / "params.yaml")
-    metrics = read_json(run_dir / "metrics.json")
-    stress = metrics["stress"]
+    run = RunFolder(run_dir)
+    p = run.read_params()
+    scores = run.stress()
     claims = load_claims(p.claims)
-    table = claims_table(claims, stress, stress.get("emotion_goemotions_test"))
+    table = claims_table(claims, scores)
     lines = []
-    for t in StressScores.from_json(stress, str(run_dir / "metrics.json")).available():
+    for t in scores.available():
         c = claims["tiers"].get(t.level)
         if not c:
             continue
@@ -152,13 +152,13 @@ def run_bottom_line(run_dir: Path) -> str:
             f"</code>), scored on the partners' levels. CIs: bootstrap over test items (one seed: a grid gives the "
             f"spread over seeds).</p><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
             + format_table(table).to_html(index=False, na_rep="—")
-            + "<h3>The file behind each level</h3>" + legend(stress["tiers"]).to_html(index=False, na_rep="—"))
+            + "<h3>The file behind each level</h3>" + legend(scores).to_html(index=False, na_rep="—"))
 
 
 def write_run_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
-    p = load(run_dir / "params.yaml")
-    notebooks = sorted((run_dir / "notebooks").glob("*.ipynb"))
+    p = RunFolder(run_dir).read_params()
+    notebooks = sorted(RunFolder(run_dir).notebook_copies.glob("*.ipynb"))
     return build(run_dir, f"AURA reproduction report: {p.name}", run_bottom_line(run_dir), notebooks,
                  local_paths(run_dir))
 
@@ -167,6 +167,7 @@ def write_grid_report(compare_dir: str | Path, grid) -> Path:
     """A grid's report.html: the verdict and the seven answers 05_compare wrote (answers.write_bottom_line), then its
     grid view."""
     compare_dir = Path(compare_dir)
-    bottom = markdown2html((compare_dir / BOTTOM_LINE_FILE).read_text(encoding="utf-8"))
-    return build(compare_dir, f"AURA diagnosis grid: {grid.name}", bottom, [compare_dir / "05_compare.ipynb"],
+    compare = RunFolder(compare_dir)
+    bottom = markdown2html(compare.bottom_line.read_text(encoding="utf-8"))
+    return build(compare_dir, f"AURA diagnosis grid: {grid.name}", bottom, [compare.grid_notebook],
                  local_paths(compare_dir) + [(str(grid.root.resolve()), "<grids>")])

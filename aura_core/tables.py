@@ -1,7 +1,10 @@
-"""What the notebooks display from a run's metrics.json sections: data cards, the tier table, the emotion line."""
+"""What the notebooks display from a run's metrics.json sections: data cards, the tier table, the emotion line, the
+legend of the levels."""
 from __future__ import annotations
 
 import pandas as pd
+
+from .results import StressScores
 
 
 def cards_table(cards: list[dict]) -> pd.DataFrame:
@@ -17,8 +20,8 @@ def cards_table(cards: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("dataset")
 
 
-def emotion_summary(stress: dict) -> str:
-    emo = stress["emotion_goemotions_test"]
+def emotion_summary(scores: StressScores) -> str:
+    emo = scores.emotion
     if "not_applicable" in emo:
         return f"Emotion head: not applicable ({emo['not_applicable']})."
     ci = emo.get("macro_f1_ci")
@@ -28,16 +31,34 @@ def emotion_summary(stress: dict) -> str:
             f"this 7-way softmax score is not directly comparable to published GoEmotions numbers.)")
 
 
-def tier_table(stress: dict) -> pd.DataFrame:
+def tier_table(scores: StressScores) -> pd.DataFrame:
     """One row per tier (04): macro-F1 with its CI, toxic F1, accuracy, ROC-AUC, positive rates, or why not scored."""
     rows = []
-    for key, e in stress["tiers"].items():
-        m = e.get("metrics", {})
+    for t in scores.tiers.values():
+        m = t.metrics or {}
         ci = m.get("macro_f1_ci")
-        rows.append({"level": e["level"], "tier": e["name"], "rows": m.get("n"),
+        rows.append({"level": t.level, "tier": t.name, "rows": m.get("n"),
                      "macro-F1": m.get("macro_f1"), "95% CI": f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None,
                      "toxic F1": m.get("pos_f1"), "accuracy": m.get("accuracy"),
                      "ROC-AUC": m.get("roc_auc"), "true pos. rate": m.get("true_pos_rate"),
                      "pred. pos. rate": m.get("pred_pos_rate"),
-                     "status": "ok" if e["available"] else e["reason"]})
+                     "status": "ok" if t.available else t.reason})
+    return pd.DataFrame(rows)
+
+
+def provenance_table(scores: StressScores) -> pd.DataFrame:
+    """Where every tier's rows come from (file, split, label rule, rows, what the rules removed), or why absent."""
+    return pd.DataFrame({f"{t.level} {t.name}": (t.provenance if t.available else {"status": t.reason})
+                         for t in scores.tiers.values()}).T
+
+
+def legend(scores: StressScores) -> pd.DataFrame:
+    """level → tier → file → rows: what every level in a table stands for."""
+    rows = []
+    for t in scores.tiers.values():
+        prov = t.provenance
+        rows.append({"level": t.level, "tier": t.name, "key": t.key,
+                     "file": prov.get("file", "") if t.available else t.reason,
+                     "rows": prov.get("rows"), "toxic": prov.get("toxic"), "label rule": prov.get("label_rule", ""),
+                     "partners' rows": prov.get("partners_rows") if t.available else None})
     return pd.DataFrame(rows)

@@ -23,11 +23,16 @@ EVAL_SAMPLE_SEED = 0  # evaluation rows never depend on the training seed, so ev
 
 @dataclass(frozen=True)
 class BuiltinTier:
+    """A tier the `tiers` param can name: one entry in BUILTIN, which is the one list of them."""
     key: str
-    name: str                                   # what the file is, shown beside every number
-    label_rule: str
+    name: Callable[[pd.DataFrame | None, Params], str]   # what the file is (None: not loaded), shown beside numbers
+    label_rule: Callable[[Params], str]
     load: Callable[[Path, Params], pd.DataFrame]
     partners_rows: Callable[[pd.DataFrame, Params], bool]  # are these the rows the partners scored?
+
+
+def _fixed(text: str) -> Callable:
+    return lambda *_: text
 
 
 def _toxigen_name(df: pd.DataFrame | None, p: Params) -> str:
@@ -36,17 +41,17 @@ def _toxigen_name(df: pd.DataFrame | None, p: Params) -> str:
 
 
 BUILTIN = {t.key: t for t in [
-    BuiltinTier("olid", "OLID test", "subtask_a: OFF = 1",
+    BuiltinTier("olid", _fixed("OLID test"), _fixed("subtask_a: OFF = 1"),
                 lambda root, p: D.load_olid(root, "test", p.allow_hub), lambda df, p: True),
-    BuiltinTier("partners_jigsaw", "Civil Comments sample (partners' 'Jigsaw')",
-                "label field of the partners' file (Civil Comments toxicity >= 0.5)",
+    BuiltinTier("partners_jigsaw", _fixed("Civil Comments sample (partners' 'Jigsaw')"),
+                _fixed("label field of the partners' file (Civil Comments toxicity >= 0.5)"),
                 lambda root, p: D.load_partners_tier(root, "partners_jigsaw"), lambda df, p: True),
-    BuiltinTier("partners_toxigen", "ToxiGen test (partners' file)",
-                "label field of the partners' file (toxicity_human >= 2.5)",
+    BuiltinTier("partners_toxigen", _fixed("ToxiGen test (partners' file)"),
+                _fixed("label field of the partners' file (toxicity_human >= 2.5)"),
                 lambda root, p: D.load_partners_tier(root, "partners_toxigen"), lambda df, p: True),
-    BuiltinTier("jigsaw", "Jigsaw (Kaggle)", "toxic column = 1",
+    BuiltinTier("jigsaw", _fixed("Jigsaw (Kaggle)"), _fixed("toxic column = 1"),
                 lambda root, p: D.load_jigsaw(root), lambda df, p: False),
-    BuiltinTier("toxigen", "ToxiGen annotated", "toxigen_label_rule",
+    BuiltinTier("toxigen", _toxigen_name, lambda p: f"toxigen_label_rule = {p.toxigen_label_rule}",
                 lambda root, p: D.load_toxigen(root, p.toxigen_label_rule, p.allow_hub),
                 # the annotated test CSV labelled by the partners' rule holds exactly their L3 rows
                 lambda df, p: df.attrs.get("split") == "annotated_test" and p.toxigen_label_rule == "human_ge_2.5"),
@@ -91,15 +96,13 @@ def load_tiers(p: Params) -> list[Tier]:
     tiers = []
     for key, level in levels(p):
         builtin = BUILTIN.get(key)
-        name = builtin.name if builtin else key
         try:
             df = builtin.load(root, p) if builtin else D.load_generic(root, specs[key])
         except D.MissingDataError as e:
-            tiers.append(Tier(key, level, _toxigen_name(None, p) if key == "toxigen" else name, None, {},
+            tiers.append(Tier(key, level, builtin.name(None, p) if builtin else key, None, {},
                               f"not available: {str(e).replace(str(root), '$AURA_DATA_DIR')}"))
             continue
-        if key == "toxigen":
-            name = _toxigen_name(df, p)
+        name = builtin.name(df, p) if builtin else key
         full = len(df)
         df = df.assign(text_sha1=[text_sha1(t) for t in df["text"]])  # of the raw text, before any preprocessing
         keys = {f"id:{i}" for i in df["id"]} | {f"sha1:{h}" for h in df["text_sha1"]}
@@ -108,8 +111,7 @@ def load_tiers(p: Params) -> list[Tier]:
         src = df.attrs.get("source", "")
         prov = {"file": shown_path(src, root) if src and Path(src).is_absolute() else src,
                 "split": df.attrs.get("split", "test"),
-                "label_rule": (f"toxigen_label_rule = {p.toxigen_label_rule}" if key == "toxigen" else
-                               builtin.label_rule if builtin else df.attrs.get("split", "")),
+                "label_rule": builtin.label_rule(p) if builtin else df.attrs.get("split", ""),
                 "rows": int(len(df)), "rows_in_file_after_rules": int(full), "toxic": int(df["label"].sum()),
                 "removed_by_rules": dict(df.attrs.get("dropped", {})), "subsampled": df.attrs.get("subsampled", ""),
                 "duplicates": dict(df.attrs.get("duplicates", {})), "partners_rows": partners}
@@ -119,14 +121,3 @@ def load_tiers(p: Params) -> list[Tier]:
         tiers.append(Tier(key, level, name, df, prov, keys_in_file=keys))
     return tiers
 
-
-def legend(tiers_entries: dict) -> pd.DataFrame:
-    """level → tier → file → rows, from metrics['stress']['tiers']: what every level in a table stands for."""
-    rows = []
-    for key, e in tiers_entries.items():
-        prov = e.get("provenance", {})
-        rows.append({"level": e["level"], "tier": e["name"], "key": key,
-                     "file": prov.get("file", "") if e["available"] else e["reason"],
-                     "rows": prov.get("rows"), "toxic": prov.get("toxic"), "label rule": prov.get("label_rule", ""),
-                     "partners' rows": prov.get("partners_rows") if e["available"] else None})
-    return pd.DataFrame(rows)

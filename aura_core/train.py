@@ -22,21 +22,24 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import checkpoints, distributed, epoch_predictions
+from . import checkpoints, distributed
 from .batching import (
-    IGNORE,
     SOURCE_TASK,
     LengthGroupedSampler,
     TaskBatchSampler,
     TokenizedRows,
     make_loader,
 )
+from .checkpoints import WeightFiles
+from .epoch_scoring import EpochScoring
 from .evaluate import predict
 from .io import atomic_write_text, write_json
 from .losses import LossWeighting, weighting_from_params
 from .model import AuraModel, build_model, load_tokenizer
+from .paradigms import IGNORE, PARADIGMS
 from .params import Params
-from .validation import best_epoch, selectable_epochs, validate
+from .run_folder import RunFolder
+from .validation import best_epoch, validate
 
 
 def progress_bar(iterable, **kw):
@@ -173,7 +176,7 @@ class TrainStep(nn.Module):
 def make_train_loader(rows: TokenizedRows, train_df: pd.DataFrame, p: Params):
     """paired / masked: shuffled mixed batches; interleaved: single-task batches from TaskBatchSampler. Either grouped
     by length when group_by_length."""
-    if p.paradigm != "interleaved":
+    if not PARADIGMS[p.paradigm].single_task_batches:
         if p.group_by_length:
             return make_loader(rows, p.batch_size, shuffle=False, seed=p.seed, num_workers=p.num_workers,
                                batch_sampler=LengthGroupedSampler([len(x) for x in rows.input_ids], p.batch_size, p.seed))
@@ -264,9 +267,10 @@ class Training:
 
     def __init__(self, p: Params, run_dir: Path, train_df: pd.DataFrame, resume: bool,
                  score_sets: dict[str, pd.DataFrame] | None = None):
-        self.p, self.run_dir, self.score_sets = p, run_dir, score_sets or {}
-        self.ckpt_dir = run_dir / "checkpoints"
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.p, self.run_dir, self.files = p, run_dir, RunFolder(run_dir)
+        self.weights = WeightFiles(run_dir)
+        self.weights.folder.mkdir(parents=True, exist_ok=True)
+        self.epoch_scoring = EpochScoring(p, run_dir, score_sets or {}, self.weights)
         set_seed(p.seed, p.deterministic)
         self.dist = distributed.setup(p.device)  # single process unless started by accelerate launch
         self.device = self.dist.device or resolve_device(p)
@@ -305,7 +309,7 @@ class Training:
                 self.sampler.epoch = self.state.sampler_epoch
             print(f"resuming at epoch {self.state.epoch}, batch {self.state.batches_done}, step {self.state.step}",
                   flush=True)
-        self.log = StepLog(run_dir / "steps.csv", self.state.step if self.resumed else None) if self.dist.main else None
+        self.log = StepLog(self.files.steps, self.state.step if self.resumed else None) if self.dist.main else None
         self.t0 = time.time() - self.state.elapsed
 
     # -- the epoch ------------------------------------------------------------------------------------------------------
@@ -362,7 +366,7 @@ class Training:
         if runaway:
             raise TrainingDiverged(f"step {st.step} (epoch {st.epoch}): s_{runaway[0]} = "
                                    f"{logged[f's_{runaway[0]}']:.3g} ran past ±{p.max_abs_log_var} (max_abs_log_var); "
-                                   f"stopped, last good checkpoint kept in {self.ckpt_dir}")
+                                   f"stopped, last good checkpoint kept in {self.weights.folder}")
         if st.step % p.log_every == 0 and self.dist.main:
             self.log.write({"step": st.step, "epoch": st.epoch, "samples": st.seen,
                             "elapsed_s": round(time.time() - self.t0, 3), **values, **logged,
@@ -388,7 +392,7 @@ class Training:
         if bad:
             task = next((k[5:] for k in bad if k.startswith("loss_")), "total (loss weighting)")
             raise TrainingDiverged(f"step {nxt} (epoch {st.epoch}, batch {st.batches_done}): non-finite loss in task "
-                                   f"{task}; stopped before the update, last good checkpoint kept in {self.ckpt_dir}")
+                                   f"{task}; stopped before the update, last good checkpoint kept in {self.weights.folder}")
         return values
 
     def reached_max_steps(self) -> bool:
@@ -402,22 +406,17 @@ class Training:
         dev_probs = self.predict(dev_df) if dist.main else None
         val = dist.broadcast(validate(self.model, self.tokenizer, dev_df, p, self.device, self.amp_dtype, dev_probs)
                              if dist.main else None)
-        if dist.main and p.epoch_predictions:
-            epoch_predictions.write(self.run_dir, st.epoch, epoch_predictions.DEV, dev_df, dev_probs)
-            if p.score_epochs == "every":
-                for name, rows in self.score_sets.items():
-                    epoch_predictions.write(self.run_dir, st.epoch, name, rows, self.predict(rows))
-            elif self.score_sets:
-                self.keep_selectable_weights(st.epoch)
+        if dist.main:
+            self.epoch_scoring.after_epoch(st.epoch, dev_df, dev_probs, self.predict, self.model, self.weighting)
         losses = [float(x) for x in st.epoch_losses]
         st.epochs.append({"epoch": st.epoch, "steps": st.step, "train_loss": float(np.mean(losses)) if losses else None,
                           **val, **self.weighting.log_values()})
         if dist.main:
-            checkpoints.save_weights(self.ckpt_dir / "last.safetensors", self.model, self.weighting)
+            self.weights.save("last", self.model, self.weighting)
         if best_epoch({e["epoch"]: e[p.selection_metric] for e in st.epochs}) == st.epoch:
             st.best_value, st.selected_best = val[p.selection_metric], st.epoch
             if dist.main:
-                checkpoints.save_weights(self.ckpt_dir / "best.safetensors", self.model, self.weighting)
+                self.weights.save("best", self.model, self.weighting)
         finished = st.epoch
         st.epoch, st.batches_done, st.epoch_losses = finished + 1, 0, []
         self.epoch_generator = self.loader.generator.get_state().clone() if self.loader.generator is not None else None
@@ -426,33 +425,6 @@ class Training:
         if dist.main:
             print(f"epoch {finished}: " + ", ".join(f"{k}={v:.4f}" for k, v in st.epochs[-1].items()
                                                     if isinstance(v, float)), flush=True)
-
-    def keep_selectable_weights(self, epoch: int) -> None:
-        """score_epochs: selectable — keep this epoch's weights, and only those of epochs a post-training choice can
-        still select: an epoch that is now the best under no (validation, threshold) never becomes it later."""
-        checkpoints.save_weights(self.ckpt_dir / f"epoch{epoch}.safetensors", self.model, self.weighting)
-        keep = selectable_epochs(self.run_dir, self.p)
-        for f in self.ckpt_dir.glob("epoch*.safetensors"):
-            if int(f.stem.removeprefix("epoch")) not in keep:
-                f.unlink()
-
-    def score_selectable_epochs(self) -> None:
-        """score_epochs: selectable — once training ends, the test sets scored with the kept weights of each epoch a
-        post-training choice can select (what `every` would have stored for them, bit for bit), then those weights
-        dropped and the last epoch's put back in the model."""
-        p = self.p
-        if not (self.dist.main and p.epoch_predictions and p.score_epochs == "selectable" and self.score_sets):
-            return
-        for epoch in selectable_epochs(self.run_dir, p):
-            folder = epoch_predictions.folder(self.run_dir, epoch)
-            if all((folder / f"{name}.csv").is_file() for name in self.score_sets):
-                continue  # scored before an interruption
-            checkpoints.load_weights(self.ckpt_dir / f"epoch{epoch}.safetensors", self.model, self.weighting)
-            for name, rows in self.score_sets.items():
-                epoch_predictions.write(self.run_dir, epoch, name, rows, self.predict(rows))
-        checkpoints.load_weights(self.ckpt_dir / "last.safetensors", self.model, self.weighting)
-        for f in self.ckpt_dir.glob("epoch*.safetensors"):
-            f.unlink()
 
     def predict(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         return predict(self.model, self.tokenizer, rows["text"].tolist(), self.p.eval_batch_size, self.p.max_length,
@@ -471,12 +443,12 @@ class Training:
         p, st = self.p, self.state
         seconds = time.time() - self.t0
         selected = st.selected_best if p.selection == "best" else st.epochs[-1]["epoch"]
-        checkpoint = self.ckpt_dir / ("best.safetensors" if p.selection == "best" else "last.safetensors")
+        checkpoint = self.weights.selected(p.selection)
         table = pd.DataFrame(st.epochs)
         if self.dist.main:
             self.log.close()
-            atomic_write_text(self.run_dir / "epochs.csv", table.to_csv(index=False))
-            write_json(self.run_dir / "train.json", {
+            atomic_write_text(self.files.epochs, table.to_csv(index=False))
+            write_json(self.files.train_info, {
                 "selection": p.selection, "selection_metric": p.selection_metric, "selected_epoch": selected,
                 "checkpoint": str(checkpoint.relative_to(self.run_dir)), "steps": st.step, "samples_seen": st.seen,
                 "train_rows": train_rows, "seconds": seconds, "samples_per_s": st.seen / seconds,
@@ -505,5 +477,6 @@ def train(p: Params, run_dir: str | Path, train_df: pd.DataFrame, dev_df: pd.Dat
         run.end_epoch(dev_df)
         if run.reached_max_steps():
             break
-    run.score_selectable_epochs()
+    if run.dist.main:
+        run.epoch_scoring.finish(run.predict, run.model, run.weighting)
     return run.write_outputs(len(train_df))

@@ -15,6 +15,7 @@ import pandas as pd
 from . import epoch_predictions as E
 from .metrics import emotion_scores, toxicity_metrics, tune_threshold
 from .params import ParamError, Params
+from .run_folder import RunFolder
 
 if TYPE_CHECKING:
     import torch
@@ -86,7 +87,7 @@ def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]
     (strict >), as training keeps best.safetensors."""
     epochs = E.epochs(run_dir)
     if not epochs:
-        raise FileNotFoundError(f"{Path(run_dir) / E.FOLDER}: no stored epoch predictions")
+        raise FileNotFoundError(f"{RunFolder(run_dir).epoch_predictions}: no stored epoch predictions")
     val = {}
     for e in epochs:
         dev = E.read(run_dir, e, E.DEV)

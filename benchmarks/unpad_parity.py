@@ -18,18 +18,20 @@ import pandas as pd
 from aura_core import grid as G
 from aura_core.compare import run_scores
 from aura_core.io import read_json
+from aura_core.results import LEVELS
+from aura_core.run_folder import RunFolder
 from aura_core.stats import paired_seed_equivalence
 
 MEASURES = ("L1", "L2", "L3", "ΔF1", "emotion", "L1 AUC", "L2 AUC", "L3 AUC")
 
 
-def scores(metrics: dict) -> dict:
+def scores(run: RunFolder) -> dict:
     """run_scores' macro-F1s, plus each level's ROC-AUC: the threshold-free check where a level's F1 sits at the
     all-negative floor (the cpu profile flags under 1% of L2/L3 rows, so their F1 barely moves whatever changes)."""
-    out = run_scores(metrics)
-    for e in metrics.get("stress", {}).get("tiers", {}).values():
-        if e.get("available") and e.get("level") in ("L1", "L2", "L3"):
-            out[f"{e['level']} AUC"] = e["metrics"].get("roc_auc")
+    out = run_scores(run.read_metrics())
+    for t in run.stress().available():
+        if t.level in LEVELS:
+            out[f"{t.level} AUC"] = t.metrics.get("roc_auc")
     return out
 
 
@@ -49,8 +51,8 @@ def parity_table(grid: G.Grid, a: str = "padded", b: str = "unpadded") -> pd.Dat
     seeds = sorted(s for s in set(ca) & set(cb) if G.finished(ca[s]) and G.finished(cb[s]))
     if len(seeds) < 2:
         raise SystemExit(f"{grid.dir}: {len(seeds)} seed(s) finished in both arms; parity needs ≥ 2")
-    sa = {s: scores(read_json(ca[s].dir / "metrics.json")) for s in seeds}
-    sb = {s: scores(read_json(cb[s].dir / "metrics.json")) for s in seeds}
+    sa = {s: scores(ca[s].run) for s in seeds}
+    sb = {s: scores(cb[s].run) for s in seeds}
     rows = []
     for m in MEASURES:
         va = np.array([sa[s].get(m) for s in seeds], float)
@@ -75,9 +77,9 @@ def flag_rates(grid: G.Grid) -> dict[str, tuple[float, float]]:
     for c in G.training_cells(grid):
         if not G.finished(c):
             continue
-        for e in read_json(c.dir / "metrics.json").get("stress", {}).get("tiers", {}).values():
-            if e.get("available") and e.get("level") in ("L1", "L2", "L3"):
-                rates.setdefault(e["level"], []).append((e["metrics"]["pred_pos_rate"], e["metrics"]["true_pos_rate"]))
+        for t in c.run.stress().available():
+            if t.level in LEVELS:
+                rates.setdefault(t.level, []).append((t.metrics["pred_pos_rate"], t.metrics["true_pos_rate"]))
     return {lv: tuple(np.mean(v, axis=0)) for lv, v in sorted(rates.items())}
 
 
@@ -85,11 +87,10 @@ def time_table(grid: G.Grid, a: str = "padded", b: str = "unpadded") -> pd.DataF
     rows = []
     for label in (a, b):
         for s, c in sorted(arm_cells(grid, label).items()):
-            run = c.dir / "run.json"
-            seconds = read_json(run).get("notebook_seconds", {}) if run.is_file() else {}
+            seconds = c.run.notebook_seconds()
             if "05_compare" not in seconds:
                 continue
-            train = read_json(c.dir / "train.json")
+            train = read_json(c.run.train_info)
             rows.append({"config": label, "seed": s, "five notebooks (min)": sum(seconds.values()) / 60,
                          "02_train (min)": seconds["02_train"] / 60, "samples/s (training)": train["samples_per_s"]})
     df = pd.DataFrame(rows)

@@ -29,7 +29,7 @@ def tiny_params(encoder, **kw):
 
 def frames(n=12):
     """A paired training frame of 2n rows: n OLID-like (alternating labels), n GoEmotions-like (sadness/joy)."""
-    from aura_core.batching import paired_frame
+    from aura_core.paradigms import paired_frame
     olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(n)],
                          "label": [i % 2 for i in range(n)]})
     ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(n)],
@@ -42,6 +42,24 @@ def real_data() -> Path:
     if not (REAL_DATA / "olid" / "olid-training-v1.0.tsv").is_file():
         pytest.skip(f"real data not found at {REAL_DATA} (set AURA_DATA_DIR to the folder with olid/, goemotions/, ...)")
     return REAL_DATA
+
+
+def write_metrics(run_dir: Path, tiers: list, threshold: float = 0.5, emotion_f1: float | None = 0.3,
+                  selected_epoch: int = 1, summary: dict | None = None) -> dict:
+    """A finished run's metrics.json built from the score objects (results.TierScore, StressScores), as 04 writes
+    it: a change to the schema breaks these fixtures as it breaks the readers. Returns what was written."""
+    from aura_core.results import StressScores
+    from aura_core.run_folder import RunFolder
+    scores = StressScores(threshold, {t.key: t for t in tiers})
+    rest = {"delta_f1": scores.delta_f1,
+            "emotion_goemotions_test": {"macro_f1": emotion_f1} if emotion_f1 is not None else
+            {"not_applicable": "single-task run"},
+            "summary": summary or {"shortcut_gap": 0.0, "pred_over_true_pos_rate": {}}}
+    metrics = {"stress": StressScores(threshold, scores.tiers, rest).to_json(),
+               "train": {"selected_epoch": selected_epoch}}
+    RunFolder(run_dir).path.mkdir(parents=True, exist_ok=True)
+    RunFolder(run_dir).metrics.write_text(json.dumps(metrics))
+    return metrics
 
 
 def write(path: Path, text: str, newline: str = "\n") -> Path:

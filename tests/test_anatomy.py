@@ -76,22 +76,22 @@ def test_probe_and_anatomy_through_the_stress_test_with_a_stand_in_model(fixture
     prof.write_text(yaml.safe_dump({"data_dir": str(fixture_data), "encoder": tiny_encoder, "allow_hub": False,
                                     "claims": str(REPO / "params" / "claims.yaml")}))
     p = run_folder.init_run_dir(prof, tmp_path / "run")
-    update_json(run_folder.metrics_path(tmp_path / "run"), "tune", {"threshold": 0.5})
+    update_json(run_folder.RunFolder(tmp_path / "run").metrics, "tune", {"threshold": 0.5})
     tok = load_tokenizer(tiny_encoder)
     stress = pipeline.stress_test(p, tmp_path / "run", ModelScorer(StandIn(tok), tok, "cpu", p, "stand-in"))
     hi, lo = 1 / (1 + math.exp(-3)), 1 / (1 + math.exp(3))
-    probe = stress["shortcut"]
+    probe = stress.shortcut
     # fixture GoEmotions test: anger "WHY THE FUCK…" (lo), disgust "so gross" (hi), joy/neutral rows (lo)
     assert probe["goemotions_mean_p_toxic"]["disgust"] == pytest.approx(hi, rel=1e-5)
     assert probe["goemotions_mean_p_toxic"]["anger"] == pytest.approx(lo, rel=1e-5)
     assert probe["shortcut_gap"] == pytest.approx((hi + lo) / 2 - lo, rel=1e-5)
     # fixture OLID test has no flagged word: every row scores lo, nothing predicted toxic
-    olid = stress["tiers"]["olid"]["anatomy"]
+    olid = stress.tiers["olid"].anatomy
     assert olid["pred_pos_rate"] == 0 and olid["confusion"] == {"tn": 2, "fp": 0, "fn": 1, "tp": 0}
-    assert stress["summary"]["pred_over_true_pos_rate"]["L1"] == 0.0
-    assert stress["tiers"]["olid"]["errors"][0]["error"] == "false negative"
+    assert stress.summary["pred_over_true_pos_rate"]["L1"] == 0.0
+    assert stress.tiers["olid"].errors[0]["error"] == "false negative"
     # the partners' L2 fixture: both toxic rows hold a flagged word, neither non-toxic row does
-    assert stress["tiers"]["partners_jigsaw"]["anatomy"]["confusion"] == {"tn": 2, "fp": 0, "fn": 0, "tp": 2}
+    assert stress.tiers["partners_jigsaw"].anatomy["confusion"] == {"tn": 2, "fp": 0, "fn": 0, "tp": 2}
     table = anatomy_table(stress)
     assert list(table["tier"]) == ["L1 OLID test", "L2 Civil Comments sample (partners' 'Jigsaw')",
                                    "L3 ToxiGen test (partners' file)", "X1 ToxiGen annotated train (mean_gt_2.75)"]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from aura_core import train as T
-from aura_core.batching import IGNORE
+from aura_core.paradigms import IGNORE
 from aura_core.evaluate import class_probabilities, predict
 from aura_core.losses import WEIGHTINGS
 from aura_core.model import AuraModel, load_tokenizer

@@ -12,7 +12,7 @@ import yaml
 from aura_core import cell_claim
 from aura_core import executors as E
 from aura_core import grid as G
-from aura_core.run_folder import NOTEBOOKS
+from aura_core.run_folder import NOTEBOOKS, RunFolder
 from aura_core.checkpoints import prune
 from conftest import REPO, write_tiny_base
 
@@ -130,11 +130,11 @@ def test_cell_states_are_read_from_the_folders(tmp_path, fixture_data, tiny_enco
     (a.dir / "metrics.json").write_text("{}")
     claim = cell_claim.try_claim(b.dir)
     c.dir.mkdir(parents=True)
-    (c.dir / G.FAILED_FILE).write_text(json.dumps({"status": "failed: aura: error: boom"}))
+    (c.dir / RunFolder.FAILED).write_text(json.dumps({"status": "failed: aura: error: boom"}))
     (d.dir).mkdir(parents=True)
-    (d.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": "77"}))
+    (d.dir / RunFolder.QUEUED).write_text(json.dumps({"job_id": "77"}))
     f.dir.mkdir(parents=True)                                  # queued, but its job died before starting the cell
-    (f.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": "88"}))
+    (f.dir / RunFolder.QUEUED).write_text(json.dumps({"job_id": "88"}))
     (g.dir / "submitit" / "88").mkdir(parents=True)
     (g.dir / "submitit" / "88" / "88_0_result.pkl").write_bytes(b"")
     status = G.grid_status(g).set_index("cell")
@@ -253,7 +253,7 @@ def test_status_shows_the_schedulers_word_and_a_lost_queued_cell(tmp_path, fixtu
     for cell in (interrupted, requeued):   # stopped mid-run: 5_0 cancelled, 5_3 preempted and requeued (pending)
         (cell.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS[:1]}))
     for cell, job in ((queued_failed, "5_1"), (lost, "5_2")):
-        (cell.dir / G.QUEUED_FILE).write_text(json.dumps({"job_id": job, "executor": "slurm"}))
+        (cell.dir / RunFolder.QUEUED).write_text(json.dumps({"job_id": job, "executor": "slurm"}))
     status = G.grid_status(g).set_index("cell")
     assert status.loc[interrupted.id, ["state", "scheduler"]].tolist() == ["interrupted", "CANCELLED (job 5_0)"]
     assert status.loc[queued_failed.id, ["state", "scheduler"]].tolist() == ["failed", "FAILED (job 5_1)"]

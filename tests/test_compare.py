@@ -2,22 +2,20 @@ import pandas as pd
 import pytest
 
 from aura_core.compare import claims_table, format_table, load_claims
+from aura_core.results import StressScores, TierScore
 from conftest import REPO
 
 
-def stress(l1=0.70, l3=0.45, jigsaw=False):
-    tiers = {"olid": {"level": "L1", "name": "OLID", "available": True, "reason": "",
-                      "provenance": {"rows": 860}, "metrics": {"macro_f1": l1}},
-             "jigsaw": {"level": "L2", "name": "Jigsaw", "available": jigsaw,
-                        "reason": "" if jigsaw else "not available: jigsaw: missing test.csv",
-                        "provenance": {"rows": 10}, "metrics": {"macro_f1": 0.6}},
-             "toxigen": {"level": "L3", "name": "ToxiGen", "available": True, "reason": "",
-                         "provenance": {"rows": 8960, "note": "annotated train rows"}, "metrics": {"macro_f1": l3}},
-             "Stormfront": {"level": "X1", "name": "Stormfront", "available": True, "reason": "",
-                            "provenance": {"rows": 100}, "metrics": {"macro_f1": 0.5}}}
-    if not jigsaw:
-        tiers["jigsaw"].pop("metrics")
-    return {"tiers": tiers}
+def stress(l1=0.70, l3=0.45, jigsaw=False, emotion_f1=0.3):
+    """A stress section built from the score objects (a schema change breaks it, as it breaks the readers)."""
+    tiers = [TierScore("olid", "L1", "OLID", provenance={"rows": 860}, metrics={"macro_f1": l1}),
+             TierScore("jigsaw", "L2", "Jigsaw", available=jigsaw,
+                       reason="" if jigsaw else "not available: jigsaw: missing test.csv",
+                       provenance={"rows": 10}, metrics={"macro_f1": 0.6} if jigsaw else None),
+             TierScore("toxigen", "L3", "ToxiGen", provenance={"rows": 8960, "note": "annotated train rows"},
+                       metrics={"macro_f1": l3}),
+             TierScore("Stormfront", "X1", "Stormfront", provenance={"rows": 100}, metrics={"macro_f1": 0.5})]
+    return StressScores(0.5, {t.key: t for t in tiers}, {"emotion_goemotions_test": {"macro_f1": emotion_f1}})
 
 
 def test_shipped_claims_match_the_seed_report():
@@ -32,7 +30,7 @@ def test_shipped_claims_match_the_seed_report():
 
 def test_claims_table_gaps_delta_and_unavailable_tier():
     c = load_claims(REPO / "params" / "claims.yaml")
-    t = claims_table(c, stress(), {"macro_f1": 0.3}).set_index("level")
+    t = claims_table(c, stress()).set_index("level")
     assert t.loc["L1", "this − A"] == pytest.approx(0.70 - 0.7917)
     assert t.loc["L3", "this − B"] == pytest.approx(0.45 - 0.4014)
     assert t.loc["ΔF1", "this run"] == pytest.approx(0.25)

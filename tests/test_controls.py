@@ -44,15 +44,15 @@ def test_single_task_has_no_emotion_parameters_and_reads_no_goemotions_file(sing
     model = scoring.load_scorer(run_dir, p).model
     assert list(model.heads) == ["toxicity"]
     assert not [n for n, _ in model.named_parameters() if "emotion" in n]
-    assert "not_applicable" in stress["emotion_goemotions_test"]
-    assert "paired_dev_emotion" not in tuned and stress["tiers"]["olid"]["available"]
+    assert "not_applicable" in stress.emotion and stress.emotion_f1 is None
+    assert "paired_dev_emotion" not in tuned and stress.tiers["olid"].available
     assert set(pipeline.prepared(p, run_dir).train["source"]) == {"olid"}
     assert "not applicable" in tables.emotion_summary(stress)
 
 
 def test_multitask_run_reports_the_emotion_head(multitask):
     p, run_dir, tuned, stress = multitask
-    emo = stress["emotion_goemotions_test"]
+    emo = stress.emotion
     pred = pd.read_csv(run_dir / "predictions" / "goemotions_test.csv")  # what the head predicted, row by row
     assert emo["n"] == 7 == len(pred) and len(emo["per_class_f1"]) == 7
     assert emo["macro_f1"] == pytest.approx(f1_score(pred["label"], pred["emotion_pred"], average="macro",

@@ -253,7 +253,7 @@ def test_toxigen_partners_rule_and_the_share_table(fixture_data):
     assert D.toxigen_label({"toxicity_ai": 5, "toxicity_human": 2.49}, "human_ge_2.5") == 0   # human score only
     shares = D.toxigen_rule_shares(fixture_data).set_index("rule")   # human scores 5, 1.333, 3
     assert shares.loc["human_ge_2.5", "toxic"] == 2 and shares.loc["human_gt_3", "toxic"] == 1
-    assert (shares["file"] == "toxigen/annotated_train.csv").all() and len(shares) == len(D.TOXIGEN_RULES)
+    assert (shares["file"] == "toxigen/annotated_train.csv").all() and len(shares) == len(D.TOXIGEN_LABEL_RULES)
 
 
 def test_missing_partners_file_names_it(fixture_data):

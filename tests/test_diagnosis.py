@@ -12,10 +12,12 @@ from scipy import stats as sps
 from aura_core import answers as A
 from aura_core import diagnosis as Dg
 from aura_core.compare import load_claims
+from aura_core.factors import QUESTIONS, UNASKED
 from aura_core.grid import cells, load_grid
 from aura_core.params import ParamError, load
-from aura_core.run_folder import NOTEBOOKS
-from conftest import REPO
+from aura_core.results import TierScore
+from aura_core.run_folder import NOTEBOOKS, RunFolder
+from conftest import REPO, write_metrics
 
 RNG = np.random.default_rng(0)
 N = 600
@@ -38,11 +40,9 @@ def write_cell(cell, accuracy):
             df["target_group"] = GROUPS
         df.to_csv(cell.dir / "predictions" / f"{key}.csv", index=False)
         f1[level] = float(Dg.binary_macro_f1(y, p >= 0.5))
-        tiers[key] = {"level": level, "name": key, "available": True, "metrics": {"macro_f1": f1[level]}}
-    tiers["jigsaw"] = {"level": "L2", "name": "Jigsaw", "available": False, "reason": "not available: x"}
-    (cell.dir / "metrics.json").write_text(json.dumps({"stress": {
-        "threshold": 0.5, "tiers": tiers, "delta_f1": f1["L1"] - f1["L3"], "emotion_goemotions_test": {"macro_f1": 0.3},
-        "summary": {"shortcut_gap": 0.0, "pred_over_true_pos_rate": {}}}, "train": {"selected_epoch": 1}}))
+        tiers[key] = TierScore(key, level, key, metrics={"macro_f1": f1[level]})
+    tiers["jigsaw"] = TierScore("jigsaw", "L2", "Jigsaw", available=False, reason="not available: x")
+    write_metrics(cell.dir, [tiers["olid"], tiers["toxigen"], tiers["jigsaw"]])
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
 def test_answers_place_the_changed_config_beside_partner_a_and_show_what_moved_inside(grid):
     claims = load_claims(REPO / "params/claims.yaml")
     table = Dg.config_table(grid, claims, 200)
-    q5 = dict(A.answers(grid, claims, Dg.attribution(grid, 200), table))[A.QUESTIONS[4][1]]
+    q5 = dict(A.answers(grid, claims, Dg.attribution(grid, 200), table))[QUESTIONS[4][1]]
     row = table[(table["config"] == "tuned") & (table["tier"] == "L1")].iloc[0]
     where = "inside" if row["pi_low"] <= 0.7917 <= row["pi_high"] else ("above" if 0.7917 > row["pi_high"] else "below")
     assert f"With `tuned`: L1 {row['mean']:.3f}" in q5 and f"Partner A's 0.792 is {where}" in q5
@@ -252,7 +252,7 @@ def test_a_tier_scored_on_other_rows_is_never_set_beside_the_partners_levels(gri
     assert "L3 (toxigen, $AURA_DATA_DIR/toxigen/annotated_train.csv) is not the file the partners scored" in v
     l1 = table[table["tier"] == "L1"].assign(off=lambda d: (d["mean"] - 0.7917).abs()).sort_values("off")
     assert list(Dg.distance_to_partner_a(table, {"L1"}).index) == list(l1["config"])
-    q5 = dict(A.answers(grid, claims, attrib, table))[A.QUESTIONS[4][1]]
+    q5 = dict(A.answers(grid, claims, attrib, table))[QUESTIONS[4][1]]
     assert "(Partner A's 0.517 is on other rows: not comparable)" in q5 and "L3 +" in q5   # the change is still given
 
 
@@ -276,7 +276,7 @@ def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item
         assert seed.loc[tier, "change"] == pytest.approx(row["max"] - row["min"])
         assert seed.loc[tier, "ci_low"] <= seed.loc[tier, "change"] <= seed.loc[tier, "ci_high"]
     assert "(largest of 3 seeds)" in seed.loc["L1", "cells"] and seed.loc["L1", "cells"].startswith("partner_b__seed")
-    q6 = dict(A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))[A.QUESTIONS[5][1]]
+    q6 = dict(A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))[QUESTIONS[5][1]]
     assert f"L1 {seed.loc['L1', 'change']:+.3f} [" in q6 and "Seed range (best minus worst of the seeds, a selected pair" in q6
     sd = table.loc[("partner_b", "L1"), "sd"]
     half = sps.t.ppf(0.975, 2) * np.sqrt(2 * sd ** 2 + 2 * table.loc[("partner_b", "L1"), "item_var"])
@@ -321,7 +321,7 @@ def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adju
     assert (table["p_holm"] >= table["p"]).all() and set(inter["factors"]) == {"paradigm × threshold"}
     claims = load_claims(REPO / "params" / "claims.yaml")
     ans = dict(A.answers(g, claims, Dg.attribution(g, 100), Dg.config_table(g, claims, 100)))
-    q1, q5 = ans[A.QUESTIONS[0][1]], ans[A.QUESTIONS[4][1]]
+    q1, q5 = ans[QUESTIONS[0][1]], ans[QUESTIONS[4][1]]
     assert "changing only this (config `paradigm=interleaved` vs `baseline`" in q1     # one-at-a-time, named by its change
     assert "runs paradigm=interleaved,threshold=0.5__seed1" in q1                        # the folders as they are
     assert "its Shapley share of the change from Partner B's configuration" in q1 and "`paradigm`" in q1
@@ -355,7 +355,7 @@ def test_shipped_factorial_and_fidelity_grids():
     assert {c.config.factor for c in training_cells(fac)} >= {"uncertainty_form", "focal_loss", "sigmoid_head",
                                                              "single_learning_rate", "multitask"}
     unasked = load_grid(REPO / "params" / "grids" / "unasked.yaml")
-    assert {k for k, _ in A.UNASKED} <= {c.factor for c in fac.configs} | {c.factor for c in unasked.configs}
+    assert {k for k, _ in UNASKED} <= {c.factor for c in fac.configs} | {c.factor for c in unasked.configs}
     assert len(training_cells(unasked)) == 8 * 3 and unasked.reuse == ["factorial"]
     by = {c.label: c.overrides for c in unasked.configs}
     assert by["masked_pooler"] == {"paradigm": "masked", "pooling": "pooler"}        # one change from its reference
@@ -371,7 +371,7 @@ def test_shipped_factorial_and_fidelity_grids():
 def test_an_inconclusive_answer_says_how_many_seeds_would_settle_it(grid):
     claims = load_claims(REPO / "params" / "claims.yaml")
     ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
-    q1 = ans[A.QUESTIONS[0][1]]
+    q1 = ans[QUESTIONS[0][1]]
     assert "inconclusive" in q1 and "Power of the paired t-test on per-seed differences: " in q1
     m = re.search(r"(\d+) seeds per configuration \((\d+) at the sd's 80% upper bound\) would detect a change of "
                   r"25% of the A−B gap on (L\d) \((0\.\d+)\)", q1)
@@ -398,7 +398,7 @@ def test_attribution_p_values_are_holm_adjusted_and_the_answers_say_what_survive
     assert real["p"] < 0.01 and real["survives_holm"]
     assert a[a["factor"] == "seed"]["p"].isna().all()                        # a spread, not a test
     ans = dict(A.answers(grid, claims, a, Dg.config_table(grid, claims, 100)))
-    assert "After Holm adjustment across the grid's factor × tier tests: L1" in ans[A.QUESTIONS[4][1]]
+    assert "After Holm adjustment across the grid's factor × tier tests: L1" in ans[QUESTIONS[4][1]]
 
 
 def test_factorial_table_sets_every_post_training_choice_beside_its_training(tmp_path):
@@ -436,7 +436,7 @@ def test_a_grid_rendered_before_it_ends_says_so_first(grid, tmp_path):
     assert note == ("Partial grid: 5 of 9 cells finished; every number below is over the finished seeds only, and 1 "
                     "configuration(s) have none yet: interleaved.")
     text = A.write_bottom_line(Dg.evidence(grid, n_resamples=50), tmp_path)
-    assert text.startswith(f"**{note}**") and (tmp_path / A.BOTTOM_LINE_FILE).read_text().startswith(f"## Bottom line\n\n**{note}**")
+    assert text.startswith(f"**{note}**") and (tmp_path / RunFolder.BOTTOM_LINE).read_text().startswith(f"## Bottom line\n\n**{note}**")
 
 
 def test_a_partial_factorial_names_its_missing_views_by_their_training(tmp_path):

@@ -10,8 +10,9 @@ import yaml
 
 from aura_core import grid as G
 from aura_core.params import ParamError, dump, load, to_dict
+from aura_core.results import TierScore
 from aura_core.run_folder import NOTEBOOKS
-from conftest import REPO, write_tiny_base
+from conftest import REPO, write_metrics, write_tiny_base
 
 
 def grid_file(tmp_path, **over):
@@ -71,11 +72,9 @@ def test_every_cell_is_in_exactly_one_shard(tmp_path, n):
 def fake_finished(cell, l1=0.7):
     cell.dir.mkdir(parents=True)
     (cell.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS}))
-    (cell.dir / "metrics.json").write_text(json.dumps({"stress": {"delta_f1": 0.3, "threshold": 0.5, "tiers": {
-        "olid": {"level": "L1", "name": "OLID", "available": True, "metrics": {"macro_f1": l1}}},
-        "emotion_goemotions_test": {"macro_f1": 0.3}, "summary": {"shortcut_gap": 0.02,
-                                                                 "pred_over_true_pos_rate": {"L1": 0.6}}},
-        "train": {"selected_epoch": 3}}))
+    write_metrics(cell.dir, [TierScore("olid", "L1", "OLID", metrics={"macro_f1": l1}),
+                             TierScore("toxigen", "L3", "ToxiGen", metrics={"macro_f1": l1 - 0.3})],
+                  selected_epoch=3, summary={"shortcut_gap": 0.02, "pred_over_true_pos_rate": {"L1": 0.6}})
 
 
 def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch):
@@ -113,7 +112,8 @@ def fake_training(cell, params, completed=NOTEBOOKS):
     cell.dir.mkdir(parents=True, exist_ok=True)
     dump(params, cell.dir / "params.yaml")
     (cell.dir / "run_state.json").write_text(json.dumps({"completed": completed}))
-    (cell.dir / "metrics.json").write_text(json.dumps({"stress": {"delta_f1": params.seed / 10}}))
+    write_metrics(cell.dir, [TierScore("olid", "L1", "OLID", metrics={"macro_f1": 0.5 + params.seed / 10}),
+                             TierScore("toxigen", "L3", "ToxiGen", metrics={"macro_f1": 0.5})])
     (cell.dir / "checkpoints").mkdir(exist_ok=True)
     (cell.dir / "checkpoints" / "epoch3.safetensors").write_bytes(b"weights")
     (cell.dir / "epoch_predictions" / "epoch1").mkdir(parents=True, exist_ok=True)
@@ -233,7 +233,7 @@ def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path, monkeypa
 def test_shipped_grids_isolate_every_question_one_factor_at_a_time(tmp_path, name, min_seeds, encoder):
     """The grids the README tells users to run: each contrast changes only what its factor names, every question of
     the seed report has a contrast, and every cell resolves into valid params on the intended encoder."""
-    from aura_core.answers import QUESTIONS
+    from aura_core.factors import QUESTIONS
     g = G.load_grid(REPO / "params" / "grids" / f"{name}.yaml", tmp_path)
     assert len(g.seeds) >= min_seeds and len(G.cells(g)) == len(g.configs) * len(g.seeds)
     resolved = {c.label: to_dict(load(g.base, c.overrides)) for c in g.configs}
@@ -382,7 +382,8 @@ def test_exported_evidence_renders_the_same_grid_on_a_fresh_clone(tmp_path, fixt
     import subprocess
     import sys
 
-    from aura_core.single_report import BOTTOM_LINE_FILE
+    from aura_core.run_folder import RunFolder
+    BOTTOM_LINE_FILE = RunFolder.BOTTOM_LINE
     repo = tmp_path / "repo"
     (repo / "params" / "grids").mkdir(parents=True)
     shutil.copy(REPO / ".gitignore", repo / ".gitignore")

@@ -6,7 +6,7 @@ import torch
 from torch.nn import functional as F
 
 from aura_core import train as T
-from aura_core.batching import IGNORE
+from aura_core.paradigms import IGNORE
 from aura_core.losses import WEIGHTINGS
 from aura_core.model import AuraModel, EncoderError
 from conftest import TASKS, tiny_params

@@ -57,7 +57,7 @@ def test_fused_adamw_takes_the_per_tensor_loops_steps(tiny_encoder, tmp_path):
     import pandas as pd
 
     from aura_core import train as T
-    from aura_core.batching import paired_frame
+    from aura_core.paradigms import paired_frame
     olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(16)],
                          "label": [i % 2 for i in range(16)]})
     ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(16)],

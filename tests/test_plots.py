@@ -1,4 +1,5 @@
 """Every figure renders for multi-task and single-task runs (no σ columns) alike."""
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,11 +15,26 @@ def test_training_figures_render_with_or_without_sigma(tmp_path, columns):
     steps = pd.DataFrame({"step": range(1, 7), "epoch": [1, 1, 1, 2, 2, 2], "total": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4],
                           "loss_toxicity": 0.5, **{c: 0.5 for c in columns}})
     claims = load_claims(REPO / "params" / "claims.yaml")
-    plots.loss_curves(steps, tmp_path)
-    plots.sigma_trajectories(steps, tmp_path, claims["partner_b_epochs"])
+    learned = "s_emotion" in columns
+    loss = plots.loss_curves(steps, tmp_path)
+    total, tasks = loss.axes
+    assert list(total.lines[0].get_ydata()) == steps["total"].tolist()        # raw total loss, then its mean
+    assert [t.get_text() for t in tasks.get_legend().get_texts()] == (
+        ["L_toxicity (cross-entropy)", "L_emotion (cross-entropy)"] if learned else ["L_toxicity (cross-entropy)"])
+    assert [ln.get_xdata()[0] for ln in total.lines if ln.get_linestyle() == ":"] == [3]   # the epoch boundary
+    sigma = plots.sigma_trajectories(steps, tmp_path, claims["partner_b_epochs"])
+    if learned:      # σ_i per task, both conventions per task, and Partner B's five epoch-end weights as markers
+        assert len([ln for ln in sigma.axes[0].lines if ln.get_label().startswith("σ_")]) == 2
+        assert sorted(len(c.get_offsets()) for c in sigma.axes[1].collections) == [5, 5]
+        assert sigma.axes[1].lines[0].get_ydata()[0] == pytest.approx(0.5 * np.exp(-0.5))   # 1/(2σ²) at s = 0.5
+    else:            # nothing learned: said on the figure, no curve drawn
+        curves = [ln for ln in sigma.axes[1].lines if ln.get_linestyle() != ":"]   # ":" marks the epoch ends
+        assert not curves and "no learned loss weights" in sigma.axes[1].texts[0].get_text()
     epochs = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.8, 0.5], "val_tox_macro_f1": [0.6, 0.7],
                            "val_emo_macro_f1": [None, None]})
-    plots.epochs_vs_partner_b(epochs, claims["partner_b_epochs"], tmp_path)
+    per_epoch = plots.epochs_vs_partner_b(epochs, claims["partner_b_epochs"], tmp_path)
+    ours, theirs = per_epoch.axes[1].lines[:2]
+    assert list(ours.get_ydata()) == [0.6, 0.7] and len(theirs.get_ydata()) == len(claims["partner_b_epochs"])
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {"loss_curves.png", "sigma_trajectories.png",
                                                                   "epochs_vs_partner_b.png"}
 

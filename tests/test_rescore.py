@@ -13,6 +13,7 @@ from aura_core import pipeline, scoring, tiers
 from aura_core.epoch_predictions import GOEMOTIONS_TEST
 from aura_core.io import read_json
 from aura_core.params import ParamError, load
+from aura_core.run_folder import RunFolder
 from conftest import REPO
 
 
@@ -121,25 +122,25 @@ def test_a_prediction_file_of_a_run_reproduces_its_scores(mini_run, tmp_path):
     metrics, CIs, anatomy and shortcut probe exactly."""
     p, run_dir, tuned, stress = mini_run()
     rows = []
-    for key in [*stress["tiers"], GOEMOTIONS_TEST]:
+    for key in [*stress.tiers, GOEMOTIONS_TEST]:
         pred = pd.read_csv(run_dir / "predictions" / f"{key}.csv", dtype={"id": str})
         rows += [{"tier": key, "id": i, "p_toxic": x} for i, x in zip(pred["id"], pred["p_toxic"])]
     pred_file = write_predictions(tmp_path / "preds.csv", rows)
     out = tmp_path / "from_file"
     out.mkdir()
     (out / "params.yaml").write_text((run_dir / "params.yaml").read_text())
-    (out / scoring.MODEL_FILE).write_text(json.dumps({"kind": "predictions", "path": str(pred_file),
+    (out / RunFolder.MODEL).write_text(json.dumps({"kind": "predictions", "path": str(pred_file),
                                                       "description": "predictions file preds.csv"}))
     scorer = scoring.load_scorer(out, p)
     assert pipeline.tune(p, out, scorer, pipeline.prepared(p, out).dev)["threshold"] == tuned["threshold"] == 0.5
     again = pipeline.stress_test(p, out, scorer)
-    for key, e in stress["tiers"].items():
-        assert again["tiers"][key]["metrics"] == e["metrics"], key     # the CSV round trip keeps every digit
-        assert again["tiers"][key]["anatomy"] == e["anatomy"]
+    for key, t in stress.tiers.items():
+        assert again.tiers[key].metrics == t.metrics, key     # the CSV round trip keeps every digit
+        assert again.tiers[key].anatomy == t.anatomy
     # the model's float32 probabilities come back as float64: means agree to float32 precision
-    assert flat(again["shortcut"]) == pytest.approx(flat(stress["shortcut"]), rel=1e-6, abs=1e-7)
-    assert again["delta_f1"] == stress["delta_f1"]
-    assert again["emotion_goemotions_test"] == {"not_applicable": "predictions file preds.csv has no emotion output"}
+    assert flat(again.shortcut) == pytest.approx(flat(stress.shortcut), rel=1e-6, abs=1e-7)
+    assert again.delta_f1 == stress.delta_f1
+    assert again.emotion == {"not_applicable": "predictions file preds.csv has no emotion output"}
 
 
 def test_tuned_threshold_needs_validation_predictions(tmp_path, fixture_data, tiny_encoder):

@@ -40,3 +40,36 @@ def test_a_fresh_start_clears_the_previous_results_and_prepared_rows(fixture_dat
     assert not (tmp_path / "run" / "prepared" / "prepared.json").exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
     assert run_folder.load_prepared(tmp_path / "run", p) is None
+
+
+def test_no_module_but_run_folder_spells_a_run_file_name():
+    """RunFolder owns every file name of a run: a literal like "metrics.json" anywhere else in aura_core would be a
+    second place to change when a file moves."""
+    import ast
+    from pathlib import Path
+
+    from aura_core.run_folder import RunFolder
+    names = {v for k, v in vars(RunFolder).items() if k.isupper() and isinstance(v, str) and "." in v}
+    assert {"params.yaml", "metrics.json", "run_state.json", "steps.csv", "report.html", "claim.json"} <= names
+    found = []
+    for path in sorted(Path(run_folder.__file__).parent.glob("*.py")):
+        if path.name == "run_folder.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+                found.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert not found, found
+
+
+def test_a_run_folder_names_its_files_and_reads_them(fixture_data, tmp_path):
+    from aura_core.run_folder import RunFolder
+    p = run_folder.init_run_dir(profile(tmp_path, fixture_data), tmp_path / "run")
+    run = RunFolder(tmp_path / "run")
+    assert run.params == tmp_path / "run" / "params.yaml" and run.read_params() == p
+    assert run.prediction("olid") == tmp_path / "run" / "predictions" / "olid.csv"
+    assert run.completed() is None and run.read_run_info() == {} and not run.finished()
+    run.write_completed(["01_data_prep"])
+    assert run.completed() == ["01_data_prep"] and not run.finished()   # no metrics yet
+    run.metrics.write_text('{"stress": {"threshold": 0.5, "tiers": {}}}')
+    assert run.finished() and run.stress().threshold == 0.5
+    assert RunFolder(run).path == run.path                              # a RunFolder is accepted where a path is

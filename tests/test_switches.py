@@ -10,7 +10,8 @@ import torch
 from aura_core import pipeline, validation
 from aura_core.tiers import load_tiers
 from aura_core import train as T
-from aura_core.batching import IGNORE, TaskBatchSampler, masked_frame, training_frame
+from aura_core.batching import TaskBatchSampler
+from aura_core.paradigms import IGNORE, masked_frame, training_frame
 from aura_core.metrics import macro_f1_by_threshold, toxicity_metrics, tune_threshold
 from aura_core.losses import WEIGHTINGS
 from aura_core.preprocess import normalise_tweet
@@ -155,10 +156,10 @@ def test_threshold_is_tuned_on_validation_rows_only_and_used_by_every_tier(mini_
                                          tiers=["olid", "partners_jigsaw", "partners_toxigen", "jigsaw", "toxigen"])
     assert seen == [6]                                   # the 6 OLID dev rows, nothing from any test tier
     assert tuned["rule"] == "tuned on the separate validation set"
-    assert len(stress["tiers"]) == 5
-    for tier in stress["tiers"].values():
-        assert tier["metrics"]["threshold"] == tuned["threshold"]
-    assert stress["tiers"]["jigsaw"]["provenance"]["removed_by_rules"] == {"unscored rows (test_labels.csv -1)": 1}
+    assert len(stress.tiers) == 5
+    for tier in stress.tiers.values():
+        assert tier.metrics["threshold"] == tuned["threshold"]
+    assert stress.tiers["jigsaw"].provenance["removed_by_rules"] == {"unscored rows (test_labels.csv -1)": 1}
 
 
 @pytest.mark.slow

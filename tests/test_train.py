@@ -7,7 +7,8 @@ import torch
 
 from aura_core import checkpoints
 from aura_core import train as T
-from aura_core.batching import IGNORE, PadCollator, TokenizedRows
+from aura_core.batching import PadCollator, TokenizedRows
+from aura_core.paradigms import IGNORE
 from aura_core.losses import WEIGHTINGS
 from aura_core.model import AuraModel, EncoderError, load_tokenizer
 from conftest import TASKS, frames, tiny_params
@@ -97,6 +98,19 @@ def test_checkpoint_round_trip_reproduces_outputs(tiny_encoder, tmp_path):
     mask = torch.ones_like(ids)
     assert torch.allclose(model(ids, mask)["toxicity"], other(ids, mask)["toxicity"])
     assert w2.log_vars.tolist() == pytest.approx([0.7, 0.7])
+
+
+def test_weight_files_keep_only_the_epochs_they_are_told_to(tiny_encoder, tmp_path):
+    model, w = AuraModel(tiny_encoder).eval(), WEIGHTINGS["kendall"](TASKS)
+    files = checkpoints.WeightFiles(tmp_path)
+    for epoch in (1, 2, 3):
+        files.save(epoch, model, w)
+    files.save("last", model, w)
+    files.keep_epochs({2})
+    assert files.epochs() == [2] and files.path("last").is_file()     # last and best are never per-epoch files
+    assert files.selected("best").name == "best.safetensors" and files.selected("last") == files.path("last")
+    files.keep_epochs()
+    assert files.epochs() == [] and files.folder == tmp_path / "checkpoints"
 
 
 @pytest.mark.slow

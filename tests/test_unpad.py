@@ -107,7 +107,7 @@ def test_gradients_equal_the_padded_pass(tiny_encoder, tmp_path):
 @pytest.mark.parametrize("paradigm", ["paired", "masked", "interleaved"])
 def test_sixteen_training_steps_equal_the_padded_pass_with_dropout_off(paradigm, tiny_encoder, tmp_path):
     """Per-step losses and s_i from steps.csv, and the final weights, padded vs unpadded: equal within 1e-5."""
-    from aura_core.batching import training_frame
+    from aura_core.paradigms import training_frame
     from aura_core.checkpoints import load_weights
     enc = dropout_free_encoder(tiny_encoder, tmp_path)
     src = frames(40)
@@ -190,7 +190,8 @@ def test_the_parity_page_pairs_seeds_and_reads_each_cells_time(tmp_path):
 
     from aura_core import grid as G
     from aura_core.run_folder import NOTEBOOKS
-    from conftest import REPO
+    from aura_core.results import TierScore
+    from conftest import REPO, write_metrics
     spec = importlib.util.spec_from_file_location("unpad_parity", REPO / "benchmarks" / "unpad_parity.py")
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)
@@ -204,8 +205,7 @@ def test_the_parity_page_pairs_seeds_and_reads_each_cells_time(tmp_path):
         l1 = 0.60 + 0.05 * c.seed + (0.001 * c.seed if on else 0.0)   # seeds far apart, arms 0.001–0.003 apart
         c.dir.mkdir(parents=True)
         (c.dir / "run_state.json").write_text(json.dumps({"completed": list(NOTEBOOKS)}))
-        (c.dir / "metrics.json").write_text(json.dumps({"stress": {"delta_f1": 0.3, "tiers": {
-            "olid": {"level": "L1", "available": True, "metrics": {"macro_f1": l1}}}}}))
+        write_metrics(c.dir, [TierScore("olid", "L1", "OLID", metrics={"macro_f1": l1})])
         (c.dir / "run.json").write_text(json.dumps({"notebook_seconds": {n: (30.0 if on else 60.0) for n in NOTEBOOKS}}))
         (c.dir / "train.json").write_text(json.dumps({"samples_per_s": 40.0 if on else 20.0}))
     table, seeds = page.parity_table(g)
