@@ -26,8 +26,8 @@ from .diagnosis import (
     headline,
     shapley_attribution,
     speed_parity,
-    tier_legend,
 )
+from .tables import tier_legend
 from .factorial import seeds_for_power
 from .factors import QUESTIONS, SHAPLEY_PARAMS, UNASKED
 from .grid import Grid, cell_table, cells, finished, first_baseline_cell, partial_note, short_names, shorten

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .results import DELTA, LEVELS, StressScores, delta_f1
+from .results import DELTA, LEVELS, RUN_COLUMNS, StressScores, delta_f1, run_scores
 from .run_folder import RunFolder
 
 
@@ -84,18 +84,6 @@ def format_numbers(df: pd.DataFrame, columns, signed=()) -> pd.DataFrame:
 
 def format_table(df: pd.DataFrame) -> pd.DataFrame:
     return format_numbers(df, ("Partner A (claimed)", "Partner B (reproduced)", "this run"), ("this − A", "this − B"))
-
-
-RUN_COLUMNS = [*LEVELS, "ΔF1", "emotion"]
-
-
-def run_scores(metrics: dict) -> dict:
-    """L1/L2/L3 macro-F1, ΔF1 and the emotion head's GoEmotions-test macro-F1 of one run's metrics.json."""
-    if "stress" not in metrics:
-        return {k: None for k in RUN_COLUMNS}
-    scores = StressScores.from_json(metrics["stress"])
-    f1 = scores.f1()
-    return {**{k: f1.get(k) for k in LEVELS}, "ΔF1": scores.rest.get("delta_f1"), "emotion": scores.emotion_f1}
 
 
 def load_reference_runs(refs: list[dict]) -> list[tuple[str, dict | None, str]]:

@@ -11,7 +11,6 @@ import ast
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -19,7 +18,8 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .params import Params, TierSpec
+from .errors import DataError, MissingDataError
+from .params import TierSpec
 
 EKMAN = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]  # ids 0..6, as the seed uses
 NEUTRAL = EKMAN.index("neutral")
@@ -43,27 +43,8 @@ WHERE_TO_GET = {
 JIGSAW_LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 
 
-class DataError(ValueError):
-    """A data file is missing or malformed; the message names the file and row."""
-
-
-class MissingDataError(DataError):
-    """The files of a dataset are absent (as opposed to present but malformed)."""
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # where the files are
-
-def resolve_data_dir(p: Params | None = None, data_dir: str | None = None) -> Path:
-    d = data_dir or (p.data_dir if p else None) or os.environ.get("AURA_DATA_DIR")
-    if not d:
-        raise DataError("no data dir: set param 'data_dir' or the environment variable AURA_DATA_DIR "
-                        "to the folder holding olid/, goemotions/, toxigen/ (and optionally jigsaw/)")
-    path = Path(d).expanduser()
-    if not path.is_dir():
-        raise DataError(f"data dir {path} does not exist (from {'param data_dir' if (p and p.data_dir) or data_dir else 'AURA_DATA_DIR'})")
-    return path.resolve()
-
 
 def missing_files(root: Path, files: Iterable[str]) -> list[str]:
     return [f for f in files if not (root / f).is_file()]

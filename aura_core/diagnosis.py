@@ -21,7 +21,6 @@ from .run_folder import RunFolder
 from .stats import (binary_macro_f1, hierarchical_effects, hierarchical_mean, item_variance,
                     equivalence_word, one_run_prediction_interval, paired_seed_equivalence, resamples_for_holm, seed_summary,
                     seed_t_interval)
-from .tables import legend
 
 TIERS = list(LEVELS)
 MATERIAL_SHARE = 0.25   # a factor that closes less than this share of the A−B gap on every tier is called minor
@@ -254,12 +253,6 @@ def comparable_tiers(grid: Grid) -> set[str]:
     if first is None:
         return set(TIERS)
     return RunFolder(first.dir).stress().comparable_levels()
-
-
-def tier_legend(grid: Grid) -> pd.DataFrame:
-    """level → tier → file → rows, as the baseline's first finished seed was scored (all cells share the tiers)."""
-    first = first_baseline_cell(grid)
-    return legend(RunFolder(first.dir).stress()) if first else pd.DataFrame()
 
 
 def claim_gap(claims: dict) -> dict[str, float]:

@@ -37,7 +37,7 @@ import yaml
 
 from . import epoch_predictions, reuse, scheduler
 from .cell_claim import describe, holder, is_held, try_claim
-from .compare import run_scores
+from .results import run_scores
 from .factors import factor_name
 from .io import atomic_write_text, read_json, write_json
 from .params import POST_TRAINING_KEYS, ParamError, load, read_profile, to_dict, training_changes
@@ -333,7 +333,7 @@ def shard(all_cells: list[Cell], spec: str | None) -> list[Cell]:
 
 def finished(cell: Cell) -> bool:
     """Its folder's five notebooks have run (and, for a view, the folder holds the epoch predictions it reads)."""
-    return reuse.completed(cell.dir) and (not cell.is_view or bool(epoch_predictions.epochs(cell.dir)))
+    return cell.run.finished() and (not cell.is_view or bool(epoch_predictions.epochs(cell.dir)))
 
 
 def reusable(grid: Grid, cell: Cell) -> Path | None:

@@ -21,9 +21,9 @@ from .diagnosis import (
     speed_parity,
     switch_importance,
     target_group_table,
-    tier_legend,
 )
 from .grid import cells, finished, partial_note, short_names, shorten, shorten_frame
+from .tables import tier_legend
 
 
 def show(ev: GridEvidence, run_dir: str | Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
+from .errors import DataError
 from .io import atomic_write_text
 
 
@@ -459,3 +460,15 @@ def changed_keys(a: dict, b: dict) -> list[str]:
 
 def dump(p: Params, path: str | os.PathLike) -> None:
     atomic_write_text(path, yaml.safe_dump(to_dict(p), sort_keys=False, allow_unicode=True))
+
+
+def resolve_data_dir(p: Params | None = None, data_dir: str | None = None) -> Path:
+    """The data folder: the param, else $AURA_DATA_DIR; a clear error when neither names an existing folder."""
+    d = data_dir or (p.data_dir if p else None) or os.environ.get("AURA_DATA_DIR")
+    if not d:
+        raise DataError("no data dir: set param 'data_dir' or the environment variable AURA_DATA_DIR "
+                        "to the folder holding olid/, goemotions/, toxigen/ (and optionally jigsaw/)")
+    path = Path(d).expanduser()
+    if not path.is_dir():
+        raise DataError(f"data dir {path} does not exist (from {'param data_dir' if (p and p.data_dir) or data_dir else 'AURA_DATA_DIR'})")
+    return path.resolve()

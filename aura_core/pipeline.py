@@ -17,7 +17,7 @@ from .metrics import emotion_metrics, emotion_test_metrics, toxicity_metrics
 from .io import atomic_write_text, read_json, update_json
 from .results import StressScores
 from .model import check_encoder
-from .params import Params
+from .params import Params, resolve_data_dir
 from .run_folder import RunFolder, load_prepared, save_prepared
 from .epoch_predictions import DEV, GOEMOTIONS_TEST
 from .scoring import selected_epoch
@@ -48,7 +48,7 @@ class Prepared:
 
 
 def prepare(p: Params) -> Prepared:
-    root = D.resolve_data_dir(p)
+    root = resolve_data_dir(p)
     olid_tr, olid_dev = D.olid_train_dev(root, p.olid_dev_fraction, p.seed, p.allow_hub)
     olid_tr = D.stratified_sample(olid_tr, p.olid_train_rows, p.seed)
     olid_dev = D.stratified_sample(olid_dev, p.dev_rows, p.seed)
@@ -180,7 +180,7 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> StressScores:
 
 def goemotions_test_rows(p: Params) -> pd.DataFrame:
     """The GoEmotions test rows 04 scores (emotion F1, domain-shortcut probe): capped and preprocessed like a tier."""
-    ge = D.load_goemotions(D.resolve_data_dir(p), "test", p.emotion_multilabel, p.allow_hub)
+    ge = D.load_goemotions(resolve_data_dir(p), "test", p.emotion_multilabel, p.allow_hub)
     ge = D.stratified_sample(ge.assign(text_sha1=[text_sha1(t) for t in ge["text"]]), p.eval_max_rows,
                              EVAL_SAMPLE_SEED)
     return preprocess.apply(ge, p.preprocess)

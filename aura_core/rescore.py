@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import resolve_data_dir
 from .grid import finished, refuse_stale, render_compare, shard, summarize, training_cells
 from .io import read_json, update_json, write_json
 from .model import check_encoder
-from .params import SCORING_KEYS, ParamError, Params, changed_keys, load, to_dict, training_changes
+from .params import SCORING_KEYS, ParamError, Params, changed_keys, load, resolve_data_dir, to_dict, training_changes
 from .report import write_index
 from .run_folder import RunFolder
 from .validation import check_threshold_rule

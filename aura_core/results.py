@@ -165,3 +165,15 @@ class StressScores:
     def comparable_levels(self) -> set[str]:
         """The levels scored on the partners' own rows: only these can be set beside their claimed numbers."""
         return {t.level for t in self.available() if t.partners_rows}
+
+
+RUN_COLUMNS = [*LEVELS, "ΔF1", "emotion"]
+
+
+def run_scores(metrics: dict) -> dict:
+    """L1/L2/L3 macro-F1, ΔF1 and the emotion head's GoEmotions-test macro-F1 of one run's metrics.json."""
+    if "stress" not in metrics:
+        return {k: None for k in RUN_COLUMNS}
+    scores = StressScores.from_json(metrics["stress"])
+    f1 = scores.f1()
+    return {**{k: f1.get(k) for k in LEVELS}, "ΔF1": scores.rest.get("delta_f1"), "emotion": scores.emotion_f1}

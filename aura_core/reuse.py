@@ -19,15 +19,9 @@ from pathlib import Path
 from . import epoch_predictions
 from .io import read_json, write_json
 from .params import Params, changed_keys, to_dict
-from .run_folder import NOTEBOOKS, RunFolder
+from .run_folder import RunFolder
 
 NAMING_KEYS = ("name", "description")          # what a run is called, not what it computes
-
-
-def completed(run_dir: Path) -> bool:
-    """Its five notebooks have run and its metrics are written."""
-    run = RunFolder(run_dir)
-    return run.metrics.is_file() and run.completed() == NOTEBOOKS
 
 
 def differences(trained: Params, wanted: Params) -> list[str]:
@@ -40,7 +34,7 @@ def find(sources: list[Path], wanted: Params) -> Path | None:
     epoch predictions, stored them: its views read them)."""
     for root in sources:
         for run in sorted(d for d in Path(root).glob("*") if RunFolder(d).has_params()):
-            if not completed(run):
+            if not RunFolder(run).finished():
                 continue
             if differences(RunFolder(run).read_params(), wanted):
                 continue

@@ -15,9 +15,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .data import resolve_data_dir
 from .io import atomic_write_text, jsonable, read_json, write_json
-from .params import Params, dump, load, to_dict
+from .params import Params, dump, load, resolve_data_dir, to_dict
 from .results import StressScores
 
 NOTEBOOKS = ["01_data_prep", "02_train", "03_tune", "04_stress_test", "05_compare"]   # a run's stages, in order
@@ -128,7 +127,8 @@ class RunFolder:
         return self.read_run_info().get("notebook_seconds", {})
 
     def finished(self) -> bool:
-        return self.state.is_file() and self.metrics.is_file()
+        """All five notebooks ran and the metrics are written."""
+        return self.metrics.is_file() and self.completed() == NOTEBOOKS
 
     def clear_results(self) -> None:
         for name in self.ARTIFACTS:

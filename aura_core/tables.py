@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .results import StressScores
+from .run_folder import RunFolder
 
 
 def cards_table(cards: list[dict]) -> pd.DataFrame:
@@ -50,6 +51,13 @@ def provenance_table(scores: StressScores) -> pd.DataFrame:
     """Where every tier's rows come from (file, split, label rule, rows, what the rules removed), or why absent."""
     return pd.DataFrame({f"{t.level} {t.name}": (t.provenance if t.available else {"status": t.reason})
                          for t in scores.tiers.values()}).T
+
+
+def tier_legend(grid) -> pd.DataFrame:
+    """A grid's legend, as the baseline's first finished seed was scored (all cells share the tiers)."""
+    from .grid import first_baseline_cell
+    first = first_baseline_cell(grid)
+    return legend(RunFolder(first.dir).stress()) if first else pd.DataFrame()
 
 
 def legend(scores: StressScores) -> pd.DataFrame:

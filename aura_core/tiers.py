@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import data as D
 from . import preprocess
-from .params import Params, tier_specs
+from .params import Params, resolve_data_dir, tier_specs
 from .results import LEVELS
 
 EVAL_SAMPLE_SEED = 0  # evaluation rows never depend on the training seed, so every run is scored on the same items
@@ -91,7 +91,7 @@ def text_sha1(text: str) -> str:
 
 def load_tiers(p: Params) -> list[Tier]:
     """Every declared tier, in order; one whose files are absent carries the reason instead of a frame."""
-    root = D.resolve_data_dir(p)
+    root = resolve_data_dir(p)
     specs = {s.name: s for s in tier_specs(p)}
     tiers = []
     for key, level in levels(p):

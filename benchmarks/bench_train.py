@@ -30,7 +30,8 @@ def peak_rss_mib() -> float:
 
 def olid_rows(n: int, seed: int = 0):
     from aura_core import data as D
-    root = D.resolve_data_dir()
+    from aura_core.params import resolve_data_dir
+    root = resolve_data_dir()
     df = D.stratified_sample(D.load_olid(root, "train", allow_hub=False), n, seed)
     return df["text"].tolist(), df["label"].tolist()
 
@@ -121,7 +122,8 @@ def phase_hf_trainer(a) -> dict:
 
 def infer_texts(a) -> list[str]:
     from aura_core import data as D
-    df = D.load_toxigen(D.resolve_data_dir(), "mean_gt_2.75", allow_hub=False)
+    from aura_core.params import resolve_data_dir
+    df = D.load_toxigen(resolve_data_dir(), "mean_gt_2.75", allow_hub=False)
     return df["text"].tolist()[: a.rows_infer]
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from aura_core import grid as G
-from aura_core.compare import run_scores
+
 from aura_core.io import read_json
-from aura_core.results import LEVELS
+from aura_core.results import LEVELS, run_scores
 from aura_core.run_folder import RunFolder
 from aura_core.stats import paired_seed_equivalence
 

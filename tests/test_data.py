@@ -3,7 +3,7 @@ import json
 import pytest
 
 from aura_core import data as D
-from aura_core.params import TierSpec
+from aura_core.params import TierSpec, resolve_data_dir
 from conftest import write
 
 
@@ -110,9 +110,9 @@ def _one_line(e):
 def test_missing_data_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("AURA_DATA_DIR", raising=False)
     with pytest.raises(D.DataError, match="AURA_DATA_DIR"):
-        D.resolve_data_dir(None)
+        resolve_data_dir(None)
     with pytest.raises(D.DataError, match="does not exist"):
-        D.resolve_data_dir(None, str(tmp_path / "nope"))
+        resolve_data_dir(None, str(tmp_path / "nope"))
 
 
 def test_missing_file_names_files_and_where_to_get_them(tmp_path):

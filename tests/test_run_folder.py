@@ -71,5 +71,7 @@ def test_a_run_folder_names_its_files_and_reads_them(fixture_data, tmp_path):
     run.write_completed(["01_data_prep"])
     assert run.completed() == ["01_data_prep"] and not run.finished()   # no metrics yet
     run.metrics.write_text('{"stress": {"threshold": 0.5, "tiers": {}}}')
-    assert run.finished() and run.stress().threshold == 0.5
+    assert not run.finished() and run.stress().threshold == 0.5          # one notebook of five
+    run.write_completed(run_folder.NOTEBOOKS)
+    assert run.finished()
     assert RunFolder(run).path == run.path                              # a RunFolder is accepted where a path is
