@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .data import DataError
-from .errors import EncoderError
-from .params import ParamError, load, schema
+from aura_core.data.loaders import DataError
+from aura_core.base.errors import EncoderError
+from aura_core.base.params import ParamError, load, schema
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -90,20 +90,20 @@ GRID_ACTIONS = ("summary", "status", "render", "export", "rescore", "dry_run", "
 
 
 def grid_export(args, grid) -> int:
-    from .evidence import export
+    from aura_core.running.evidence_export import export
     dest = export(grid, args.export)
     print(f"[grid] evidence: {dest} (manifest {dest / 'EVIDENCE.json'})")
     return 0
 
 
 def grid_summary(args, grid) -> int:
-    from .answers import markdown_summary
+    from aura_core.reporting.answers import markdown_summary
     print(markdown_summary(grid))
     return 0
 
 
 def grid_status_table(args, grid) -> int:
-    from .grid import grid_status
+    from aura_core.running.grid import grid_status
     table = grid_status(grid)
     print(table.to_string(index=False))
     counts = table["state"].value_counts()
@@ -112,27 +112,27 @@ def grid_status_table(args, grid) -> int:
 
 
 def grid_submit(args, grid) -> int:
-    from .executors import submit_grid
+    from aura_core.running.executors import submit_grid
     submit_grid(grid, args.executor, args.slurm, not args.no_wait, args.shard)
     return 0
 
 
 def grid_render(args, grid) -> int:
-    from .grid import render_compare, summarize
+    from aura_core.running.grid import render_compare, summarize
     summarize(grid)
     render_compare(grid)
     return 0
 
 
 def grid_rescore(args, grid) -> int:
-    from .rescore import rescore_grid
+    from aura_core.running.rescore import rescore_grid
     rescore_grid(grid, args.shard)
     return 0
 
 
 def grid_run(args, grid) -> int:
     """Train what is not finished here with --jobs (or, with --dry-run, list it)."""
-    from .grid import run_grid
+    from aura_core.running.grid import run_grid
     table = run_grid(grid, args.jobs, args.shard, args.dry_run)
     done = (table["status"] == "finished").sum()
     print(f"[grid] {done}/{len(table)} cells finished; summary: {args.root}/{grid.name}/summary.csv")
@@ -144,36 +144,36 @@ GRID_COMMANDS = {"export": grid_export, "summary": grid_summary, "status": grid_
 
 
 def cmd_grid(args) -> int:
-    from .grid import load_grid
+    from aura_core.grids.spec import load_grid
     grid = load_grid(args.grid, args.root)
     if not args.export and not args.dry_run:
-        from .evidence import restore
+        from aura_core.running.evidence_export import restore
         restore(grid.dir)   # shipped evidence (CSV.gz) inflated where it is: a grid continued from it renders too
     action = next((name for name in GRID_COMMANDS if getattr(args, name)), None)
     return GRID_COMMANDS[action](args, grid) if action else grid_run(args, grid)
 
 
 def cmd_run(args) -> int:
-    from .runner import run
+    from aura_core.running.runner import run
     run(args.profile, args.out, args.overrides, args.notebooks, args.log_output, args.resume)
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .rescore import evaluate
+    from aura_core.running.rescore import evaluate
     evaluate(args.model, args.out, args.profile, args.overrides, args.predictions, log_output=args.log_output)
     return 0
 
 
 def cmd_train(args) -> int:
-    from .pipeline import train_here
-    from .run_folder import load_run_params
+    from aura_core.running.pipeline import train_here
+    from aura_core.base.run_folder import load_run_params
     train_here(load_run_params(args.run_dir), args.run_dir, args.resume)
     return 0
 
 
 def cmd_check_report(args) -> int:
-    from .browser_check import check_run
+    from aura_core.reporting.browser_check import check_run
     problems = check_run(args.run_dir)
     for line in problems:
         print(f"FAIL {line}")
@@ -184,7 +184,7 @@ def cmd_params(args) -> int:
     if args.profile:
         import yaml
 
-        from .params import to_dict
+        from aura_core.base.params import to_dict
         print(yaml.safe_dump(to_dict(load(args.profile, args.overrides)), sort_keys=False), end="")
     else:
         for f in schema():
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aura: error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # RunError and anything a notebook raised: one line, non-zero
-        from .runner import RunError
+        from aura_core.running.runner import RunError
         if isinstance(e, RunError) or (args.cmd == "grid" and isinstance(e, RuntimeError)):
             print(f"aura: error: {e}", file=sys.stderr)
             return 1

@@ -29,8 +29,8 @@ def peak_rss_mib() -> float:
 
 
 def olid_rows(n: int, seed: int = 0):
-    from aura_core import data as D
-    from aura_core.params import resolve_data_dir
+    from aura_core.data import loaders as D
+    from aura_core.base.params import resolve_data_dir
     root = resolve_data_dir()
     df = D.stratified_sample(D.load_olid(root, "train", allow_hub=False), n, seed)
     return df["text"].tolist(), df["label"].tolist()
@@ -65,8 +65,8 @@ def phase_gemm(a) -> dict:
 
 def phase_aura_train(a) -> dict:
     import pandas as pd
-    from aura_core.params import Params
-    from aura_core.train import train
+    from aura_core.base.params import Params
+    from aura_core.training.train import train
     texts, labels = olid_rows(a.batch * (a.steps + a.warmup), a.seed)
     frame = pd.DataFrame({"text": texts, "toxicity": labels, "emotion": -100, "source": "olid"})
     dev = frame.head(4).assign(emotion=6)
@@ -82,7 +82,7 @@ def phase_aura_train(a) -> dict:
         t0 = log.loc[log["step"] == a.warmup, "elapsed_s"].item()
         t1 = log["elapsed_s"].iloc[-1]
         rates.append(a.batch * (len(log) - a.warmup) / (t1 - t0))
-    from aura_core.model import AuraModel
+    from aura_core.training.model import AuraModel
     return {"samples_per_s": statistics.median(rates), "all": rates,
             "nonembedding_params": nonembedding_params(AuraModel(a.encoder, ("toxicity",)))}
 
@@ -92,7 +92,7 @@ def phase_hf_trainer(a) -> dict:
     import torch
     from datasets import Dataset
     from transformers import (AutoModelForSequenceClassification, Trainer, TrainerCallback, TrainingArguments)
-    from aura_core.model import load_tokenizer, resolve_encoder
+    from aura_core.training.model import load_tokenizer, resolve_encoder
     texts, labels = olid_rows(a.batch * (a.steps + a.warmup), a.seed)
     tok = load_tokenizer(a.encoder)
     ds = Dataset.from_dict({"text": texts, "label": labels}).map(
@@ -121,16 +121,16 @@ def phase_hf_trainer(a) -> dict:
 
 
 def infer_texts(a) -> list[str]:
-    from aura_core import data as D
-    from aura_core.params import resolve_data_dir
+    from aura_core.data import loaders as D
+    from aura_core.base.params import resolve_data_dir
     df = D.load_toxigen(resolve_data_dir(), "mean_gt_2.75", allow_hub=False)
     return df["text"].tolist()[: a.rows_infer]
 
 
 def phase_aura_infer(a) -> dict:
     import torch
-    from aura_core.evaluate import predict
-    from aura_core.model import AuraModel, load_tokenizer, unpad_enabled
+    from aura_core.training.evaluate import predict
+    from aura_core.training.model import AuraModel, load_tokenizer, unpad_enabled
     texts, tok = infer_texts(a), load_tokenizer(a.encoder)
     model = AuraModel(a.encoder, ("toxicity",), unpad=unpad_enabled(UNPAD[a.unpad], a.encoder, "cpu")).eval()
     amp = {"fp32": None, "bf16": torch.bfloat16}[a.precision]
@@ -145,7 +145,7 @@ def phase_aura_infer(a) -> dict:
 
 def phase_naive_infer(a) -> dict:
     import torch
-    from aura_core.model import AuraModel, load_tokenizer
+    from aura_core.training.model import AuraModel, load_tokenizer
     texts, tok = infer_texts(a), load_tokenizer(a.encoder)
     model = AuraModel(a.encoder, ("toxicity",)).eval()
 
@@ -164,7 +164,7 @@ def phase_naive_infer(a) -> dict:
 
 
 def real_tokens_per_row(a) -> dict:
-    from aura_core.model import load_tokenizer
+    from aura_core.training.model import load_tokenizer
     tok = load_tokenizer(a.encoder)
     texts, _ = olid_rows(a.batch * (a.steps + a.warmup), a.seed)
     n = [len(x) for x in tok(texts, truncation=True, max_length=a.max_length)["input_ids"]]

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from aura_core import epoch_predictions as E
-from aura_core import grid as G
-from aura_core.io import read_json
+from aura_core.training import epoch_predictions as E
+from aura_core import grids as G
+from aura_core.running import grid as R
+from aura_core.base.io import read_json
 
 
 def runs(grid: G.Grid, since: str | None = None) -> pd.DataFrame:
     """One row per logged `aura grid` run."""
-    path = grid.dir / G.RUNS_FILE
+    path = grid.dir / R.RUNS_FILE
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
     df = pd.DataFrame([{"started": r["started"], "ended": r["ended"], "minutes": r["seconds"] / 60, "jobs": r["jobs"],
                         "cpus": r["cpus"], "cells run": len(r["ran"]), "rendered": r["rendered"],

@@ -53,8 +53,8 @@ def main() -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile, schedule
 
-    from aura_core import train as T
-    from aura_core.params import Params
+    from aura_core.training import train as T
+    from aura_core.base.params import Params
     texts, labels = olid_rows(a.batch * (a.steps + a.warmup), 0)
     frame = pd.DataFrame({"text": texts, "toxicity": labels, "emotion": -100, "source": "olid"})
     p = Params(encoder=a.encoder, tasks=["toxicity"], weighting="equal", epochs=1, batch_size=a.batch, grad_accum=1,

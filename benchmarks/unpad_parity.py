@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aura_core import grid as G
+from aura_core import grids as G
 
-from aura_core.io import read_json
-from aura_core.results import LEVELS, run_scores
-from aura_core.run_folder import RunFolder
-from aura_core.stats import paired_seed_equivalence
+from aura_core.base.io import read_json
+from aura_core.base.results import LEVELS, run_scores
+from aura_core.base.run_folder import RunFolder
+from aura_core.base.stats import paired_seed_equivalence
 
 MEASURES = ("L1", "L2", "L3", "ΔF1", "emotion", "L1 AUC", "L2 AUC", "L3 AUC")
 

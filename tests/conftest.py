@@ -21,7 +21,7 @@ TASKS = ["toxicity", "emotion"]  # the multi-task heads
 
 def tiny_params(encoder, **kw):
     """Params of a training test on the tiny encoder (CPU, seed 0, a few rows)."""
-    from aura_core.params import Params
+    from aura_core.base.params import Params
     base = dict(encoder=encoder, epochs=2, batch_size=4, grad_accum=2, max_length=32, eval_batch_size=8,
                 device="cpu", seed=0)
     return Params(**{**base, **kw})
@@ -29,7 +29,7 @@ def tiny_params(encoder, **kw):
 
 def frames(n=12):
     """A paired training frame of 2n rows: n OLID-like (alternating labels), n GoEmotions-like (sadness/joy)."""
-    from aura_core.paradigms import paired_frame
+    from aura_core.training.paradigms import paired_frame
     olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(n)],
                          "label": [i % 2 for i in range(n)]})
     ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(n)],
@@ -48,8 +48,8 @@ def write_metrics(run_dir: Path, tiers: list, threshold: float = 0.5, emotion_f1
                   selected_epoch: int = 1, summary: dict | None = None) -> dict:
     """A finished run's metrics.json built from the score objects (results.TierScore, StressScores), as 04 writes
     it: a change to the schema breaks these fixtures as it breaks the readers. Returns what was written."""
-    from aura_core.results import StressScores
-    from aura_core.run_folder import RunFolder
+    from aura_core.base.results import StressScores
+    from aura_core.base.run_folder import RunFolder
     scores = StressScores(threshold, {t.key: t for t in tiers})
     rest = {"delta_f1": scores.delta_f1,
             "emotion_goemotions_test": {"macro_f1": emotion_f1} if emotion_f1 is not None else
@@ -161,7 +161,9 @@ def write_tiny_base(path: Path, data: Path, encoder: str, **over) -> Path:
 
 def run_mini(data: Path, encoder: str, folder: Path, **over):
     """A whole in-process run (01 → 04) on fixture files and the tiny encoder: (params, run_dir, tune, stress)."""
-    from aura_core import pipeline, run_folder, scoring
+    from aura_core.running import pipeline
+    from aura_core.base import run_folder
+    from aura_core.scoring import scorers
     prof = folder / "p.yaml"
     prof.parent.mkdir(parents=True, exist_ok=True)
     prof.write_text(yaml.safe_dump({"name": "mini", "data_dir": str(data), "encoder": encoder, "epochs": 2,
@@ -172,7 +174,7 @@ def run_mini(data: Path, encoder: str, folder: Path, **over):
     p = run_folder.init_run_dir(prof, run_dir)
     pipeline.data_prep(p, run_dir)
     pipeline.train_stage(p, run_dir)
-    scorer = scoring.load_scorer(run_dir, p)
+    scorer = scorers.load_scorer(run_dir, p)
     tuned = pipeline.tune(p, run_dir, scorer, pipeline.prepared(p, run_dir).dev)
     return p, run_dir, tuned, pipeline.stress_test(p, run_dir, scorer)
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from aura_core import train as T
-from aura_core.paradigms import IGNORE
-from aura_core.evaluate import class_probabilities, predict
-from aura_core.losses import WEIGHTINGS
-from aura_core.model import AuraModel, load_tokenizer
+from aura_core.training import train as T
+from aura_core.training.paradigms import IGNORE
+from aura_core.training.evaluate import class_probabilities, predict
+from aura_core.training.losses import WEIGHTINGS
+from aura_core.training.model import AuraModel, load_tokenizer
 from conftest import TASKS, frames, tiny_params
 
 
@@ -66,7 +66,7 @@ def test_single_learning_rate_puts_every_group_at_the_encoders(tiny_encoder):
                                     {"toxicity_head": "sigmoid"}, {"learning_rates": "single"},
                                     {"toxicity_head": "sigmoid", "toxicity_loss": "focal"}])
 def test_each_switch_trains_and_scores(tiny_encoder, tmp_path, switch):
-    from aura_core.checkpoints import load_weights
+    from aura_core.training.checkpoints import load_weights
     p = tiny_params(tiny_encoder, epochs=1, **switch)
     res = T.train(p, tmp_path, frames(12), frames(4))
     assert math.isfinite(res.epochs["train_loss"].iloc[0]) and 0 <= res.epochs["val_tox_macro_f1"].iloc[0] <= 1

@@ -9,17 +9,19 @@ import time
 import pytest
 import yaml
 
-from aura_core import cell_claim
-from aura_core import executors as E
-from aura_core import grid as G
-from aura_core.run_folder import NOTEBOOKS, RunFolder
-from aura_core.checkpoints import prune
+from aura_core.grids import cell_claim
+from aura_core.running import executors as E
+from aura_core import grids as G
+from aura_core.base.params import ParamError
+from aura_core.running import grid as R
+from aura_core.base.run_folder import NOTEBOOKS, RunFolder
+from aura_core.training.checkpoints import prune
 from conftest import REPO, write_tiny_base
 
 CLAIM_AND_SLEEP = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from aura_core.cell_claim import try_claim
+from aura_core.grids.cell_claim import try_claim
 claim = try_claim({cell!r})
 print("claimed" if claim else "held", flush=True)
 time.sleep(60 if claim else 0)
@@ -71,9 +73,9 @@ def test_executor_options_map_to_submitit_parameters():
             assert E.executor_parameters([f"{key}={spelled}"], "slurm")[0] == {"time": minutes}, spelled
             assert E.executor_parameters([f"{key}={spelled}"], "local")[0] == {"timeout_min": minutes}, spelled
     for bad in ("1:30pm", "0", "0:00", "soon"):
-        with pytest.raises(G.ParamError, match=f"--slurm 'time={bad}': "):
+        with pytest.raises(ParamError, match=f"--slurm 'time={bad}': "):
             E.executor_parameters([f"time={bad}"], "slurm")
-    with pytest.raises(G.ParamError, match="--slurm 'partition': expected key=value"):
+    with pytest.raises(ParamError, match="--slurm 'partition': expected key=value"):
         E.executor_parameters(["partition"], "slurm")
 
 
@@ -96,8 +98,8 @@ def test_keep_checkpoints(tmp_path, keep, left, freed):
 
 
 def test_a_run_kept_without_weights_says_so_when_scored(tmp_path):
-    from aura_core.params import Params
-    from aura_core.scoring import load_scorer
+    from aura_core.base.params import Params
+    from aura_core.scoring.scorers import load_scorer
     fake_checkpoints(tmp_path)
     prune(tmp_path, "none")
     with pytest.raises(FileNotFoundError, match="best.safetensors: the weights to score are not there"):
@@ -137,7 +139,7 @@ def test_cell_states_are_read_from_the_folders(tmp_path, fixture_data, tiny_enco
     (f.dir / RunFolder.QUEUED).write_text(json.dumps({"job_id": "88"}))
     (g.dir / "submitit" / "88").mkdir(parents=True)
     (g.dir / "submitit" / "88" / "88_0_result.pkl").write_bytes(b"")
-    status = G.grid_status(g).set_index("cell")
+    status = R.grid_status(g).set_index("cell")
     claim.release()
     assert status["state"].tolist() == ["finished", "running", "failed", "queued", "pending", "failed"]
     assert status.loc[f.id, "detail"] == "its job ended before the cell started: see submitit/88/88_0_log.err"
@@ -230,7 +232,7 @@ def fake_slurm(bin_dir, queue: str, accounting: str | None):
     (None, {"a": "gone", "b": "gone", "c": "gone", "d": "gone", "e": "RUNNING", "f": "gone"}),   # squeue alone
 ])
 def test_job_states_read_squeue_and_sacct_and_call_unknown_jobs_lost(tmp_path, monkeypatch, accounting, expected):
-    from aura_core import scheduler
+    from aura_core.running import scheduler
     fake_slurm(tmp_path / "bin", "9_0|RUNNING\n", accounting)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     jobs = {cell: {"job_id": job, "executor": "slurm"} for cell, job in
@@ -240,7 +242,7 @@ def test_job_states_read_squeue_and_sacct_and_call_unknown_jobs_lost(tmp_path, m
 
 
 def test_status_shows_the_schedulers_word_and_a_lost_queued_cell(tmp_path, fixture_data, tiny_encoder, monkeypatch):
-    from aura_core import scheduler
+    from aura_core.running import scheduler
     fake_slurm(tmp_path / "bin", "5_3|PENDING\n", "5_0|CANCELLED by 0\n5_1|FAILED\n")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     g = G.load_grid(grid_file(tmp_path, fixture_data, tiny_encoder, TWO + [{"label": "c", "set": {"seed": 1}},
@@ -254,7 +256,7 @@ def test_status_shows_the_schedulers_word_and_a_lost_queued_cell(tmp_path, fixtu
         (cell.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS[:1]}))
     for cell, job in ((queued_failed, "5_1"), (lost, "5_2")):
         (cell.dir / RunFolder.QUEUED).write_text(json.dumps({"job_id": job, "executor": "slurm"}))
-    status = G.grid_status(g).set_index("cell")
+    status = R.grid_status(g).set_index("cell")
     assert status.loc[interrupted.id, ["state", "scheduler"]].tolist() == ["interrupted", "CANCELLED (job 5_0)"]
     assert status.loc[queued_failed.id, ["state", "scheduler"]].tolist() == ["failed", "FAILED (job 5_1)"]
     assert status.loc[queued_failed.id, "detail"] == "job 5_1 ended (FAILED) before the cell started"

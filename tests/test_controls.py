@@ -6,12 +6,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from aura_core import data as D
-from aura_core import pipeline, scoring, tables
-from aura_core.params import dump
-from aura_core.compare import format_scores, load_claims, load_reference_runs, runs_table
-from aura_core.io import read_json
-from aura_core.report import write_index
+from aura_core.data import loaders as D
+from aura_core.running import pipeline
+from aura_core.scoring import scorers
+from aura_core.reporting import tables
+from aura_core.base.params import dump
+from aura_core.evidence.compare import format_scores, load_claims, load_reference_runs, runs_table
+from aura_core.base.io import read_json
+from aura_core.reporting.report import write_index
 from conftest import REPO, make_fixture_data, run_mini
 
 pytestmark = pytest.mark.slow  # every test here trains or runs the notebooks
@@ -41,7 +43,7 @@ def multitask(tmp_path_factory, tiny_encoder):
 
 def test_single_task_has_no_emotion_parameters_and_reads_no_goemotions_file(single_task):
     p, run_dir, tuned, stress = single_task
-    model = scoring.load_scorer(run_dir, p).model
+    model = scorers.load_scorer(run_dir, p).model
     assert list(model.heads) == ["toxicity"]
     assert not [n for n, _ in model.named_parameters() if "emotion" in n]
     assert "not_applicable" in stress.emotion and stress.emotion_f1 is None

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from aura_core import data as D
-from aura_core.params import TierSpec, resolve_data_dir
+from aura_core.data import loaders as D
+from aura_core.base.params import TierSpec, resolve_data_dir
 from conftest import write
 
 

@@ -9,14 +9,15 @@ import pytest
 import yaml
 from scipy import stats as sps
 
-from aura_core import answers as A
-from aura_core import diagnosis as Dg
-from aura_core.compare import load_claims
-from aura_core.factors import QUESTIONS, UNASKED
-from aura_core.grid import cells, load_grid
-from aura_core.params import ParamError, load
-from aura_core.results import TierScore
-from aura_core.run_folder import NOTEBOOKS, RunFolder
+from aura_core.reporting import answers as A
+from aura_core.evidence import diagnosis as Dg
+from aura_core.evidence.compare import load_claims
+from aura_core.base.factors import QUESTIONS, UNASKED
+from aura_core.grids.cells import cells
+from aura_core.grids.spec import load_grid
+from aura_core.base.params import ParamError, load
+from aura_core.base.results import TierScore
+from aura_core.base.run_folder import NOTEBOOKS, RunFolder
 from conftest import REPO, write_metrics
 
 RNG = np.random.default_rng(0)
@@ -286,7 +287,7 @@ def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item
 
 
 def test_target_group_table_and_plot_across_configurations(grid, tmp_path):
-    from aura_core import plots
+    from aura_core.reporting import plots
     t = Dg.target_group_table(grid, ["partner_b", "tuned", "partner_b"], 100)
     assert list(dict.fromkeys(t["config"])) == ["partner_b", "tuned"] and len(t) == 6
     assert (t.groupby("config")["rows"].sum() == N).all()
@@ -349,7 +350,7 @@ def test_unasked_causes_are_answered_in_their_own_section(grid, tmp_path):
 
 
 def test_shipped_factorial_and_fidelity_grids():
-    from aura_core.grid import training_cells
+    from aura_core.grids.cells import training_cells
     fac = load_grid(REPO / "params" / "grids" / "factorial.yaml")
     assert len(training_cells(fac)) == (6 + 5) * 3 and len(fac.configs) == 48 + 5
     assert {c.config.factor for c in training_cells(fac)} >= {"uncertainty_form", "focal_loss", "sigmoid_head",
@@ -359,7 +360,7 @@ def test_shipped_factorial_and_fidelity_grids():
     assert len(training_cells(unasked)) == 8 * 3 and unasked.reuse == ["factorial"]
     by = {c.label: c.overrides for c in unasked.configs}
     assert by["masked_pooler"] == {"paradigm": "masked", "pooling": "pooler"}        # one change from its reference
-    from aura_core.grid import short_names
+    from aura_core.grids.naming import short_names
     names = short_names(fac)
     assert len(names) == 48 and "single_task" not in names and names[fac.baseline] == "baseline"
     assert names[fac.shapley["to"]] == "paradigm=interleaved,threshold=tuned,validation=separate,selection=best"
@@ -427,7 +428,7 @@ def grid_file_listed(tmp_path):
 
 
 def test_a_grid_rendered_before_it_ends_says_so_first(grid, tmp_path):
-    from aura_core.grid import partial_note
+    from aura_core.grids.cells import partial_note
     assert partial_note(grid) == ""
     for c in cells(grid):
         if c.config.label == "interleaved" or c.id == "tuned__seed3":
@@ -440,13 +441,13 @@ def test_a_grid_rendered_before_it_ends_says_so_first(grid, tmp_path):
 
 
 def test_a_partial_factorial_names_its_missing_views_by_their_training(tmp_path):
-    from aura_core.grid import partial_note
+    from aura_core.grids.cells import partial_note
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1],
         "factors": {"paradigm": ["paired", "masked"]}, "post_training": {"threshold": [0.5, "tuned"]},
         "configs": [{"label": "single", "set": {"tasks": ["toxicity"], "weighting": "equal"}}]}, sort_keys=False))
     g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
-    from aura_core.grid import training_cells
+    from aura_core.grids.cells import training_cells
     paired = next(c for c in training_cells(g) if c.config.label == "paradigm=paired")
     write_cell(paired, {"L1": 0.7, "L3": 0.6})
     (paired.dir / "epoch_predictions" / "epoch1").mkdir(parents=True)     # its two views read this training
@@ -502,7 +503,7 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     raw = A.effect_across_text(g, claims, per_level, moves)         # not adjusted: no move is claimed
     assert "whether the effect carries unchanged across these mixes is undetermined" in raw
     assert "Partner B trained on 43,410 GoEmotions and 13,240 OLID rows: 3.3 GoEmotions rows per OLID row." in text
-    from aura_core.params import dump
+    from aura_core.base.params import dump
     first = next(c for c in cells(g) if c.config.label == g.baseline)
     dump(load(g.base, {**first.config.overrides, "seed": first.seed}), first.dir / "params.yaml")
     limits = A._limits(g)                                           # the rows of every cell, not the baseline's only
@@ -530,8 +531,8 @@ def test_a_wrong_effect_across_is_refused_naming_the_key(tmp_path, spec):
 
 def test_the_grid_view_names_a_factorials_configurations_by_their_change_in_tables_too(tmp_path, capsys):
     """Tables and legends of the grid view say `threshold=tuned`, not every setting of the configuration."""
-    from aura_core import grid_view
-    from aura_core.grid import shorten_frame
+    from aura_core.reporting import grid_view
+    from aura_core.grids.naming import shorten_frame
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2],
         "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]}}, sort_keys=False))
@@ -555,7 +556,7 @@ def test_the_grid_view_names_a_factorials_configurations_by_their_change_in_tabl
 
 def test_one_report_computes_the_shapley_bootstrap_once(tmp_path, monkeypatch, capsys):
     """The bottom line, the seven answers and the grid view all show the Shapley split: one bootstrap serves them."""
-    from aura_core import grid_view
+    from aura_core.reporting import grid_view
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2],
         "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]},
@@ -640,7 +641,7 @@ def test_the_limits_name_every_configurations_own_epochs_and_encoder(tmp_path):
         "name": "ep", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1], "baseline": "short",
         "configs": [{"label": "short", "set": {}}, {"label": "long", "set": {"epochs": 60}}]}))
     g = load_grid(tmp_path / "g.yaml", tmp_path / "out")
-    from aura_core.params import dump
+    from aura_core.base.params import dump
     for c in cells(g):
         write_cell(c, {"L1": 0.7, "L3": 0.6})
         dump(load(g.base, {**c.config.overrides, "seed": c.seed}), c.dir / "params.yaml")

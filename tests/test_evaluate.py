@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from aura_core.evaluate import predict
-from aura_core.metrics import emotion_metrics, toxicity_metrics
-from aura_core.model import AuraModel, load_tokenizer
+from aura_core.training.evaluate import predict
+from aura_core.measures.metrics import emotion_metrics, toxicity_metrics
+from aura_core.training.model import AuraModel, load_tokenizer
 
 
 def test_toxicity_metrics_on_a_constructed_example():

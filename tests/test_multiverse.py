@@ -3,11 +3,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core import answers as A
-from aura_core import diagnosis as Dg
-from aura_core.compare import load_claims
-from aura_core.grid import cells, load_grid
-from aura_core.params import ParamError, load
+from aura_core.reporting import answers as A
+from aura_core.evidence import diagnosis as Dg
+from aura_core.evidence.compare import load_claims
+from aura_core.grids.cells import cells
+from aura_core.grids.spec import load_grid
+from aura_core.base.params import ParamError, load
 from conftest import REPO
 from test_diagnosis import write_cell
 
@@ -80,7 +81,7 @@ def test_the_shipped_multiverse_grid_loads_with_forty_trainings():
 
 
 def test_the_grid_view_shows_the_multiverse(tmp_path, monkeypatch):
-    from aura_core import grid_view
+    from aura_core.reporting import grid_view
     g = load_grid(multiverse_file(tmp_path, universes=3, seed=1), tmp_path / "out")
     for c in cells(g):
         write_cell(c, {"L1": 0.70 + (0.1 if c.config.overrides["paradigm"] == "masked" else 0), "L3": 0.55})

@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from aura_core import params as P
+from aura_core.base import params as P
 
 
 def write(path, obj):
@@ -115,7 +115,7 @@ def test_a_weighting_registered_in_losses_is_a_valid_param(tmp_path, monkeypatch
     """Adding a method = one class + one registry entry: params and the trainer follow the registry."""
     import torch
 
-    from aura_core import losses
+    from aura_core.training import losses
 
     class Halved(losses.LossWeighting):
         def forward(self, task_losses):

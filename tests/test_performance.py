@@ -3,9 +3,9 @@ import pytest
 import numpy as np
 import torch
 
-from aura_core.batching import LengthGroupedSampler, tokenize_cached
-from aura_core.evaluate import predict
-from aura_core.model import AuraModel, load_tokenizer
+from aura_core.training.batching import LengthGroupedSampler, tokenize_cached
+from aura_core.training.evaluate import predict
+from aura_core.training.model import AuraModel, load_tokenizer
 
 
 def test_length_grouped_batches_cover_every_row_once_with_less_padding():
@@ -56,8 +56,8 @@ def test_fused_adamw_takes_the_per_tensor_loops_steps(tiny_encoder, tmp_path):
     """fused_adamw is a speed switch only: the same training, equal up to float rounding."""
     import pandas as pd
 
-    from aura_core import train as T
-    from aura_core.paradigms import paired_frame
+    from aura_core.training import train as T
+    from aura_core.training.paradigms import paired_frame
     olid = pd.DataFrame({"text": [f"nasty tweet {i} idiot" if i % 2 else f"calm tweet {i}" for i in range(16)],
                          "label": [i % 2 for i in range(16)]})
     ge = pd.DataFrame({"text": [f"so sad {i}" if i % 3 else f"wow joy {i}" for i in range(16)],
@@ -76,7 +76,7 @@ def test_fused_adamw_takes_the_per_tensor_loops_steps(tiny_encoder, tmp_path):
 
 
 def test_interleaved_batches_can_be_length_grouped_and_stay_single_task():
-    from aura_core.batching import TaskBatchSampler
+    from aura_core.training.batching import TaskBatchSampler
     rng = np.random.default_rng(1)
     lengths = rng.integers(5, 120, size=600)
     rows = {"toxicity": np.arange(0, 400), "emotion": np.arange(400, 600)}

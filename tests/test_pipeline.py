@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sklearn.metrics import f1_score
 
-from aura_core.run_folder import NOTEBOOKS
+from aura_core.base.run_folder import NOTEBOOKS
 from conftest import REPO
 
 
@@ -132,7 +132,7 @@ def test_smoke_index_has_headline_table_and_links(smoke_run):
 
 
 def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
-    from aura_core.run_folder import open_run
+    from aura_core.base.run_folder import open_run
     (tmp_path / "data").mkdir()
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "lab", "epochs": 2, "data_dir": str(tmp_path / "data")}))
     run_dir = tmp_path / "run"
@@ -146,7 +146,7 @@ def test_open_run_resolves_a_profile_once_for_interactive_use(tmp_path):
 
 @pytest.mark.slow
 def test_smoke_report_opens_in_headless_chromium(smoke_run):
-    from aura_core.browser_check import chromium_paths
+    from aura_core.reporting.browser_check import chromium_paths
     if chromium_paths() is None:
         pytest.skip("chromium/chromedriver not installed (Debian: apt-get install chromium chromium-driver)")
     r = aura("check-report", smoke_run)
@@ -165,7 +165,7 @@ def test_smoke_report_html_is_one_clean_file_to_send(smoke_run, real_data):
     """report.html: figures inline, no script, no request elsewhere, no path of this machine, no stderr block, every
     table-of-contents anchor resolves; it opens with the bottom line. The rendered notebooks are clean too."""
     import re
-    from aura_core.browser_check import static_problems
+    from aura_core.reporting.browser_check import static_problems
     report = smoke_run / "report.html"
     html = report.read_text()
     local = [str(smoke_run), str(real_data), str(real_data.resolve()), str(REPO)]

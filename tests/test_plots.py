@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aura_core import plots
-from aura_core.compare import load_claims
+from aura_core.reporting import plots
+from aura_core.evidence.compare import load_claims
 from conftest import REPO
 
 
@@ -40,7 +40,7 @@ def test_training_figures_render_with_or_without_sigma(tmp_path, columns):
 
 
 def test_tradeoff_plot_marks_every_configuration_with_both_scores(tmp_path):
-    from aura_core import plots
+    from aura_core.reporting import plots
     table = pd.DataFrame([
         {"config": "a", "tier": "L1", "mean": 0.72, "sd": 0.01}, {"config": "a", "tier": "emotion", "mean": 0.30, "sd": 0.02},
         {"config": "b", "tier": "L1", "mean": 0.79, "sd": 0.01}, {"config": "b", "tier": "emotion", "mean": 0.27, "sd": 0.01},

@@ -3,16 +3,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aura_core import epoch_predictions as E
-from aura_core import pipeline, scoring
-from aura_core.results import StressScores
-from aura_core import post_training as PT
-from aura_core.tiers import load_tiers
+from aura_core.training import epoch_predictions as E
+from aura_core.running import pipeline
+from aura_core.scoring import scorers
+from aura_core.base.results import StressScores
+from aura_core.scoring import post_training as PT
+from aura_core.data.tiers import load_tiers
 from conftest import run_mini
 
 
 def test_a_choice_may_only_change_post_training_keys():
-    from aura_core.params import Params, ParamError
+    from aura_core.base.params import Params, ParamError
     p = Params()
     assert PT.with_choice(p, {"threshold": "tuned", "selection": "best"}).threshold == "tuned"
     with pytest.raises(ValueError, match=r"\['epochs'\] change training"):
@@ -42,7 +43,7 @@ def test_a_view_equals_the_configuration_trained_as_its_own_run(fixture_data, ti
     assert scores(PT.view(run_dir, p)) == scores(stress)          # its own choice: 04's numbers, metric for metric
     other = {"selection": "best", "validation": "separate", "threshold": "tuned"}
     q, run_b, tuned_b, _ = run_mini(fixture_data, tiny_encoder, tmp_path / "b", **base, **other)
-    stress_b = pipeline.stress_test(q, run_b, scoring.load_scorer(run_b, q).checkpoint)  # its weights, predicted again
+    stress_b = pipeline.stress_test(q, run_b, scorers.load_scorer(run_b, q).checkpoint)  # its weights, predicted again
     v = PT.view(run_dir, p, other)
     assert v["epoch"] == tuned_b["selected_epoch"] and v["threshold"] == tuned_b["threshold"]
     assert scores(v) == scores(stress_b)                            # trained once, decided afterwards: the same
@@ -55,8 +56,8 @@ def test_03_and_04_read_the_selected_epochs_stored_predictions_as_the_checkpoint
                                                                                             tmp_path):
     p, run_dir, tuned, stress = run_mini(fixture_data, tiny_encoder, tmp_path, deterministic=True, epochs=3, seed=3,
                                          selection="best", threshold="tuned", validation="separate")
-    stored = scoring.load_scorer(run_dir, p)
-    assert isinstance(stored, scoring.StoredEpochScorer) and stored.epoch == tuned["selected_epoch"]
+    stored = scorers.load_scorer(run_dir, p)
+    assert isinstance(stored, scorers.StoredEpochScorer) and stored.epoch == tuned["selected_epoch"]
     dev = pipeline.prepared(p, run_dir).dev
     again = pipeline.tune(p, run_dir, stored, dev), pipeline.stress_test(p, run_dir, stored)
     assert stored._model_scorer is None                      # every set came from the stored files: no second pass
@@ -74,7 +75,7 @@ def test_03_and_04_read_the_selected_epochs_stored_predictions_as_the_checkpoint
 
 
 def test_a_view_is_scored_once_until_the_files_it_reads_change(tmp_path, monkeypatch):
-    from aura_core.params import Params
+    from aura_core.base.params import Params
     rng = np.random.default_rng(0)
     run, p = tmp_path / "run", Params(tiers=["olid"], extra_tiers=[], validation="paired")
     (run / "predictions").mkdir(parents=True)
@@ -105,7 +106,7 @@ SPACE = {"threshold": [0.5, "tuned"], "validation": ["paired", "separate"], "sel
 @pytest.mark.slow
 def test_selectable_epochs_store_bit_for_bit_what_every_epoch_stores_and_every_view_is_the_same(
         fixture_data, tiny_encoder, tmp_path):
-    from aura_core.validation import selectable_epochs
+    from aura_core.training.validation import selectable_epochs
     base = dict(deterministic=True, epochs=3, seed=5)
     p, every, _, _ = run_mini(fixture_data, tiny_encoder, tmp_path / "every", **base)
     q, some, _, stress = run_mini(fixture_data, tiny_encoder, tmp_path / "some", score_epochs="selectable", **base)
@@ -125,8 +126,8 @@ def test_selectable_epochs_store_bit_for_bit_what_every_epoch_stores_and_every_v
 
 
 def test_a_view_of_an_epoch_whose_test_predictions_were_not_stored_is_an_error(tmp_path):
-    from aura_core.params import Params
-    from aura_core.validation import selectable_epochs
+    from aura_core.base.params import Params
+    from aura_core.training.validation import selectable_epochs
     run, p = tmp_path / "run", Params(tiers=["olid"], extra_tiers=[], validation="paired")
     (run / "predictions").mkdir(parents=True)
     (run / "metrics.json").write_text("{}")

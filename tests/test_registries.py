@@ -9,9 +9,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core import data as D
-from aura_core import factors, paradigms, params, scoring, tiers
-from aura_core.params import ParamError, Params, keys_with, load
+from aura_core.data import loaders as D
+from aura_core.base import factors
+from aura_core.training import paradigms
+from aura_core.base import params
+from aura_core.scoring import scorers
+from aura_core.data import tiers
+from aura_core.base.params import ParamError, Params, keys_with, load
 
 
 def profile(tmp_path, data, **over):
@@ -79,7 +83,7 @@ def test_a_registered_tier_is_a_param_value_and_is_loaded(fixture_data, tmp_path
 
 
 def test_a_registered_scorer_kind_scores_a_run_folder(tmp_path, monkeypatch):
-    class Constant(scoring.Scorer):
+    class Constant(scorers.Scorer):
         description, tasks = "always 0.7", ("toxicity",)
 
         def covers(self, name):
@@ -90,9 +94,9 @@ def test_a_registered_scorer_kind_scores_a_run_folder(tmp_path, monkeypatch):
 
     (tmp_path / "model.json").write_text(json.dumps({"kind": "constant", "description": "c"}))
     with pytest.raises(ParamError, match=r"model.json: unknown kind 'constant'; expected one of \["):
-        scoring.load_scorer(tmp_path, Params())
-    monkeypatch.setitem(scoring.SCORER_KINDS, "constant", lambda run, info, p: Constant())
-    scorer = scoring.load_scorer(tmp_path, Params())
+        scorers.load_scorer(tmp_path, Params())
+    monkeypatch.setitem(scorers.SCORER_KINDS, "constant", lambda run, info, p: Constant())
+    scorer = scorers.load_scorer(tmp_path, Params())
     assert scorer.predict(pd.DataFrame({"text": ["x", "y"]}), "olid")["toxicity"][:, 1].tolist() == [0.7, 0.7]
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from aura_core import train as T
-from aura_core.io import atomic_write_text
+from aura_core.training import train as T
+from aura_core.base.io import atomic_write_text
 from conftest import frames, tiny_params
 
 CHILD = """
@@ -70,7 +70,7 @@ def test_nan_loss_stops_naming_step_and_task_and_keeps_the_last_good_checkpoint(
     p = tiny_params(tiny_encoder, epochs=1, checkpoint_every=2)
     with pytest.raises(T.TrainingDiverged, match=r"step 5 \(epoch 1, batch 10\): non-finite loss in task emotion; stopped before the update"):
         T.train(p, tmp_path, frames(40), frames(4))
-    from aura_core.checkpoints import load_state
+    from aura_core.training.checkpoints import load_state
     model = T.AuraModel(tiny_encoder)
     w = T.weighting_from_params(p, p.tasks)
     opt = T.build_optimizer(model, w, p)

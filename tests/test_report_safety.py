@@ -54,13 +54,13 @@ CLEAN = ("<!doctype html><html><body><nav><a href='#a'>A</a></nav><section id='a
     (CLEAN.replace("<style>", "<style>@import 'https://fonts.example.org/x.css';"), "request to another host"),
 ])
 def test_check_report_rules_each_fail_on_a_page_made_to_break_them(tmp_path, broken, rule):
-    from aura_core.browser_check import static_problems
+    from aura_core.reporting.browser_check import static_problems
     assert static_problems(write(tmp_path / "clean.html", CLEAN)) == []
     problems = static_problems(write(tmp_path / "page.html", broken))
     assert len(problems) == 1 and rule in problems[0], problems
 
 
 def test_check_report_names_this_runs_own_paths(tmp_path):
-    from aura_core.browser_check import static_problems
+    from aura_core.reporting.browser_check import static_problems
     page = write(tmp_path / "p.html", CLEAN.replace("$AURA_DATA_DIR", "data/elsewhere"))
     assert static_problems(page, local=["data/elsewhere"]) == ["p.html: contains the local path 'data/elsewhere'"]

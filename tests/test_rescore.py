@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core import pipeline, scoring, tiers
-from aura_core.epoch_predictions import GOEMOTIONS_TEST
-from aura_core.io import read_json
-from aura_core.params import ParamError, load
-from aura_core.run_folder import RunFolder
+from aura_core.running import pipeline
+from aura_core.scoring import scorers
+from aura_core.data import tiers
+from aura_core.training.epoch_predictions import GOEMOTIONS_TEST
+from aura_core.base.io import read_json
+from aura_core.base.params import ParamError, load
+from aura_core.base.run_folder import RunFolder
 from conftest import REPO
 
 
@@ -64,14 +66,14 @@ def test_absent_partners_file_is_listed_with_its_reason(fixture_data, tiny_encod
     ({0: "non-toxic", 1: "toxic"}, None, 1), ({0: "NOT", 1: "OFF"}, None, 1), ({0: "hate", 1: "normal"}, None, 0),
     ({0: "LABEL_0", 1: "LABEL_1"}, "1", 1), ({0: "a", 1: "b", 2: "c"}, "c", 2)])
 def test_toxic_output_from_the_config_or_the_param(labels, choice, expected):
-    assert scoring.toxic_index(labels, len(labels), choice, "cfg") == expected
+    assert scorers.toxic_index(labels, len(labels), choice, "cfg") == expected
 
 
 def test_toxic_output_that_cannot_be_told_is_an_error():
     with pytest.raises(ParamError, match="cannot tell which output is toxic .* --set toxic_output="):
-        scoring.toxic_index({0: "LABEL_0", 1: "LABEL_1"}, 2, None, "m/config.json")
+        scorers.toxic_index({0: "LABEL_0", 1: "LABEL_1"}, 2, None, "m/config.json")
     with pytest.raises(ParamError, match="toxic_output 'evil' is neither a label nor an index"):
-        scoring.toxic_index({0: "LABEL_0", 1: "LABEL_1"}, 2, "evil", "m/config.json")
+        scorers.toxic_index({0: "LABEL_0", 1: "LABEL_1"}, 2, "evil", "m/config.json")
 
 
 def write_predictions(path, rows):
@@ -87,25 +89,25 @@ def write_predictions(path, rows):
 ])
 def test_bad_prediction_files(tmp_path, rows, fragment):
     with pytest.raises(ParamError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
-        scoring.PredictionFileScorer(write_predictions(tmp_path / "p.csv", rows))
+        scorers.PredictionFileScorer(write_predictions(tmp_path / "p.csv", rows))
 
 
 def test_prediction_rows_unknown_missing_or_of_an_undeclared_tier(tmp_path, fixture_data, tiny_encoder):
     p = load(profile(tmp_path, fixture_data, tiny_encoder))
     olid = {t.key: t for t in tiers.load_tiers(p)}["olid"]
-    s = scoring.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [
+    s = scorers.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [
         {"tier": "olid", "id": "101", "p_toxic": 0.9}, {"tier": "olid", "id": "999", "p_toxic": 0.1}]))
     with pytest.raises(ParamError, match=r"p.csv:3: 1 prediction\(s\) for tier 'olid' match no row of it, first 'id:999'"):
         s.predict(olid.frame, "olid", olid.keys_in_file)
-    s = scoring.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [{"tier": "olid", "id": "101", "p_toxic": 0.9}]))
+    s = scorers.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [{"tier": "olid", "id": "101", "p_toxic": 0.9}]))
     with pytest.raises(ParamError, match="tier 'olid': no prediction for 2 of 3 rows, first id 102"):
         s.predict(olid.frame, "olid", olid.keys_in_file)
-    s = scoring.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [{"tier": "OLID", "id": "101", "p_toxic": 0.9}]))
+    s = scorers.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [{"tier": "OLID", "id": "101", "p_toxic": 0.9}]))
     with pytest.raises(ParamError, match="p.csv:2: tier 'OLID' is not a declared tier"):
         s.check_sets(p.tiers)
     # rows may be keyed by the hash of their text instead of their id
     by_hash = [{"tier": "olid", "text_sha1": h, "p_toxic": 0.5} for h in olid.frame["text_sha1"]]
-    s = scoring.PredictionFileScorer(write_predictions(tmp_path / "p.csv", by_hash))
+    s = scorers.PredictionFileScorer(write_predictions(tmp_path / "p.csv", by_hash))
     assert s.predict(olid.frame, "olid", olid.keys_in_file)["toxicity"][:, 1].tolist() == [0.5, 0.5, 0.5]
 
 
@@ -131,7 +133,7 @@ def test_a_prediction_file_of_a_run_reproduces_its_scores(mini_run, tmp_path):
     (out / "params.yaml").write_text((run_dir / "params.yaml").read_text())
     (out / RunFolder.MODEL).write_text(json.dumps({"kind": "predictions", "path": str(pred_file),
                                                       "description": "predictions file preds.csv"}))
-    scorer = scoring.load_scorer(out, p)
+    scorer = scorers.load_scorer(out, p)
     assert pipeline.tune(p, out, scorer, pipeline.prepared(p, out).dev)["threshold"] == tuned["threshold"] == 0.5
     again = pipeline.stress_test(p, out, scorer)
     for key, t in stress.tiers.items():
@@ -145,7 +147,7 @@ def test_a_prediction_file_of_a_run_reproduces_its_scores(mini_run, tmp_path):
 
 def test_tuned_threshold_needs_validation_predictions(tmp_path, fixture_data, tiny_encoder):
     p = load(profile(tmp_path, fixture_data, tiny_encoder, threshold="tuned"))
-    s = scoring.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [{"tier": "olid", "id": "1", "p_toxic": .1}]))
+    s = scorers.PredictionFileScorer(write_predictions(tmp_path / "p.csv", [{"tier": "olid", "id": "1", "p_toxic": .1}]))
     with pytest.raises(ParamError, match="threshold = tuned needs validation predictions"):
         pipeline.tune(p, tmp_path, s, None)
 

@@ -1,4 +1,4 @@
-"""The results layer (aura_core/results.py): every stress section on record reads into score objects and writes back
+"""The results layer (aura_core/base/results.py): every stress section on record reads into score objects and writes back
 unchanged; an older section is named, not half-read; the rules once re-derived by each reader (ΔF1, whether a tier's
 rows are the partners') give one answer everywhere."""
 import copy
@@ -8,9 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from aura_core import diagnosis, single_report
-from aura_core.params import dump, load
-from aura_core.results import OlderMetricsError, StressScores, TierScore, delta_f1
+from aura_core.evidence import diagnosis
+from aura_core.reporting import single_report
+from aura_core.base.params import dump, load
+from aura_core.base.results import OlderMetricsError, StressScores, TierScore, delta_f1
 from conftest import REPO
 
 SHIPPED = sorted((REPO / "outputs" / "grids").glob("*/*/metrics.json"))
@@ -86,13 +87,13 @@ def test_a_tier_that_was_not_scored_has_no_numbers():
 
 
 def test_best_is_the_first_epoch_reaching_the_maximum():
-    from aura_core.validation import best_epoch
+    from aura_core.training.validation import best_epoch
     assert best_epoch({1: 0.5, 2: 0.7, 3: 0.7, 4: 0.6}) == 2          # a tie keeps the earlier epoch (strict >)
     assert best_epoch({1: 0.5}) == 1 and best_epoch({3: 0.2, 4: 0.1}) == 3
     assert best_epoch({1: float("nan"), 2: 0.1}) == 2                  # NaN never improves
 
 
 def test_a_claim_is_inside_above_or_below_an_interval_bounds_included():
-    from aura_core.results import claim_side
+    from aura_core.base.results import claim_side
     assert [claim_side(x, 0.6, 0.8) for x in (0.6, 0.7, 0.8, 0.81, 0.59)] == ["inside"] * 3 + ["above", "below"]
     assert claim_side(0.7, None, None) == "outside"

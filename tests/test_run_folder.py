@@ -4,7 +4,8 @@ import dataclasses
 import pandas as pd
 import yaml
 
-from aura_core import pipeline, run_folder
+from aura_core.running import pipeline
+from aura_core.base import run_folder
 
 
 def profile(tmp_path, data, **over):
@@ -48,11 +49,11 @@ def test_no_module_but_run_folder_spells_a_run_file_name():
     import ast
     from pathlib import Path
 
-    from aura_core.run_folder import RunFolder
+    from aura_core.base.run_folder import RunFolder
     names = {v for k, v in vars(RunFolder).items() if k.isupper() and isinstance(v, str) and "." in v}
     assert {"params.yaml", "metrics.json", "run_state.json", "steps.csv", "report.html", "claim.json"} <= names
     found = []
-    for path in sorted(Path(run_folder.__file__).parent.glob("*.py")):
+    for path in sorted(Path(run_folder.__file__).parents[1].rglob("*.py")):
         if path.name == "run_folder.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
@@ -62,7 +63,7 @@ def test_no_module_but_run_folder_spells_a_run_file_name():
 
 
 def test_a_run_folder_names_its_files_and_reads_them(fixture_data, tmp_path):
-    from aura_core.run_folder import RunFolder
+    from aura_core.base.run_folder import RunFolder
     p = run_folder.init_run_dir(profile(tmp_path, fixture_data), tmp_path / "run")
     run = RunFolder(tmp_path / "run")
     assert run.params == tmp_path / "run" / "params.yaml" and run.read_params() == p

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core import data as D
-from aura_core import grid as G
-from aura_core.params import load
+from aura_core.data import loaders as D
+from aura_core import grids as G
+from aura_core.running import grid as R
+from aura_core.base.params import load
 from conftest import REPO
 
 PROFILE = REPO / "params" / "seed_scale_cpu.yaml"
@@ -46,7 +47,7 @@ def test_the_grid_trains_six_cells_and_reports_48_configurations(tmp_path, capsy
                                                      for s in (1, 2, 3))
     assert len(g.configs) == 16 and len(G.cells(g)) == 48
     assert g.shapley is not None and g.baseline == "paradigm=paired,threshold=0.5,validation=paired,selection=last"
-    G.run_grid(g, dry_run=True)
+    R.run_grid(g, dry_run=True)
     said = capsys.readouterr().out
     assert said.count("would run") == 6 and "6 cells in this shard, 0 finished" in said
 

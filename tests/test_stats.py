@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from aura_core.stats import binary_macro_f1, bootstrap_ci, hierarchical_effects, seed_summary
+from aura_core.base.stats import binary_macro_f1, bootstrap_ci, hierarchical_effects, seed_summary
 
 
 def effect(y, preds_a, preds_b):
@@ -77,7 +77,7 @@ def test_hierarchical_effect_widens_with_seed_spread():
 
 
 def test_multiclass_macro_f1_and_its_ci():
-    from aura_core.stats import bootstrap_ci_multiclass, multiclass_macro_f1
+    from aura_core.base.stats import bootstrap_ci_multiclass, multiclass_macro_f1
     rng = np.random.default_rng(5)
     y = rng.integers(0, 7, 3000)
     pred = np.where(rng.random(3000) < 0.6, y, rng.integers(0, 7, 3000))
@@ -90,7 +90,7 @@ def test_multiclass_macro_f1_and_its_ci():
 def test_paired_seed_equivalence_interval_covers_at_its_nominal_level_and_tost_holds_alpha():
     """Simulation: normal per-seed differences, 3 seeds as in the parity grid. The 90% t interval covers the true mean
     ≈ 90% of the time; at a true difference on the margin, TOST calls equivalence ≤ 5% of the time."""
-    from aura_core.stats import paired_seed_equivalence
+    from aura_core.base.stats import paired_seed_equivalence
     rng = np.random.default_rng(0)
     n_sim, covered, false_equiv = 4000, 0, 0
     for _ in range(n_sim):
@@ -106,7 +106,7 @@ def test_paired_seed_equivalence_interval_covers_at_its_nominal_level_and_tost_h
 
 def test_paired_seed_equivalence_pairs_the_seeds():
     """A shared seed effect cancels: arms far apart across seeds but 0.001 apart within each are equivalent."""
-    from aura_core.stats import paired_seed_equivalence
+    from aura_core.base.stats import paired_seed_equivalence
     a = np.array([0.60, 0.70, 0.80])
     r = paired_seed_equivalence(a, a + np.array([0.001, 0.0015, 0.0005]), margin=0.01)
     assert r["equivalent"] and r["excludes_0"] and abs(r["mean_diff"] - 0.001) < 1e-12
@@ -117,7 +117,7 @@ def test_paired_seed_equivalence_pairs_the_seeds():
 
 
 def test_bootstrap_p_is_never_zero_and_is_one_when_every_draw_is_zero():
-    from aura_core.stats import bootstrap_p, resamples_for_holm
+    from aura_core.base.stats import bootstrap_p, resamples_for_holm
     assert bootstrap_p(np.zeros(999)) == 1.0                       # both arms identical on every resample
     assert bootstrap_p(np.full(999, 0.01)) == pytest.approx(2 / 1000)  # every draw above 0: the floor 2/(B + 1)
     rng = np.random.default_rng(0)
@@ -150,7 +150,7 @@ def test_paired_seeds_give_a_narrower_interval_on_a_view_of_the_same_models():
 def test_seed_t_interval_and_one_run_prediction_interval_cover_at_nominal_over_3_seed_grids():
     """2,000 synthetic 3-seed configurations with normal seed noise: the 95% t interval covers the true mean and the
     95% prediction interval covers a fresh single run, each within ±3 points of 95%."""
-    from aura_core.stats import one_run_prediction_interval, seed_t_interval
+    from aura_core.base.stats import one_run_prediction_interval, seed_t_interval
     rng = np.random.default_rng(7)
     n, hit_mean, hit_run = 2000, 0, 0
     for _ in range(n):
@@ -164,7 +164,7 @@ def test_seed_t_interval_and_one_run_prediction_interval_cover_at_nominal_over_3
 
 
 def test_item_noise_widens_the_prediction_interval():
-    from aura_core.stats import item_variance, one_run_prediction_interval
+    from aura_core.base.stats import item_variance, one_run_prediction_interval
     rng = np.random.default_rng(1)
     y, pred = classifier(300, 0.8, rng)
     var = item_variance(y, pred)
@@ -174,7 +174,7 @@ def test_item_noise_widens_the_prediction_interval():
 
 
 def test_equivalence_word_reads_different_equivalent_and_undetermined():
-    from aura_core.stats import equivalence_word
+    from aura_core.base.stats import equivalence_word
     assert equivalence_word(0.01, 0.05, 0.02, significant=True) == "different"
     assert equivalence_word(0.001, 0.004, 0.02, significant=True) == "equivalent within ±0.020, though not 0"
     assert equivalence_word(-0.005, 0.006, 0.02, significant=False) == "equivalent within ±0.020"

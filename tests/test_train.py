@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
-from aura_core import checkpoints
-from aura_core import train as T
-from aura_core.batching import PadCollator, TokenizedRows
-from aura_core.paradigms import IGNORE
-from aura_core.losses import WEIGHTINGS
-from aura_core.model import AuraModel, EncoderError, load_tokenizer
+from aura_core.training import checkpoints
+from aura_core.training import train as T
+from aura_core.training.batching import PadCollator, TokenizedRows
+from aura_core.training.paradigms import IGNORE
+from aura_core.training.losses import WEIGHTINGS
+from aura_core.training.model import AuraModel, EncoderError, load_tokenizer
 from conftest import TASKS, frames, tiny_params
 
 

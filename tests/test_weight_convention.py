@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from aura_core import weight_convention as W
+from aura_core.evidence import weight_convention as W
 
 
 def test_the_two_conventions_start_at_half_and_one():
