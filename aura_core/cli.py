@@ -97,8 +97,9 @@ def grid_export(args, grid) -> int:
 
 
 def grid_summary(args, grid) -> int:
+    from aura_core.evidence.diagnosis import evidence
     from aura_core.reporting.answers import markdown_summary
-    print(markdown_summary(grid))
+    print(markdown_summary(evidence(grid)))   # the numbers computed here, once; the words only read them
     return 0
 
 

@@ -20,6 +20,8 @@ from aura_core.base.results import TierScore
 from aura_core.base.run_folder import NOTEBOOKS, RunFolder
 from conftest import REPO, write_metrics
 
+ev_of = Dg.GridEvidence.of   # the evidence the words read, from the tables a test builds
+
 RNG = np.random.default_rng(0)
 N = 600
 Y = {"L1": RNG.integers(0, 2, N), "L3": RNG.integers(0, 2, N)}
@@ -97,7 +99,7 @@ def test_target_groups_cover_every_group(grid):
 
 def test_answers_cite_runs_and_say_when_inconclusive(grid):
     claims = load_claims(REPO / "params/claims.yaml")
-    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 300), Dg.config_table(grid, claims, 200)))
+    ans = dict(A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 200), Dg.attribution(grid, 300))))
     assert len(ans) == 7
     q5 = next(v for k, v in ans.items() if k.startswith("5."))
     assert "plausible contributor" in q5 and "tuned__seed1" in q5
@@ -157,7 +159,7 @@ def test_speed_parity_passes_a_switch_that_leaves_f1_alone_and_fails_one_that_mo
 
 
 def test_markdown_summary_reports_progress_headline_and_attribution(grid):
-    text = A.markdown_summary(grid, n_resamples=100)
+    text = A.markdown_summary(Dg.evidence(grid, n_resamples=100))
     assert text.startswith("Grid `syn`: 9/9 cells finished")
     assert "| partner_b " in text and "0.8" in text                      # tuned's L1 ≈ 0.82 appears in the headline
     assert "| threshold " in text and "| batch_composition " in text
@@ -170,7 +172,7 @@ def test_answers_say_pending_not_untested_while_a_config_has_no_finished_cell(gr
         if c.config.label == "tuned":
             sh.rmtree(c.dir)
     claims = load_claims(REPO / "params/claims.yaml")
-    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
+    ans = dict(A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), Dg.attribution(grid, 100))))
     q5 = next(v for k, v in ans.items() if k.startswith("5."))
     assert "pending" in q5 and "`tuned`" in q5 and "Not tested" not in q5
 
@@ -186,11 +188,12 @@ def test_a_share_whose_ci_spans_the_material_line_is_neither_minor_nor_plausible
     """Verdict words follow the interval's bounds: 13% of the gap with a CI up to 27% is not "minor at most"."""
     claims = load_claims(REPO / "params/claims.yaml")
     attrib = pd.DataFrame(attrib_rows("threshold", {"L1": (0.01, True), "L3": (0.004, False)}, 0.01))
-    q5 = dict((k.split(".")[0], v) for k, v in A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))["5"]
+    table = Dg.config_table(grid, claims, 100)
+    q5 = dict((k.split(".")[0], v) for k, v in A.answers(ev_of(grid, claims, table, attrib)))["5"]
     assert "minor contributor" not in q5 and "plausible" not in q5 and "undetermined at this grid's size" in q5
     holm = pd.DataFrame(attrib_rows("pseudo_labels", {"L1": (0.06, True), "L3": (0.05, True)})).assign(
         survives_holm=False)   # CI excludes 0 but not significant after Holm: no direction is claimed
-    q2 = dict((k.split(".")[0], v) for k, v in A.answers(grid, claims, holm, Dg.config_table(grid, claims, 100)))["2"]
+    q2 = dict((k.split(".")[0], v) for k, v in A.answers(ev_of(grid, claims, table, holm)))["2"]
     assert "plausible contributor" not in q2 and "but not after Holm adjustment" in q2 and "undetermined" in q2
 
 
@@ -203,7 +206,7 @@ def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
         + attrib_rows("threshold", {"L1": (0.01, True), "L3": (0.004, False)}, 0.005)  # 13% [7%, 20%] of L1's gap
         + attrib_rows("selection", {"L1": (-0.03, True), "L3": (-0.001, False)})      # away only
         + attrib_rows("validation", {"L1": (0.02, False), "L3": (0.01, False)}))      # nothing detectable
-    ans = {k.split(".")[0]: v for k, v in A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100))}
+    ans = {k.split(".")[0]: v for k, v in A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), attrib))}
     assert "a plausible contributor" in ans["2"] and "L1 (80% [67%, 94%] of the A−B gap)" in ans["2"]
     assert ans["4"].count("Mixed") == 1 and "L1 away" in ans["4"] and "plausible" not in ans["4"]
     assert "minor contributor at most" in ans["5"] and "L1 (13% [7%, 20%] of the A−B gap)" in ans["5"]
@@ -214,7 +217,7 @@ def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
 def test_answers_place_the_changed_config_beside_partner_a_and_show_what_moved_inside(grid):
     claims = load_claims(REPO / "params/claims.yaml")
     table = Dg.config_table(grid, claims, 200)
-    q5 = dict(A.answers(grid, claims, Dg.attribution(grid, 200), table))[QUESTIONS[4][1]]
+    q5 = dict(A.answers(ev_of(grid, claims, table, Dg.attribution(grid, 200))))[QUESTIONS[4][1]]
     row = table[(table["config"] == "tuned") & (table["tier"] == "L1")].iloc[0]
     where = "inside" if row["pi_low"] <= 0.7917 <= row["pi_high"] else ("above" if 0.7917 > row["pi_high"] else "below")
     assert f"With `tuned`: L1 {row['mean']:.3f}" in q5 and f"Partner A's 0.792 is {where}" in q5
@@ -226,7 +229,7 @@ def test_answers_place_the_changed_config_beside_partner_a_and_show_what_moved_i
 def test_verdict_names_the_factor_that_carries_the_gap_and_the_limits(grid):
     claims = load_claims(REPO / "params/claims.yaml")
     table, attrib = Dg.config_table(grid, claims, 200), Dg.attribution(grid, 300)
-    v = A.verdict(grid, claims, table, attrib)
+    v = A.verdict(ev_of(grid, claims, table, attrib))
     carry = v.split("**What carries the gap.**")[1].split("**Limits.**")[0]
     assert "`threshold`" in carry and "`paradigm`" not in carry           # tuned: +0.10 L1, interleaved: no effect
     assert "**Partner B.** The baseline `partner_b` (3 seeds): L1" in v and "Partner B's 0.717 is" in v
@@ -248,12 +251,12 @@ def test_a_tier_scored_on_other_rows_is_never_set_beside_the_partners_levels(gri
     claims = load_claims(REPO / "params/claims.yaml")
     table, attrib = Dg.config_table(grid, claims, 100), Dg.attribution(grid, 200)
     assert Dg.comparable_tiers(grid) == {"L1"}
-    v = A.verdict(grid, claims, table, attrib)
+    v = A.verdict(ev_of(grid, claims, table, attrib))
     assert "(Partner B's 0.401 is on other rows: not comparable)" in v and "(L1; mean distance" in v
     assert "L3 (toxigen, $AURA_DATA_DIR/toxigen/annotated_train.csv) is not the file the partners scored" in v
     l1 = table[table["tier"] == "L1"].assign(off=lambda d: (d["mean"] - 0.7917).abs()).sort_values("off")
     assert list(Dg.distance_to_partner_a(table, {"L1"}).index) == list(l1["config"])
-    q5 = dict(A.answers(grid, claims, attrib, table))[QUESTIONS[4][1]]
+    q5 = dict(A.answers(ev_of(grid, claims, table, attrib)))[QUESTIONS[4][1]]
     assert "(Partner A's 0.517 is on other rows: not comparable)" in q5 and "L3 +" in q5   # the change is still given
 
 
@@ -277,12 +280,12 @@ def test_the_seed_is_a_row_of_the_attribution_best_minus_worst_seed_with_an_item
         assert seed.loc[tier, "change"] == pytest.approx(row["max"] - row["min"])
         assert seed.loc[tier, "ci_low"] <= seed.loc[tier, "change"] <= seed.loc[tier, "ci_high"]
     assert "(largest of 3 seeds)" in seed.loc["L1", "cells"] and seed.loc["L1", "cells"].startswith("partner_b__seed")
-    q6 = dict(A.answers(grid, claims, attrib, Dg.config_table(grid, claims, 100)))[QUESTIONS[5][1]]
+    q6 = dict(A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), attrib)))[QUESTIONS[5][1]]
     assert f"L1 {seed.loc['L1', 'change']:+.3f} [" in q6 and "Seed range (best minus worst of the seeds, a selected pair" in q6
     sd = table.loc[("partner_b", "L1"), "sd"]
     half = sps.t.ppf(0.975, 2) * np.sqrt(2 * sd ** 2 + 2 * table.loc[("partner_b", "L1"), "item_var"])
     assert f"L1 sd {sd:.3f} over 3 seeds: two single runs differ by up to ±{half:.3f}" in q6
-    carry = A.verdict(grid, claims, Dg.config_table(grid, claims, 100), attrib).split("carries the gap.**")[1]
+    carry = A.verdict(ev_of(grid, claims, Dg.config_table(grid, claims, 100), attrib)).split("carries the gap.**")[1]
     assert "`seed`" not in carry.split("**Limits.**")[0]                 # a spread is not a direction
 
 
@@ -321,13 +324,13 @@ def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adju
         assert part["shapley"].sum() == pytest.approx(part["total_change"].iloc[0])
     assert (table["p_holm"] >= table["p"]).all() and set(inter["factors"]) == {"paradigm × threshold"}
     claims = load_claims(REPO / "params" / "claims.yaml")
-    ans = dict(A.answers(g, claims, Dg.attribution(g, 100), Dg.config_table(g, claims, 100)))
+    ans = dict(A.answers(ev_of(g, claims, Dg.config_table(g, claims, 100), Dg.attribution(g, 100), (table, inter))))
     q1, q5 = ans[QUESTIONS[0][1]], ans[QUESTIONS[4][1]]
     assert "changing only this (config `paradigm=interleaved` vs `baseline`" in q1     # one-at-a-time, named by its change
     assert "runs paradigm=interleaved,threshold=0.5__seed1" in q1                        # the folders as they are
     assert "its Shapley share of the change from Partner B's configuration" in q1 and "`paradigm`" in q1
     assert "(not significant after Holm)" in q5
-    bottom = A.verdict(g, claims, Dg.config_table(g, claims, 100), Dg.attribution(g, 100))
+    bottom = A.verdict(ev_of(g, claims, Dg.config_table(g, claims, 100), Dg.attribution(g, 100)))
     assert bottom.startswith("Configurations are named by what they change from the baseline, "
                              "`paradigm=paired,threshold=0.5`.") and "The baseline (3 seeds)" in bottom
     words = A.shapley_summary(table, inter)
@@ -344,7 +347,7 @@ def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adju
 def test_unasked_causes_are_answered_in_their_own_section(grid, tmp_path):
     claims = load_claims(REPO / "params" / "claims.yaml")
     attrib = Dg.attribution(grid, 100).assign(factor=lambda d: d["factor"].replace({"paradigm": "focal_loss"}))
-    unasked = A.unasked_answers(grid, claims, attrib, Dg.config_table(grid, claims, 100))
+    unasked = A.unasked_answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), attrib))
     assert [t for t, _ in unasked] == ["Focal loss (γ = 2) for the toxicity head"]
     assert "`focal_loss` — changing only this (config `interleaved` vs `partner_b`" in unasked[0][1]
 
@@ -371,7 +374,7 @@ def test_shipped_factorial_and_fidelity_grids():
 
 def test_an_inconclusive_answer_says_how_many_seeds_would_settle_it(grid):
     claims = load_claims(REPO / "params" / "claims.yaml")
-    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
+    ans = dict(A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), Dg.attribution(grid, 100))))
     q1 = ans[QUESTIONS[0][1]]
     assert "inconclusive" in q1 and "Power of the paired t-test on per-seed differences: " in q1
     m = re.search(r"(\d+) seeds per configuration \((\d+) at the sd's 80% upper bound\) would detect a change of "
@@ -398,7 +401,7 @@ def test_attribution_p_values_are_holm_adjusted_and_the_answers_say_what_survive
     real = a.set_index(["factor", "tier"]).loc[("threshold", "L1")]
     assert real["p"] < 0.01 and real["survives_holm"]
     assert a[a["factor"] == "seed"]["p"].isna().all()                        # a spread, not a test
-    ans = dict(A.answers(grid, claims, a, Dg.config_table(grid, claims, 100)))
+    ans = dict(A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), a)))
     assert "After Holm adjustment across the grid's factor × tier tests: L1" in ans[QUESTIONS[4][1]]
 
 
@@ -461,7 +464,7 @@ def test_a_switch_that_scores_identically_is_said_to_change_nothing_on_its_own(g
         shutil.rmtree(by_id[f"interleaved__seed{seed}"].dir)
         shutil.copytree(by_id[f"partner_b__seed{seed}"].dir, by_id[f"interleaved__seed{seed}"].dir)
     claims = load_claims(REPO / "params/claims.yaml")
-    ans = dict(A.answers(grid, claims, Dg.attribution(grid, 100), Dg.config_table(grid, claims, 100)))
+    ans = dict(A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), Dg.attribution(grid, 100))))
     q1 = next(v for k, v in ans.items() if k.startswith("1."))
     assert "`paradigm` — changing only this" in q1 and "It changes nothing on its own" in q1
     assert "would detect" not in q1.split("`batch_composition`")[0]     # no seed count for an effect that is exactly 0
@@ -506,7 +509,7 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     from aura_core.base.params import dump
     first = next(c for c in cells(g) if c.config.label == g.baseline)
     dump(load(g.base, {**first.config.overrides, "seed": first.seed}), first.dir / "params.yaml")
-    limits = A._limits(g)                                           # the rows of every cell, not the baseline's only
+    limits = A._limits(g, Dg.comparable_tiers(g))   # the rows of every cell, not the baseline's only
     assert f"on {smoke.olid_train_rows} olid, 100 or 400 goemotions training rows" in limits
     assert f"for {smoke.epochs} epochs" in limits
     for c in cells(g):
@@ -515,7 +518,7 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     per_level, moves = Dg.effect_across(g, n_resamples=50)
     assert "cells not finished" in set(per_level["note"].dropna()) and moves.empty
     assert "at goemotions_train_rows=400" in A.effect_across_text(g, claims, per_level, moves)
-    assert "**How `paradigm` paired → masked moves with `goemotions_train_rows`.**" in A.markdown_summary(g, 50)
+    assert "**How `paradigm` paired → masked moves with `goemotions_train_rows`.**" in A.markdown_summary(Dg.evidence(g, n_resamples=50))
 
 
 @pytest.mark.parametrize("spec", [{"factor": "paradigm", "from": "paired", "to": "interleaved", "across": "seed"},
@@ -570,7 +573,6 @@ def test_one_report_computes_the_shapley_bootstrap_once(tmp_path, monkeypatch, c
     calls, real = [], Dg.shapley_attribution
     counted = lambda *a, **k: calls.append(a) or real(*a, **{**k, "n_resamples": 50})  # noqa: E731
     monkeypatch.setattr(Dg, "shapley_attribution", counted)
-    monkeypatch.setattr(A, "shapley_attribution", counted)
     claims = load_claims(REPO / "params" / "claims.yaml")
     ev = Dg.evidence(g, claims, 50)
     bottom = A.write_bottom_line(ev, tmp_path)
@@ -629,7 +631,7 @@ def test_a_one_seed_grid_says_it_has_no_prediction_interval_and_shows_no_zero_sd
         write_cell(c, {"L1": 0.7, "L3": 0.6})
     claims = load_claims(REPO / "params/claims.yaml")
     ev = Dg.evidence(g, claims, 50)
-    v = A.verdict(g, claims, ev.table, ev.attrib)
+    v = A.verdict(ev)
     assert "(1 seed): one seed, so no prediction interval for a single run" in v
     results, _ = A.paper_tables(ev)
     assert results["L1"].str.endswith("(one seed)").all() and not results["L1"].str.contains("±").any()
@@ -646,4 +648,4 @@ def test_the_limits_name_every_configurations_own_epochs_and_encoder(tmp_path):
         write_cell(c, {"L1": 0.7, "L3": 0.6})
         dump(load(g.base, {**c.config.overrides, "seed": c.seed}), c.dir / "params.yaml")
     smoke = load(REPO / "params" / "smoke.yaml")
-    assert f"Every cell trains `{smoke.encoder}` for {smoke.epochs} or 60 epochs on " in A._limits(g)
+    assert f"Every cell trains `{smoke.encoder}` for {smoke.epochs} or 60 epochs on " in A._limits(g, Dg.comparable_tiers(g))

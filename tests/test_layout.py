@@ -25,6 +25,18 @@ def test_no_function_in_aura_core_is_longer_than_80_lines():
     assert not long, long
 
 
+def test_the_words_compute_no_numbers():
+    """answers.py turns GridEvidence into words: it imports no function of the evidence layer that reads cells or
+    resamples (each number is computed once, in diagnosis.evidence, and handed down)."""
+    tree = ast.parse((REPO / "aura_core" / "reporting" / "answers.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                and n.module in ("aura_core.evidence.diagnosis", "aura_core.grids.cells") for a in n.names}
+    computing = {"evidence", "attribution", "config_table", "shapley_attribution", "effect_across", "cell_table",
+                 "comparable_tiers", "claim_gap", "distance_to_partner_a", "multiverse_table", "switch_importance",
+                 "speed_parity", "tier_predictions", "cells", "finished"}
+    assert imported and not imported & computing, imported & computing
+
+
 def layers() -> list[str]:
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     return next(c for c in config if c["type"] == "layers")["layers"]

@@ -69,7 +69,7 @@ def test_the_robustness_count_on_a_constructed_multiverse(tmp_path):
     assert table.loc[softmax, "holds"].all() and not table.loc[~softmax, "holds"].any()
     imp = Dg.switch_importance(table, list(SWITCHES))
     assert imp["switch"].iloc[0] == "toxicity_head" and imp["eta_squared"].iloc[0] > 0.7
-    text = A.multiverse_text(g, ev.attrib, claims)
+    text = A.multiverse_text(ev)
     assert f"in {int(softmax.sum())} of 6 finished universes" in text and "`toxicity_head`" in text
 
 

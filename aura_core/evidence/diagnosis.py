@@ -4,7 +4,7 @@ the seed as a factor, target-group breakdown, mechanism and speed-parity tables.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import yaml
 
 from aura_core.evidence.compare import load_claims
 from aura_core.evidence.factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, shapley_bootstrap
-from aura_core.grids.cells import Cell, cell_metrics, cell_table, cells, finished, first_baseline_cell
+from aura_core.grids.cells import Cell, cell_metrics, cell_table, cells, finished, first_baseline_cell, partial_note
 from aura_core.grids.spec import Grid
 from aura_core.base.params import load
 from aura_core.scoring.post_training import KEYS as POST_TRAINING_KEYS
@@ -52,6 +52,29 @@ class GridEvidence:
     effect: tuple[pd.DataFrame, pd.DataFrame] = (pd.DataFrame(), pd.DataFrame())    # effect_across
     holm_family: int = 0
     n_resamples: int = 1000
+    # what the words and the view both read, derived once from the above (GridEvidence.of)
+    cells: pd.DataFrame = field(default_factory=pd.DataFrame)       # cell_table: each cell's status and scores
+    comparable: set = field(default_factory=set)                    # levels scored on the partners' own rows
+    gap: dict = field(default_factory=dict)                         # Partner A − Partner B per level
+    distance: pd.DataFrame = field(default_factory=pd.DataFrame)    # each configuration's distance to Partner A
+    speed: pd.DataFrame = field(default_factory=pd.DataFrame)       # the speed switches' F1 equivalence
+    multiverse: pd.DataFrame = field(default_factory=pd.DataFrame)  # the factor's effect in each universe
+    importance: pd.DataFrame = field(default_factory=pd.DataFrame)  # each switch's share of that effect's spread
+    partial: str = ""                                               # how far an unfinished grid is ('' when done)
+
+    @classmethod
+    def of(cls, grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame,
+           shapley: tuple[pd.DataFrame, pd.DataFrame] = (pd.DataFrame(), pd.DataFrame()),
+           effect: tuple[pd.DataFrame, pd.DataFrame] = (pd.DataFrame(), pd.DataFrame()),
+           holm_family: int = 0, n_resamples: int = 1000) -> "GridEvidence":
+        """The evidence with everything derived from it: the one place the words' numbers come from."""
+        comparable, gap = comparable_tiers(grid), claim_gap(claims)
+        mv = multiverse_table(grid, attrib, gap) if grid.multiverse else pd.DataFrame()
+        done = mv.dropna(subset=["holds"]) if len(mv) else mv
+        importance = switch_importance(done, list(grid.multiverse[0])) if len(done) else pd.DataFrame()
+        return cls(grid, claims, table, attrib, shapley, effect, holm_family, n_resamples, cell_table(grid),
+                   comparable, gap, distance_to_partner_a(table, comparable), speed_parity(attrib, grid), mv,
+                   importance, partial_note(grid))
 
 
 def family_bound(grid: Grid) -> int:
@@ -101,7 +124,7 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
             f["reading"] = [equivalence_word(r.ci90_low, r.ci90_high, margins.get(r.tier), bool(r.survives_holm))
                             for r in f.itertuples()]
             f["margin"] = [margins.get(r.tier) for r in f.itertuples()]
-    return GridEvidence(grid, claims, table, attrib, shap, effect, m, b)
+    return GridEvidence.of(grid, claims, table, attrib, shap, effect, m, b)
 
 
 def seed_margins(table: pd.DataFrame, config: str) -> dict[str, float]:

@@ -12,26 +12,17 @@ from aura_core.evidence.diagnosis import (
     SPEED_FACTORS,
     TIERS,
     GridEvidence,
-    claim_gap,
-    comparable_tiers,
     MATERIAL_SHARE,
     directions,
     share_text,
     significant,
-    distance_to_partner_a,
-    multiverse_table,
-    switch_importance,
-    effect_across,
-    evidence,
     headline,
-    shapley_attribution,
-    speed_parity,
 )
 from aura_core.reporting.tables import tier_legend
 from aura_core.evidence.factorial import seeds_for_power
 from aura_core.base.factors import QUESTIONS, SHAPLEY_PARAMS, UNASKED
 from aura_core.grids.spec import Grid
-from aura_core.grids.cells import cell_table, cells, finished, first_baseline_cell, partial_note
+from aura_core.grids.cells import first_baseline_cell
 from aura_core.grids.naming import short_names, shorten
 from aura_core.base.io import atomic_write_text
 from aura_core.base.params import load
@@ -42,14 +33,12 @@ def _fmt(e: pd.Series) -> str:
     return f"{e['change']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]"
 
 
-def answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame,
-            shapley: pd.DataFrame | None = None) -> list[tuple[str, str]]:
-    """One paragraph per question of the seed report, generated from the numbers, citing the runs it rests on.
-    shapley: the grid's Shapley table when the caller has it (GridEvidence.shapley), else computed here."""
-    gap = claim_gap(claims)
-    per_cell, comparable = cell_table(grid), comparable_tiers(grid)
-    if shapley is None and grid.shapley:
-        shapley = shapley_attribution(grid, grid.shapley["from"], grid.shapley["to"])[0]
+def answers(ev: GridEvidence) -> list[tuple[str, str]]:
+    """One paragraph per question of the seed report, generated from the evidence (computed once, never here),
+    citing the runs it rests on."""
+    grid, claims, attrib, table = ev.grid, ev.claims, ev.attrib, ev.table
+    gap, per_cell, comparable = ev.gap, ev.cells, ev.comparable
+    shapley = ev.shapley[0] if grid.shapley else None
     out = []
     for keys, question in QUESTIONS:
         if keys == ("seed",):
@@ -77,12 +66,12 @@ def _shapley_line(shapley: pd.DataFrame | None, keys: tuple) -> str:
             f"candidate (`{rows['factor'].iloc[0]}`): {cells}.")
 
 
-def unasked_answers(grid: Grid, claims: dict, attrib: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
+def unasked_answers(ev: GridEvidence) -> list[tuple[str, str]]:
     """The same evidence as `answers`, for the candidate causes the seed did not ask about that the grid tested."""
-    gap, per_cell, comparable = claim_gap(claims), cell_table(grid), comparable_tiers(grid)
+    grid = ev.grid
     out = []
     for key, title in UNASKED:
-        text = _answer_factor(key, attrib, gap, table, per_cell, claims, comparable)
+        text = _answer_factor(key, ev.attrib, ev.gap, ev.table, ev.cells, ev.claims, ev.comparable)
         if text:
             out.append((title, text))
     return [(t, shorten(grid, a)) for t, a in out]
@@ -319,10 +308,11 @@ def _mechanism(config: str, ref: str, per_cell: pd.DataFrame) -> str:
     return f" Inside the model (`{ref}` → `{config}`, seed means): {', '.join(parts)}." if parts else ""
 
 
-def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame) -> str:
+def verdict(ev: GridEvidence) -> str:
     """The grid's bottom line: does the baseline reproduce Partner B, which configuration comes closest to Partner A,
     which of the seed report's candidate causes carry the gap, what the controls say, and what was not tested."""
-    gap, comparable = claim_gap(claims), comparable_tiers(grid)
+    grid, claims, table, attrib = ev.grid, ev.claims, ev.table, ev.attrib
+    gap, comparable = ev.gap, ev.comparable
     t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
     if t.empty:
         return "No finished cell yet: nothing to conclude."
@@ -333,7 +323,7 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
         landing = _landing(grid.baseline, table, claims, comparable, "partner_b") or (
             "one seed, so no prediction interval for a single run (it needs at least 2 seeds)")
         out.append(f"**Partner B.** {baseline} ({seeds} seed{'s' if seeds != 1 else ''}): {landing}.")
-    dist = distance_to_partner_a(table, comparable)
+    dist = ev.distance
     if len(dist):
         best = dist.index[0]
         out.append(f"**Partner A.** Closest configuration on the tiers scored on the partners' rows "
@@ -364,14 +354,14 @@ def verdict(grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame)
                  for factor, g in controls.groupby("factor", sort=False)]
         if lines:
             out.append("**Controls and combinations.** " + ". ".join(lines) + ".")
-    out.append(_limits(grid))
+    out.append(_limits(grid, comparable))
     text = shorten(grid, "\n\n".join(x for x in out if x))
     if named:
         text = (f"Configurations are named by what they change from the baseline, `{grid.baseline}`.\n\n" + text)
     return text
 
 
-def _limits(grid: Grid) -> str:
+def _limits(grid: Grid, comparable: set[str]) -> str:
     """What the numbers are of: the setting every cell trained in, and each tier that is absent or not the partners'."""
     first = first_baseline_cell(grid)
     if first is None:
@@ -389,7 +379,6 @@ def _limits(grid: Grid) -> str:
         encoders = " or ".join(f"`{e}`" for e in dict.fromkeys(q.encoder for q in settings))
         lines.append(f"Every cell trains {encoders} for {values('epochs')} epochs on {rows or 'all'} training rows: "
                      "effects are of this setting, and their size can differ at the paper's (bert-base, full data).")
-    comparable = comparable_tiers(grid)
     for t in RunFolder(first.dir).stress().tiers.values():
         if t.level not in TIERS:
             continue
@@ -402,24 +391,23 @@ def _limits(grid: Grid) -> str:
     return "**Limits.** " + " ".join(lines) if lines else ""
 
 
-def markdown_summary(grid: Grid, n_resamples: int = 1000) -> str:
+def markdown_summary(ev: GridEvidence) -> str:
     """The grid's evidence so far as markdown (`aura grid --summary`): for a README, an issue, or a look mid-grid."""
-    ev = evidence(grid, n_resamples=n_resamples)
-    claims, table, attrib = ev.claims, ev.table, ev.attrib
-    done = sum(finished(c) for c in cells(grid))
-    parts = [f"Grid `{grid.name}`: {done}/{len(cells(grid))} cells finished; seeds {grid.seeds}; baseline "
+    grid, claims, table, attrib = ev.grid, ev.claims, ev.table, ev.attrib
+    done = int((ev.cells["status"] == "finished").sum()) if len(ev.cells) else 0
+    parts = [f"Grid `{grid.name}`: {done}/{len(ev.cells)} cells finished; seeds {grid.seeds}; baseline "
              f"`{grid.baseline}`.", "", "Macro-F1, mean ± sd over the finished seeds:", "",
              headline(table).to_markdown(), "", "The file behind each level:", "", tier_legend(grid).to_markdown(index=False),
-             "", "Bottom line:", "", verdict(grid, claims, table, attrib)]
+             "", "Bottom line:", "", verdict(ev)]
     if grid.effect_across:
-        parts += ["", effect_across_text(grid, claims, *effect_across(grid, n_resamples))]
+        parts += ["", effect_across_text(grid, claims, *ev.effect)]
     if "change" in attrib:
         a = attrib.dropna(subset=["change"])
         a = a.assign(change=[f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in a.itertuples()])
         parts += ["", "Change when only that factor changes (95% CI over seeds and items):", "",
                   a.pivot(index=["factor", "config", "vs"], columns="tier", values="change").reset_index()
                   .to_markdown(index=False)]
-    parity = speed_parity(attrib, grid)
+    parity = ev.speed
     if not parity.empty:
         parts += ["", "Speed switches, F1 equivalence (TOST on paired seeds, margin one seed sd of the reference):", "",
                   parity.round(4).to_markdown(index=False)]
@@ -436,7 +424,7 @@ def paper_tables(ev: GridEvidence) -> tuple[pd.DataFrame, pd.DataFrame]:
     the 95% CI, † where significant after Holm over the report's family."""
     table, grid = ev.table, ev.grid
     picks = [grid.baseline] + ([grid.shapley["to"]] if grid.shapley else [])
-    dist = distance_to_partner_a(table, comparable_tiers(grid))
+    dist = ev.distance
     if len(dist) and dist.index[0] not in picks:
         picks.append(dist.index[0])
     names = short_names(grid)
@@ -479,7 +467,7 @@ def write_paper_tables(ev: GridEvidence, compare_dir: str | Path) -> str:
         tex = df.style.hide(axis="index").to_latex(hrules=True) if len(df) else "% no finished cells\n"
         atomic_write_text(Path(compare_dir) / f"{name}.tex", f"% {notes[name]}\n{tex}")
         parts.append(f"{md}\n\n{notes[name]}")
-    limits = _limits(ev.grid).removeprefix("**Limits.** ")
+    limits = _limits(ev.grid, ev.comparable).removeprefix("**Limits.** ")
     seeds = max(len(ev.grid.seeds), 1)
     return ("## What to report in the paper\n\n" + "\n\n".join(parts)
             + f"\n\nTo state as limitations: {seeds} seed{'s' if seeds != 1 else ''} per configuration (a claimed number is one run: compare "
@@ -487,10 +475,10 @@ def write_paper_tables(ev: GridEvidence, compare_dir: str | Path) -> str:
               "`paper_ablation.tex` and their .md beside report.html)")
 
 
-def multiverse_text(grid: Grid, attrib: pd.DataFrame, claims: dict) -> str:
+def multiverse_text(ev: GridEvidence) -> str:
     """One sentence on robustness: in how many universes the factor carries the A−B gap by the report's rules, and
     which switch moves its effect most."""
-    table = multiverse_table(grid, attrib, claim_gap(claims))
+    grid, table = ev.grid, ev.multiverse
     if table.empty:
         return ""
     done = table.dropna(subset=["holds"])
@@ -499,7 +487,7 @@ def multiverse_text(grid: Grid, attrib: pd.DataFrame, claims: dict) -> str:
     if done.empty:
         return f"{head}: no universe has finished yet."
     holds = int(done["holds"].sum())
-    imp = switch_importance(done, list(grid.multiverse[0]))
+    imp = ev.importance
     top = (f" The switch that moves the effect most on L1: `{imp['switch'].iloc[0]}` (η² {imp['eta_squared'].iloc[0]:.2f}"
            f" over {len(done)} universes, descriptive)." if len(imp) else "")
     return (f"{head} carries the A−B gap (significant after Holm, toward Partner A by ≥ {MATERIAL_SHARE:.0%} of the gap "
@@ -510,8 +498,8 @@ def multiverse_text(grid: Grid, attrib: pd.DataFrame, claims: dict) -> str:
 def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     """The verdict and the seven answers as markdown, saved beside the grid view for report.html (so the report shows
     the very text the notebook computed); returns the verdict, which 05_compare shows first."""
-    text = verdict(ev.grid, ev.claims, ev.table, ev.attrib)
-    note = partial_note(ev.grid)  # reads every cell folder: once
+    text = verdict(ev)
+    note = ev.partial
     if note:
         text = f"**{note}**\n\n{text}"
     if ev.grid.shapley:
@@ -519,9 +507,9 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     if ev.grid.effect_across:
         text += "\n\n" + effect_across_text(ev.grid, ev.claims, *ev.effect)
     if ev.grid.multiverse:
-        text += "\n\n" + multiverse_text(ev.grid, ev.attrib, ev.claims)
-    qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev.grid, ev.claims, ev.attrib, ev.table, ev.shapley[0]))
-    unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
+        text += "\n\n" + multiverse_text(ev)
+    qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev))
+    unasked = unasked_answers(ev)
     if unasked:
         qa += "\n\n## Candidate causes the seed did not ask about\n\n" + "\n\n".join(f"**{q}.** {a}" for q, a in unasked)
     paper = write_paper_tables(ev, compare_dir)

@@ -11,18 +11,12 @@ from aura_core.reporting.answers import answers, effect_across_text, multiverse_
 from aura_core.evidence.diagnosis import (
     GridEvidence,
     aso_table,
-    claim_gap,
-    comparable_tiers,
-    distance_to_partner_a,
     factorial_table,
     headline,
     mechanism_table,
-    multiverse_table,
-    speed_parity,
-    switch_importance,
     target_group_table,
 )
-from aura_core.grids.cells import cells, finished, partial_note
+from aura_core.grids.cells import cells, finished
 from aura_core.grids.naming import short_names, shorten, shorten_frame
 from aura_core.reporting.tables import tier_legend
 
@@ -50,7 +44,7 @@ def show(ev: GridEvidence, run_dir: str | Path) -> None:
 def _show_tables(ev: GridEvidence, short) -> None:
     """The partial-grid note, the headline, the file behind each level, the factorial and per-configuration tables."""
     grid, table = ev.grid, ev.table
-    note = partial_note(grid)  # reads every cell folder: once
+    note = ev.partial
     if note:
         display(Markdown(f"**{note}**"))
     display(Markdown(f"### Headline: macro-F1 mean ± sd over seeds (grid `{grid.name}`, seeds {grid.seeds}; "
@@ -76,7 +70,7 @@ def _show_attribution(ev: GridEvidence, run_dir: str | Path, short) -> None:
     display(Markdown("### Factor attribution: change when only that factor changes (95% CI over seeds and items)"))
     display(short(attrib).round(4))
     if "change" in attrib:
-        plots.attribution_plot(short(attrib), run_dir, claim_gap(ev.claims))
+        plots.attribution_plot(short(attrib), run_dir, ev.gap)
     aso = aso_table(grid, attrib)
     if not aso.empty:
         display(Markdown("Almost Stochastic Order of the seed distributions (Dror et al. 2019, deepsig), both "
@@ -84,7 +78,7 @@ def _show_attribution(ev: GridEvidence, run_dir: str | Path, short) -> None:
                          "τ = 0.2 dominates; otherwise no order is shown (which is not equality). Below 5 seeds per "
                          "arm ASO is uninformative and says so."))
         display(short(aso).round(3))
-    parity = speed_parity(attrib, grid)
+    parity = ev.speed
     if not parity.empty:
         display(Markdown("### Speed switches: F1 equivalence (TOST on paired seeds, 90% CI, margin one seed sd of the reference)"))
         display(short(parity).round(4))
@@ -103,7 +97,7 @@ def _show_mechanism(ev: GridEvidence, run_dir: str | Path, short) -> None:
                   for c in reversed(cells(grid)) if finished(c)}
     plots.sigma_overlay(first_seed, run_dir)
     display(Markdown("### L3 (ToxiGen) by target group: macro-F1 mean over seeds with a 95% CI"))
-    closest = distance_to_partner_a(table, comparable_tiers(grid)).index[:1]
+    closest = ev.distance.index[:1]
     shown = list(dict.fromkeys([grid.baseline, *closest, grid.configs[-1].label]))
     groups = target_group_table(grid, shown)
     display(Markdown("Baseline, the configuration closest to Partner A, and the last configuration: "
@@ -134,13 +128,12 @@ def _show_effect_across(ev: GridEvidence, short) -> None:
 
 
 def _show_multiverse(ev: GridEvidence) -> None:
-    grid, attrib = ev.grid, ev.attrib
-    mv = multiverse_table(grid, attrib, claim_gap(ev.claims))
+    grid, mv = ev.grid, ev.multiverse
     display(Markdown(f"### Multiverse: `{grid.multiverse_factor['key']}` {grid.multiverse_factor['from']} → "
                      f"{grid.multiverse_factor['to']} in each of {len(grid.multiverse)} sampled universes"))
-    display(Markdown(multiverse_text(grid, attrib, ev.claims)))
+    display(Markdown(multiverse_text(ev)))
     display(mv.round(4))
-    importance = switch_importance(mv.dropna(subset=["holds"]), list(grid.multiverse[0])) if len(mv) else mv
+    importance = ev.importance
     if len(importance):
         display(Markdown("Share of the effect's spread over universes (L1) each switch explains (η², descriptive):"))
         display(importance.round(3))
@@ -148,12 +141,12 @@ def _show_multiverse(ev: GridEvidence) -> None:
 
 def _show_answers(ev: GridEvidence) -> None:
     """The causes the seed did not ask about, then the seed report's seven questions answered."""
-    unasked = unasked_answers(ev.grid, ev.claims, ev.attrib, ev.table)
+    unasked = unasked_answers(ev)
     if unasked:
         display(Markdown("### Candidate causes the seed did not ask about"))
         for title, text in unasked:
             display(Markdown(f"**{title}.** {text}"))
     display(Markdown("*The bottom line drawn from these numbers is at the top of this report.*"))
     display(Markdown("### The seed report's seven questions, answered from these numbers"))
-    for question, answer in answers(ev.grid, ev.claims, ev.attrib, ev.table, ev.shapley[0]):
+    for question, answer in answers(ev):
         display(Markdown(f"**{question}**\n\n{answer}"))
