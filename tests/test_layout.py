@@ -37,6 +37,25 @@ def test_the_words_compute_no_numbers():
     assert imported and not imported & computing, imported & computing
 
 
+def test_every_aura_core_import_in_the_project_resolves():
+    """Each `from aura_core.x import name` (modules, tests, benchmarks, notebooks; function-level ones included, which
+    importing a module does not run) names a module that exists and a name it holds."""
+    import importlib
+    import json
+    files = [*(REPO / "aura_core").rglob("*.py"), *(REPO / "tests").glob("*.py"), *(REPO / "benchmarks").glob("*.py")]
+    sources = [(f, f.read_text()) for f in files] + [
+        (nb, "".join(c["source"])) for nb in (REPO / "notebooks").glob("*.ipynb")
+        for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+    bad = []
+    for path, src in sources:
+        for n in ast.walk(ast.parse(src)):
+            if isinstance(n, ast.ImportFrom) and n.level == 0 and (n.module or "").startswith("aura_core"):
+                module = importlib.import_module(n.module)
+                bad += [f"{path.name}:{n.lineno} {n.module}.{a.name}" for a in n.names
+                        if not hasattr(module, a.name) and importlib.util.find_spec(f"{n.module}.{a.name}") is None]
+    assert not bad, bad
+
+
 def layers() -> list[str]:
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     return next(c for c in config if c["type"] == "layers")["layers"]

@@ -85,7 +85,7 @@ def cell_metrics(cell: Cell) -> dict:
     """The cell's metrics.json, or for a view, the metrics its training gives under its post-training choice."""
     if not cell.is_view:
         return cell.run.read_metrics()
-    from aura_core.scoring.scorers import view_metrics   # torch and transformers: not for `--status`
+    from aura_core.scoring.post_training import view_metrics   # torch and transformers: not for `--status`
     return view_metrics(cell.dir, cell.run.read_params(), cell.choice)
 
 

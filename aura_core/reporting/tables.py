@@ -6,6 +6,8 @@ import pandas as pd
 
 from aura_core.base.results import StressScores
 from aura_core.base.run_folder import RunFolder
+from aura_core.grids.cells import first_baseline_cell
+from aura_core.grids.spec import Grid
 
 
 def cards_table(cards: list[dict]) -> pd.DataFrame:
@@ -53,9 +55,8 @@ def provenance_table(scores: StressScores) -> pd.DataFrame:
                          for t in scores.tiers.values()}).T
 
 
-def tier_legend(grid) -> pd.DataFrame:
+def tier_legend(grid: Grid) -> pd.DataFrame:
     """A grid's legend, as the baseline's first finished seed was scored (all cells share the tiers)."""
-    from aura_core.grids.cells import first_baseline_cell
     first = first_baseline_cell(grid)
     return legend(RunFolder(first.dir).stress()) if first else pd.DataFrame()
 
