@@ -74,3 +74,20 @@ def test_sigma_overlay_draws_learned_weights_only(tmp_path):
     fig = plots.sigma_overlay({"paired": learned, "single_task": fixed}, tmp_path)
     assert [[ln.get_label() for ln in ax.lines] for ax in fig.axes] == [["paired"], ["paired"]]
     assert fig.axes[0].get_ylim()[1] < 0.6                                # the axis follows the small moves
+
+
+def test_the_per_tier_figures_draw_one_panel_per_scored_tier(tmp_path):
+    from aura_core.base.results import StressScores, TierScore
+    confusion = {"tn": 5, "fp": 1, "fn": 2, "tp": 3}
+    tiers = [TierScore("olid", "L1", "OLID test", anatomy={"confusion": confusion}),
+             TierScore("toxigen", "L3", "ToxiGen", anatomy={"confusion": {"tn": 1, "fp": 0, "fn": 0, "tp": 9}}),
+             TierScore("jigsaw", "L2", "Jigsaw", available=False, reason="not available: no file")]
+    scores = StressScores(0.4, {t.key: t for t in tiers})
+    (tmp_path / "predictions").mkdir()
+    for key in ("olid", "toxigen"):
+        pd.DataFrame({"label": [0, 1, 1], "p_toxic": [0.1, 0.7, 0.3]}).to_csv(tmp_path / "predictions" / f"{key}.csv")
+    cm = plots.confusion_matrices(scores, tmp_path)
+    assert [a.get_title() for a in cm.axes] == ["L1 OLID test", "L3 ToxiGen"]          # the absent tier: no panel
+    assert [t.get_text() for t in cm.axes[0].texts] == ["5", "1", "2", "3"]            # tn fp / fn tp, as counted
+    hist = plots.score_histograms(scores, tmp_path)
+    assert len(hist.axes) == 2 and hist.axes[1].lines[0].get_xdata()[0] == pytest.approx(0.4)   # the threshold used

@@ -153,11 +153,17 @@ def threshold_diagnostics(y: np.ndarray, p: np.ndarray, chosen: float, run_dir, 
     return fig
 
 
+def _per_tier(scores: StressScores, width: float, height: float) -> tuple[plt.Figure, list]:
+    """One panel per scored tier, side by side: the figure and its (axis, TierScore) pairs."""
+    tiers = scores.available()
+    fig, axes = plt.subplots(1, len(tiers), figsize=(width * len(tiers), height), squeeze=False)
+    return fig, list(zip(axes[0], tiers))
+
+
 def score_histograms(scores: StressScores, run_dir) -> plt.Figure:
     """P(toxic) by true label per available tier, with the threshold used."""
-    tiers = scores.available()
-    fig, axes = plt.subplots(1, len(tiers), figsize=(4.2 * len(tiers), 3.4), squeeze=False)
-    for ax, t in zip(axes[0], tiers):
+    fig, panels = _per_tier(scores, 4.2, 3.4)
+    for ax, t in panels:
         pred = pd.read_csv(RunFolder(run_dir).prediction(t.key))
         for label, color, name in ((0, "tab:blue", "non-toxic"), (1, "tab:red", "toxic")):
             ax.hist(pred.loc[pred["label"] == label, "p_toxic"], bins=20, range=(0, 1), alpha=0.55, color=color,
@@ -170,9 +176,8 @@ def score_histograms(scores: StressScores, run_dir) -> plt.Figure:
 
 
 def confusion_matrices(scores: StressScores, run_dir) -> plt.Figure:
-    tiers = scores.available()
-    fig, axes = plt.subplots(1, len(tiers), figsize=(3.2 * len(tiers), 3), squeeze=False)
-    for ax, t in zip(axes[0], tiers):
+    fig, panels = _per_tier(scores, 3.2, 3)
+    for ax, t in panels:
         c = t.anatomy["confusion"]
         sns.heatmap([[c["tn"], c["fp"]], [c["fn"], c["tp"]]], annot=True, fmt="d", cbar=False, cmap="Blues", ax=ax,
                     xticklabels=["pred 0", "pred 1"], yticklabels=["true 0", "true 1"])
