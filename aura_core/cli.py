@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aura_core.data.loaders import DataError
 from aura_core.base.errors import EncoderError
 from aura_core.base.params import ParamError, load, schema
+from aura_core.data.loaders import DataError
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -167,8 +167,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from aura_core.running.pipeline import train_here
     from aura_core.base.run_folder import load_run_params
+    from aura_core.running.pipeline import train_here
     train_here(load_run_params(args.run_dir), args.run_dir, args.resume)
     return 0
 

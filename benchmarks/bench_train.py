@@ -29,8 +29,8 @@ def peak_rss_mib() -> float:
 
 
 def olid_rows(n: int, seed: int = 0):
-    from aura_core.data import loaders as D
     from aura_core.base.params import resolve_data_dir
+    from aura_core.data import loaders as D
     root = resolve_data_dir()
     df = D.stratified_sample(D.load_olid(root, "train", allow_hub=False), n, seed)
     return df["text"].tolist(), df["label"].tolist()
@@ -65,6 +65,7 @@ def phase_gemm(a) -> dict:
 
 def phase_aura_train(a) -> dict:
     import pandas as pd
+
     from aura_core.base.params import Params
     from aura_core.training.train import train
     texts, labels = olid_rows(a.batch * (a.steps + a.warmup), a.seed)
@@ -91,7 +92,8 @@ def phase_hf_trainer(a) -> dict:
     import numpy as np
     import torch
     from datasets import Dataset
-    from transformers import (AutoModelForSequenceClassification, Trainer, TrainerCallback, TrainingArguments)
+    from transformers import AutoModelForSequenceClassification, Trainer, TrainerCallback, TrainingArguments
+
     from aura_core.training.model import load_tokenizer, resolve_encoder
     texts, labels = olid_rows(a.batch * (a.steps + a.warmup), a.seed)
     tok = load_tokenizer(a.encoder)
@@ -121,14 +123,15 @@ def phase_hf_trainer(a) -> dict:
 
 
 def infer_texts(a) -> list[str]:
-    from aura_core.data import loaders as D
     from aura_core.base.params import resolve_data_dir
+    from aura_core.data import loaders as D
     df = D.load_toxigen(resolve_data_dir(), "mean_gt_2.75", allow_hub=False)
     return df["text"].tolist()[: a.rows_infer]
 
 
 def phase_aura_infer(a) -> dict:
     import torch
+
     from aura_core.training.evaluate import predict
     from aura_core.training.model import AuraModel, load_tokenizer, unpad_enabled
     texts, tok = infer_texts(a), load_tokenizer(a.encoder)
@@ -145,6 +148,7 @@ def phase_aura_infer(a) -> dict:
 
 def phase_naive_infer(a) -> dict:
     import torch
+
     from aura_core.training.model import AuraModel, load_tokenizer
     texts, tok = infer_texts(a), load_tokenizer(a.encoder)
     model = AuraModel(a.encoder, ("toxicity",)).eval()

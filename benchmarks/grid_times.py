@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from aura_core.training import epoch_predictions as E
 from aura_core import grids as G
-from aura_core.running import grid as R
 from aura_core.base.io import read_json
+from aura_core.running import grid as R
+from aura_core.training import epoch_predictions as E
 
 
 def runs(grid: G.Grid, since: str | None = None) -> pd.DataFrame:

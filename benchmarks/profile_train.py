@@ -13,7 +13,6 @@ import tempfile
 from collections import defaultdict
 
 import pandas as pd
-
 from bench_train import olid_rows
 
 # operator name → kind of work (first match wins); names are aten's as torch.profiler reports them
@@ -53,8 +52,8 @@ def main() -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile, schedule
 
-    from aura_core.training import train as T
     from aura_core.base.params import Params
+    from aura_core.training import train as T
     texts, labels = olid_rows(a.batch * (a.steps + a.warmup), 0)
     frame = pd.DataFrame({"text": texts, "toxicity": labels, "emotion": -100, "source": "olid"})
     p = Params(encoder=a.encoder, tasks=["toxicity"], weighting="equal", epochs=1, batch_size=a.batch, grad_accum=1,

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from aura_core import grids as G
-
 from aura_core.base.io import read_json
 from aura_core.base.results import LEVELS, run_scores
 from aura_core.base.run_folder import RunFolder

@@ -161,8 +161,8 @@ def write_tiny_base(path: Path, data: Path, encoder: str, **over) -> Path:
 
 def run_mini(data: Path, encoder: str, folder: Path, **over):
     """A whole in-process run (01 → 04) on fixture files and the tiny encoder: (params, run_dir, tune, stress)."""
-    from aura_core.running import pipeline
     from aura_core.base import run_folder
+    from aura_core.running import pipeline
     from aura_core.scoring import scorers
     prof = folder / "p.yaml"
     prof.parent.mkdir(parents=True, exist_ok=True)

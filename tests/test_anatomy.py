@@ -7,12 +7,12 @@ import pytest
 import torch
 import yaml
 
-from aura_core.running import pipeline
 from aura_core.base import run_folder
-from aura_core.measures.anatomy import anatomy_table, confident_errors, shortcut_probe, tier_anatomy
 from aura_core.base.io import update_json
-from aura_core.training.model import load_tokenizer
+from aura_core.measures.anatomy import anatomy_table, confident_errors, shortcut_probe, tier_anatomy
+from aura_core.running import pipeline
 from aura_core.scoring.scorers import ModelScorer
+from aura_core.training.model import load_tokenizer
 from conftest import REPO
 
 

@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from aura_core.training import train as T
-from aura_core.training.paradigms import IGNORE
 from aura_core.training.evaluate import class_probabilities, predict
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, load_tokenizer
+from aura_core.training.paradigms import IGNORE
 from conftest import TASKS, frames, tiny_params
 
 

@@ -9,12 +9,12 @@ import time
 import pytest
 import yaml
 
-from aura_core.grids import cell_claim
-from aura_core.running import executors as E
 from aura_core import grids as G
 from aura_core.base.params import ParamError
-from aura_core.running import grid as R
 from aura_core.base.run_folder import NOTEBOOKS, RunFolder
+from aura_core.grids import cell_claim
+from aura_core.running import executors as E
+from aura_core.running import grid as R
 from aura_core.training.checkpoints import prune
 from conftest import REPO, write_tiny_base
 

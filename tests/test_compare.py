@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from aura_core.evidence.compare import claims_table, format_table, load_claims
 from aura_core.base.results import StressScores, TierScore
+from aura_core.evidence.compare import claims_table, format_table, load_claims
 from conftest import REPO
 
 

@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
+from aura_core.base.io import read_json
+from aura_core.base.params import dump
 from aura_core.data import loaders as D
+from aura_core.evidence.compare import format_scores, load_claims, load_reference_runs, runs_table
+from aura_core.reporting import tables
+from aura_core.reporting.report import write_index
 from aura_core.running import pipeline
 from aura_core.scoring import scorers
-from aura_core.reporting import tables
-from aura_core.base.params import dump
-from aura_core.evidence.compare import format_scores, load_claims, load_reference_runs, runs_table
-from aura_core.base.io import read_json
-from aura_core.reporting.report import write_index
 from conftest import REPO, make_fixture_data, run_mini
 
 pytestmark = pytest.mark.slow  # every test here trains or runs the notebooks

@@ -2,10 +2,9 @@ import json
 
 import pytest
 
-from aura_core.data import loaders as D
 from aura_core.base.params import TierSpec, resolve_data_dir
+from aura_core.data import loaders as D
 from conftest import write
-
 
 # ---- published formats ------------------------------------------------------------------------------------------------
 

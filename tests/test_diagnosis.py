@@ -9,15 +9,15 @@ import pytest
 import yaml
 from scipy import stats as sps
 
-from aura_core.reporting import answers as A
-from aura_core.evidence import diagnosis as Dg
-from aura_core.evidence.compare import load_claims
 from aura_core.base.factors import QUESTIONS, UNASKED
-from aura_core.grids.cells import cells
-from aura_core.grids.spec import load_grid
 from aura_core.base.params import ParamError, load
 from aura_core.base.results import TierScore
 from aura_core.base.run_folder import NOTEBOOKS, RunFolder
+from aura_core.evidence import diagnosis as Dg
+from aura_core.evidence.compare import load_claims
+from aura_core.grids.cells import cells
+from aura_core.grids.spec import load_grid
+from aura_core.reporting import answers as A
 from conftest import REPO, write_metrics
 
 ev_of = Dg.GridEvidence.of   # the evidence the words read, from the tables a test builds
@@ -534,8 +534,8 @@ def test_a_wrong_effect_across_is_refused_naming_the_key(tmp_path, spec):
 
 def test_the_grid_view_names_a_factorials_configurations_by_their_change_in_tables_too(tmp_path, capsys):
     """Tables and legends of the grid view say `threshold=tuned`, not every setting of the configuration."""
-    from aura_core.reporting import grid_view
     from aura_core.grids.naming import shorten_frame
+    from aura_core.reporting import grid_view
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2],
         "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]}}, sort_keys=False))

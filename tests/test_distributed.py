@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core.running import pipeline
 from aura_core.base import run_folder
+from aura_core.base.io import read_json
+from aura_core.running import pipeline
 from aura_core.training.batching import LengthGroupedSampler
 from aura_core.training.distributed import ShardedBatches
-from aura_core.base.io import read_json
-
 from conftest import REPO
 
 

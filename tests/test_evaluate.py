@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from aura_core.training.evaluate import predict
 from aura_core.measures.metrics import emotion_metrics, toxicity_metrics
+from aura_core.training.evaluate import predict
 from aura_core.training.model import AuraModel, load_tokenizer
 
 

@@ -5,9 +5,9 @@ import json
 import pytest
 import yaml
 
-from aura_core.running import evidence_export as EV
 from aura_core import grids as G
 from aura_core.base.run_folder import NOTEBOOKS
+from aura_core.running import evidence_export as EV
 from conftest import REPO
 
 

@@ -9,11 +9,10 @@ import pytest
 import yaml
 
 from aura_core import grids as G
-
-from aura_core.running import grid as R
 from aura_core.base.params import ParamError, dump, load, to_dict
 from aura_core.base.results import TierScore
 from aura_core.base.run_folder import NOTEBOOKS
+from aura_core.running import grid as R
 from conftest import REPO, write_metrics, write_tiny_base
 
 

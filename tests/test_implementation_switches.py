@@ -6,9 +6,9 @@ import torch
 from torch.nn import functional as F
 
 from aura_core.training import train as T
-from aura_core.training.paradigms import IGNORE
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, EncoderError
+from aura_core.training.paradigms import IGNORE
 from conftest import TASKS, tiny_params
 
 Y = torch.tensor([0, 1, 1, IGNORE, 0, 1, 1])

@@ -37,6 +37,6 @@ def test_equal_weighting_and_factory():
     assert EqualWeighting(["a", "b"])({"a": torch.tensor(1.5), "b": torch.tensor(2.0)}).item() == 3.5
     assert isinstance(WEIGHTINGS["kendall"](["a"], 0.3), KendallWeighting)
     assert WEIGHTINGS["kendall"](["a"], 0.3).log_vars.item() == pytest.approx(0.3)
-    from aura_core.base.params import ParamError, load      # an unregistered name is refused when the params load
+    from aura_core.base.params import ParamError, load  # an unregistered name is refused when the params load
     with pytest.raises(ParamError, match=r"weighting.*kendall"):
         load(REPO / "params" / "smoke.yaml", {"weighting": "nope"})

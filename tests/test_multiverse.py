@@ -2,15 +2,15 @@
 import pandas as pd
 import pytest
 import yaml
+from test_diagnosis import write_cell
 
-from aura_core.reporting import answers as A
+from aura_core.base.params import ParamError, load
 from aura_core.evidence import diagnosis as Dg
 from aura_core.evidence.compare import load_claims
 from aura_core.grids.cells import cells
 from aura_core.grids.spec import load_grid
-from aura_core.base.params import ParamError, load
+from aura_core.reporting import answers as A
 from conftest import REPO
-from test_diagnosis import write_cell
 
 SWITCHES = {"pooling": ["cls", "mean", "pooler"], "toxicity_head": ["softmax", "sigmoid"],
             "weighting": ["kendall", "kendall_exp"], "weight_decay_scope": ["matrices", "all"]}

@@ -1,4 +1,5 @@
 import pytest
+
 """Speed-ups that must not change what is computed: token cache, length grouping, inference batching, bf16."""
 import numpy as np
 import torch

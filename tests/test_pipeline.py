@@ -165,6 +165,7 @@ def test_smoke_report_html_is_one_clean_file_to_send(smoke_run, real_data):
     """report.html: figures inline, no script, no request elsewhere, no path of this machine, no stderr block, every
     table-of-contents anchor resolves; it opens with the bottom line. The rendered notebooks are clean too."""
     import re
+
     from aura_core.reporting.browser_check import static_problems
     report = smoke_run / "report.html"
     html = report.read_text()

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aura_core.reporting import plots
 from aura_core.evidence.compare import load_claims
+from aura_core.reporting import plots
 from conftest import REPO
 
 

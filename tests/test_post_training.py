@@ -3,17 +3,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aura_core.training import epoch_predictions as E
-from aura_core.running import pipeline
-from aura_core.scoring import scorers
 from aura_core.base.results import StressScores
-from aura_core.scoring import post_training as PT
 from aura_core.data.tiers import load_tiers
+from aura_core.running import pipeline
+from aura_core.scoring import post_training as PT
+from aura_core.scoring import scorers
+from aura_core.training import epoch_predictions as E
 from conftest import run_mini
 
 
 def test_a_choice_may_only_change_post_training_keys():
-    from aura_core.base.params import Params, ParamError
+    from aura_core.base.params import ParamError, Params
     p = Params()
     assert PT.with_choice(p, {"threshold": "tuned", "selection": "best"}).threshold == "tuned"
     with pytest.raises(ValueError, match=r"\['epochs'\] change training"):

@@ -9,13 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core.data import loaders as D
-from aura_core.base import factors
-from aura_core.training import paradigms
-from aura_core.base import params
-from aura_core.scoring import scorers
-from aura_core.data import tiers
+from aura_core.base import factors, params
 from aura_core.base.params import ParamError, Params, keys_with, load
+from aura_core.data import loaders as D
+from aura_core.data import tiers
+from aura_core.scoring import scorers
+from aura_core.training import paradigms
 
 
 def profile(tmp_path, data, **over):

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from aura_core.training import train as T
 from aura_core.base.io import atomic_write_text
+from aura_core.training import train as T
 from conftest import frames, tiny_params
 
 CHILD = """

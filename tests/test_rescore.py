@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core.running import pipeline
-from aura_core.scoring import scorers
-from aura_core.data import tiers
-from aura_core.training.epoch_predictions import GOEMOTIONS_TEST
 from aura_core.base.io import read_json
 from aura_core.base.params import ParamError, load
 from aura_core.base.run_folder import RunFolder
+from aura_core.data import tiers
+from aura_core.running import pipeline
+from aura_core.scoring import scorers
+from aura_core.training.epoch_predictions import GOEMOTIONS_TEST
 from conftest import REPO
 
 

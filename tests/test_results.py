@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from aura_core.evidence import diagnosis
-from aura_core.reporting import single_report
 from aura_core.base.params import dump, load
 from aura_core.base.results import OlderMetricsError, StressScores, TierScore, delta_f1
+from aura_core.evidence import diagnosis
+from aura_core.reporting import single_report
 from conftest import REPO
 
 SHIPPED = sorted((REPO / "outputs" / "grids").glob("*/*/metrics.json"))

@@ -4,8 +4,8 @@ import dataclasses
 import pandas as pd
 import yaml
 
-from aura_core.running import pipeline
 from aura_core.base import run_folder
+from aura_core.running import pipeline
 
 
 def profile(tmp_path, data, **over):

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from aura_core.data import loaders as D
 from aura_core import grids as G
-from aura_core.running import grid as R
 from aura_core.base.params import load
+from aura_core.data import loaders as D
+from aura_core.running import grid as R
 from conftest import REPO
 
 PROFILE = REPO / "params" / "seed_scale_cpu.yaml"

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from aura_core.running import scheduler
 from aura_core.base.run_folder import NOTEBOOKS
+from aura_core.running import scheduler
 from conftest import REPO, make_fixture_data, write_tiny_base
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]

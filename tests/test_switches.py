@@ -7,17 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from aura_core.running import pipeline
-from aura_core.training import validation
-from aura_core.data.tiers import load_tiers
-from aura_core.training import train as T
-from aura_core.training.batching import TaskBatchSampler
-from aura_core.training.paradigms import IGNORE, masked_frame, training_frame
-from aura_core.measures.metrics import macro_f1_by_threshold, toxicity_metrics, tune_threshold
-from aura_core.training.losses import WEIGHTINGS
 from aura_core.data.preprocess import normalise_tweet
+from aura_core.data.tiers import load_tiers
+from aura_core.measures.metrics import macro_f1_by_threshold, toxicity_metrics, tune_threshold
+from aura_core.running import pipeline
+from aura_core.training import train as T
+from aura_core.training import validation
+from aura_core.training.batching import TaskBatchSampler
+from aura_core.training.losses import WEIGHTINGS
+from aura_core.training.paradigms import IGNORE, masked_frame, training_frame
 from conftest import TASKS, frames, tiny_params
-
 
 # ---- paradigms --------------------------------------------------------------------------------------------------------
 

@@ -8,9 +8,9 @@ import torch
 from aura_core.training import checkpoints
 from aura_core.training import train as T
 from aura_core.training.batching import PadCollator, TokenizedRows
-from aura_core.training.paradigms import IGNORE
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, EncoderError, load_tokenizer
+from aura_core.training.paradigms import IGNORE
 from conftest import TASKS, frames, tiny_params
 
 

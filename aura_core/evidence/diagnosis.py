@@ -10,27 +10,27 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from aura_core.evidence.compare import load_claims
-from aura_core.evidence.factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, shapley_bootstrap
-from aura_core.grids.cells import Cell, cell_metrics, cell_table, cells, finished, first_baseline_cell, partial_note
-from aura_core.grids.spec import Grid
 from aura_core.base.params import load
-from aura_core.scoring.post_training import KEYS as POST_TRAINING_KEYS
-from aura_core.scoring.post_training import view_tier_predictions
 from aura_core.base.results import LEVELS, TierPredictions, claim_side, delta_f1
 from aura_core.base.run_folder import RunFolder
 from aura_core.base.stats import (
     binary_macro_f1,
+    equivalence_word,
     hierarchical_effects,
     hierarchical_mean,
     item_variance,
-    equivalence_word,
     one_run_prediction_interval,
     paired_seed_equivalence,
     resamples_for_holm,
     seed_summary,
     seed_t_interval,
 )
+from aura_core.evidence.compare import load_claims
+from aura_core.evidence.factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, shapley_bootstrap
+from aura_core.grids.cells import Cell, cell_metrics, cell_table, cells, finished, first_baseline_cell, partial_note
+from aura_core.grids.spec import Grid
+from aura_core.scoring.post_training import KEYS as POST_TRAINING_KEYS
+from aura_core.scoring.post_training import view_tier_predictions
 
 TIERS = list(LEVELS)
 MATERIAL_SHARE = 0.25   # a factor that closes less than this share of the A−B gap on every tier is called minor

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from aura_core.training import epoch_predictions
-from aura_core.grids.cell_claim import is_held
-from aura_core.base.results import run_scores
 from aura_core.base.io import read_json
 from aura_core.base.params import POST_TRAINING_KEYS, ParamError, load
+from aura_core.base.results import run_scores
 from aura_core.base.run_folder import RunFolder
+from aura_core.grids.cell_claim import is_held
 from aura_core.grids.spec import Config, Grid
+from aura_core.training import epoch_predictions
 
 
 @dataclass
@@ -85,7 +85,7 @@ def cell_metrics(cell: Cell) -> dict:
     """The cell's metrics.json, or for a view, the metrics its training gives under its post-training choice."""
     if not cell.is_view:
         return cell.run.read_metrics()
-    from aura_core.scoring.post_training import view_metrics   # torch and transformers: not for `--status`
+    from aura_core.scoring.post_training import view_metrics  # torch and transformers: not for `--status`
     return view_metrics(cell.dir, cell.run.read_params(), cell.choice)
 
 

@@ -1,10 +1,9 @@
 """Short names for a factorial's configurations (what each changes from the baseline), in text and in tables."""
 from __future__ import annotations
 
-
 import pandas as pd
-from aura_core.grids.spec import Grid
 
+from aura_core.grids.spec import Grid
 
 
 def short_names(grid: Grid) -> dict[str, str]:

@@ -16,9 +16,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from aura_core.base.results import StressScores
 from aura_core.data.loaders import EKMAN
 from aura_core.measures.metrics import tier_metrics
-from aura_core.base.results import StressScores
 
 ANGER_DISGUST = ("anger", "disgust")
 JOY_NEUTRAL = ("joy", "neutral")

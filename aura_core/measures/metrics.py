@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-from aura_core.data.loaders import EKMAN
 from aura_core.base.stats import bootstrap_ci, bootstrap_ci_multiclass
-from aura_core.data.tiers import EVAL_SAMPLE_SEED   # the items' bootstrap, like their sampling, never depends on the training seed
+from aura_core.data.loaders import EKMAN
+from aura_core.data.tiers import EVAL_SAMPLE_SEED  # the items' bootstrap never depends on the training seed
 
 N_EMOTION_CLASSES = len(EKMAN)   # Ekman's six and neutral
 

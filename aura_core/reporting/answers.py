@@ -8,26 +8,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from aura_core.evidence.diagnosis import (
-    SPEED_FACTORS,
-    TIERS,
-    GridEvidence,
-    MATERIAL_SHARE,
-    directions,
-    share_text,
-    significant,
-    headline,
-)
-from aura_core.reporting.tables import tier_legend
-from aura_core.evidence.factorial import seeds_for_power
 from aura_core.base.factors import QUESTIONS, SHAPLEY_PARAMS, UNASKED
-from aura_core.grids.spec import Grid
-from aura_core.grids.cells import first_baseline_cell
-from aura_core.grids.naming import short_names, shorten
 from aura_core.base.io import atomic_write_text
 from aura_core.base.params import load
 from aura_core.base.results import claim_side
 from aura_core.base.run_folder import RunFolder
+from aura_core.evidence.diagnosis import (
+    MATERIAL_SHARE,
+    SPEED_FACTORS,
+    TIERS,
+    GridEvidence,
+    directions,
+    headline,
+    share_text,
+    significant,
+)
+from aura_core.evidence.factorial import seeds_for_power
+from aura_core.grids.cells import first_baseline_cell
+from aura_core.grids.naming import short_names, shorten
+from aura_core.grids.spec import Grid
+from aura_core.reporting.tables import tier_legend
+
 
 def _fmt(e: pd.Series) -> str:
     return f"{e['change']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]"

@@ -6,8 +6,6 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from aura_core.reporting import plots
-from aura_core.reporting.answers import answers, effect_across_text, multiverse_text, unasked_answers
 from aura_core.evidence.diagnosis import (
     GridEvidence,
     aso_table,
@@ -18,6 +16,8 @@ from aura_core.evidence.diagnosis import (
 )
 from aura_core.grids.cells import cells, finished
 from aura_core.grids.naming import short_names, shorten, shorten_frame
+from aura_core.reporting import plots
+from aura_core.reporting.answers import answers, effect_across_text, multiverse_text, unasked_answers
 from aura_core.reporting.tables import tier_legend
 
 

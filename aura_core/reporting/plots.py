@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from aura_core.measures.metrics import macro_f1_by_threshold, toxicity_metrics
 from aura_core.base.results import StressScores
 from aura_core.base.run_folder import RunFolder
+from aura_core.measures.metrics import macro_f1_by_threshold, toxicity_metrics
 
 TASK_COLORS = {"toxicity": "tab:red", "emotion": "tab:blue"}
 

@@ -8,6 +8,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from aura_core import PACKAGE_DIR
+from aura_core.base.io import atomic_write_text
+from aura_core.base.run_folder import RunFolder
 from aura_core.evidence.compare import (
     claims_table,
     format_scores,
@@ -16,8 +18,6 @@ from aura_core.evidence.compare import (
     load_reference_runs,
     runs_table,
 )
-from aura_core.base.io import atomic_write_text
-from aura_core.base.run_folder import RunFolder
 from aura_core.reporting.tables import legend
 
 HEADLINE_PARAMS = ["encoder", "paradigm", "task_sampling", "weighting", "validation", "threshold", "selection",

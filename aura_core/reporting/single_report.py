@@ -21,12 +21,11 @@ import yaml
 from nbconvert.filters.markdown import markdown2html
 
 from aura_core import PROJECT_DIR
-from aura_core.evidence.compare import claims_table, format_table, load_claims
 from aura_core.base.io import atomic_write_text, read_json
 from aura_core.base.results import claim_side
 from aura_core.base.run_folder import RunFolder
+from aura_core.evidence.compare import claims_table, format_table, load_claims
 from aura_core.reporting.tables import legend
-
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.8em 0;font-size:13px;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}

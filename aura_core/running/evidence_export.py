@@ -13,10 +13,10 @@ import hashlib
 import time
 from pathlib import Path
 
-from aura_core.grids.spec import Grid
-from aura_core.grids.cells import finished, training_cells
 from aura_core.base.io import atomic_write_bytes, read_json, write_json
 from aura_core.base.run_folder import RunFolder
+from aura_core.grids.cells import finished, training_cells
+from aura_core.grids.spec import Grid
 
 MANIFEST = "EVIDENCE.json"
 MAX_BYTES = 1 << 20                                    # every shipped file under 1 MiB

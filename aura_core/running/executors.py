@@ -20,11 +20,11 @@ import time
 import pandas as pd
 import yaml
 
-from aura_core.grids.spec import Grid, load_grid
+from aura_core.base.io import read_json, write_json
 from aura_core.base.params import ParamError
 from aura_core.grids.cells import cell_state, shard, training_cells
+from aura_core.grids.spec import Grid, load_grid
 from aura_core.running.grid import finish_grid, grid_status, refuse_stale, run_cell
-from aura_core.base.io import read_json, write_json
 from aura_core.running.scheduler import record_job, wait_until_known
 
 LOCAL_EXECUTOR_KEYS = {"timeout_min", "gpus_per_node", "visible_gpus", "tasks_per_node", "nodes"}

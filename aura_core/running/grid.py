@@ -31,18 +31,26 @@ import pandas as pd
 import papermill as pm
 import yaml
 
-from aura_core.running import reuse
-from aura_core.running import scheduler
-from aura_core.grids.cell_claim import describe, holder, try_claim
 from aura_core.base.io import atomic_write_text, read_json, write_json
 from aura_core.base.params import ParamError, load, read_profile, to_dict, training_changes
 from aura_core.base.run_folder import RunFolder
-from aura_core.running.runner import KERNEL_ARGS, default_notebooks_dir, export_html
-from aura_core.reporting.single_report import write_grid_report
-from aura_core.grids.cells import (Cell, cell_metrics, cell_state, cell_table, disk_bytes, ended_job, finished,
-                                   first_baseline_cell, shard, training_cells)
+from aura_core.grids.cell_claim import describe, holder, try_claim
+from aura_core.grids.cells import (
+    Cell,
+    cell_metrics,
+    cell_state,
+    cell_table,
+    disk_bytes,
+    ended_job,
+    finished,
+    first_baseline_cell,
+    shard,
+    training_cells,
+)
 from aura_core.grids.spec import Grid
-
+from aura_core.reporting.single_report import write_grid_report
+from aura_core.running import reuse, scheduler
+from aura_core.running.runner import KERNEL_ARGS, default_notebooks_dir, export_html
 
 GRID_KEEP_CHECKPOINTS = "selected"  # a finished cell keeps its selected weights (enough to --rescore), no resume state
 

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from aura_core.data import loaders as D
-from aura_core.training import distributed
-from aura_core.data import preprocess
-from aura_core.measures.anatomy import confident_errors, run_summary, score_tier, shortcut_probe
-from aura_core.training.paradigms import PARADIGMS, paired_frame, training_frame
-from aura_core.measures.metrics import emotion_metrics, emotion_test_metrics, toxicity_metrics
 from aura_core.base.io import atomic_write_text, read_json, update_json
-from aura_core.base.results import StressScores
-from aura_core.training.model import check_encoder
 from aura_core.base.params import Params, resolve_data_dir
+from aura_core.base.results import StressScores
 from aura_core.base.run_folder import RunFolder, load_prepared, save_prepared
-from aura_core.training.epoch_predictions import DEV, GOEMOTIONS_TEST
-from aura_core.scoring.scorers import selected_epoch
+from aura_core.data import loaders as D
+from aura_core.data import preprocess
 from aura_core.data.tiers import EVAL_SAMPLE_SEED, load_tiers, shown_path, text_sha1
+from aura_core.measures.anatomy import confident_errors, run_summary, score_tier, shortcut_probe
+from aura_core.measures.metrics import emotion_metrics, emotion_test_metrics, toxicity_metrics
+from aura_core.scoring.scorers import selected_epoch
+from aura_core.training import distributed
+from aura_core.training.epoch_predictions import DEV, GOEMOTIONS_TEST
+from aura_core.training.model import check_encoder
+from aura_core.training.paradigms import PARADIGMS, paired_frame, training_frame
 from aura_core.training.train import TrainResult, train
 from aura_core.training.validation import check_threshold_rule, choose_threshold, validation_rows
 

@@ -13,10 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from aura_core import PROJECT_DIR
-from aura_core.grids.cells import finished, shard, training_cells
-from aura_core.running.grid import refuse_stale, render_compare, summarize
 from aura_core.base.io import read_json, update_json, write_json
-from aura_core.training.model import check_encoder
 from aura_core.base.params import (
     SCORING_KEYS,
     ParamError,
@@ -27,13 +24,16 @@ from aura_core.base.params import (
     to_dict,
     training_changes,
 )
-from aura_core.reporting.report import write_index
 from aura_core.base.run_folder import RunFolder
-from aura_core.training.validation import check_threshold_rule
+from aura_core.data.tiers import load_tiers
+from aura_core.grids.cells import finished, shard, training_cells
+from aura_core.reporting.report import write_index
+from aura_core.reporting.single_report import write_run_report
+from aura_core.running.grid import refuse_stale, render_compare, summarize
 from aura_core.running.runner import execute
 from aura_core.scoring.scorers import PredictionFileScorer
-from aura_core.reporting.single_report import write_run_report
-from aura_core.data.tiers import load_tiers
+from aura_core.training.model import check_encoder
+from aura_core.training.validation import check_threshold_rule
 
 EVALUATE_NOTEBOOKS = ["03_tune", "04_stress_test", "05_compare"]
 RESCORE_NOTEBOOKS = ["04_stress_test", "05_compare"]

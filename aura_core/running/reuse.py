@@ -16,10 +16,10 @@ import shutil
 import time
 from pathlib import Path
 
-from aura_core.training import epoch_predictions
 from aura_core.base.io import read_json, write_json
 from aura_core.base.params import Params, changed_keys, to_dict
 from aura_core.base.run_folder import RunFolder
+from aura_core.training import epoch_predictions
 
 NAMING_KEYS = ("name", "description")          # what a run is called, not what it computes
 

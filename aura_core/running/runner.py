@@ -11,8 +11,8 @@ import papermill as pm
 from aura_core import PACKAGE_DIR, PROJECT_DIR
 from aura_core.base.io import atomic_write_text, write_json
 from aura_core.base.params import changed_keys, load, to_dict
-from aura_core.reporting.report import write_index
 from aura_core.base.run_folder import NOTEBOOKS, RunFolder, init_run_dir
+from aura_core.reporting.report import write_index
 from aura_core.reporting.single_report import _scrub, local_paths, write_run_report
 
 # the kernel's own log at ERROR (its "running over TCP without encryption" warning on a local kernel is noise), and
@@ -88,8 +88,10 @@ def run(profile: str | Path, out: str | Path | None = None, overrides: list[str]
     else:
         resume = False
         p = init_run_dir(profile, run_dir, overrides)  # fails on bad params or data dir before any kernel starts
-    from aura_core.training.checkpoints import prune      # torch and transformers, loaded once a run is sure to start: `aura grid
-    from aura_core.running.pipeline import preflight     # --status` and every grid command import this module
+    # torch and transformers, loaded once a run is sure to start: `aura grid --status` and every grid command import
+    # this module
+    from aura_core.running.pipeline import preflight
+    from aura_core.training.checkpoints import prune
     preflight(p, run_dir)
     done = (run.completed() or []) if resume else []
     timings = run.notebook_seconds() if resume else {}

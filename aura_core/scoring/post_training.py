@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from aura_core.training import epoch_predictions as E
-from aura_core.measures.anatomy import run_summary, score_tier, shortcut_probe
-from aura_core.training.epoch_predictions import GOEMOTIONS_TEST
-from aura_core.measures.metrics import emotion_test_metrics
 from aura_core.base.params import POST_TRAINING_KEYS, Params, build
 from aura_core.base.results import StressScores, TierPredictions, delta_f1
 from aura_core.base.run_folder import RunFolder
 from aura_core.data.tiers import levels
+from aura_core.measures.anatomy import run_summary, score_tier, shortcut_probe
+from aura_core.measures.metrics import emotion_test_metrics
+from aura_core.training import epoch_predictions as E
+from aura_core.training.epoch_predictions import GOEMOTIONS_TEST
 from aura_core.training.validation import choose_threshold, selected_epoch, validation_rows
 
 KEYS = POST_TRAINING_KEYS  # the params a view may change (their role in params.py)

@@ -14,17 +14,16 @@ import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from aura_core.training import epoch_predictions
-from aura_core.training.epoch_predictions import DEV, GOEMOTIONS_TEST
-from aura_core.training.checkpoints import load_weights
-from aura_core.training.evaluate import predict
 from aura_core.base.io import read_json
-from aura_core.training.losses import weighting_from_params
-from aura_core.training.model import TASK_CLASSES, build_model, load_tokenizer
 from aura_core.base.params import ParamError, Params
 from aura_core.base.run_folder import RunFolder
+from aura_core.training import epoch_predictions
+from aura_core.training.checkpoints import load_weights
+from aura_core.training.epoch_predictions import DEV, GOEMOTIONS_TEST
+from aura_core.training.evaluate import predict
+from aura_core.training.losses import weighting_from_params
+from aura_core.training.model import TASK_CLASSES, build_model, load_tokenizer
 from aura_core.training.train import autocast_dtype, resolve_device
-
 
 
 class Scorer:

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from aura_core.base.params import Params
 from aura_core.training import epoch_predictions
 from aura_core.training.checkpoints import WeightFiles
-from aura_core.base.params import Params
 from aura_core.training.validation import selectable_epochs
 
 Predict = Callable[[pd.DataFrame], dict[str, np.ndarray]]

@@ -9,8 +9,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from aura_core.training import unpad
 from aura_core.base.errors import EncoderError  # noqa: F401  (raised here; defined where the CLI can import it cheaply)
+from aura_core.training import unpad
 
 TASK_CLASSES = {"toxicity": 2, "emotion": 7}
 TOXICITY_HEADS = {"softmax": 2, "sigmoid": 1}  # two-class softmax (the seed's) or one logit with a sigmoid

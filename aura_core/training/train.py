@@ -22,18 +22,17 @@ import pandas as pd
 import torch
 from torch import nn
 
-from aura_core.training import checkpoints
-from aura_core.training import distributed
+from aura_core.base.io import atomic_write_text, write_json
+from aura_core.base.params import Params
+from aura_core.base.run_folder import RunFolder
+from aura_core.training import checkpoints, distributed
 from aura_core.training.batching import SOURCE_TASK, LengthGroupedSampler, TaskBatchSampler, TokenizedRows, make_loader
 from aura_core.training.checkpoints import WeightFiles
 from aura_core.training.epoch_scoring import EpochScoring
 from aura_core.training.evaluate import predict
-from aura_core.base.io import atomic_write_text, write_json
 from aura_core.training.losses import LossWeighting, weighting_from_params
 from aura_core.training.model import AuraModel, build_model, load_tokenizer
 from aura_core.training.paradigms import IGNORE, PARADIGMS
-from aura_core.base.params import Params
-from aura_core.base.run_folder import RunFolder
 from aura_core.training.validation import best_epoch, validate
 
 
@@ -42,6 +41,7 @@ def progress_bar(iterable, **kw):
     terminal only: the rendered notebook keeps the per-epoch summary lines."""
     if os.environ.get("AURA_PROGRESS") == "plain":
         from tqdm import tqdm
+
         # the kernel process's own stderr: the terminal of `aura run` (or a grid cell's log), never the notebook page
         return tqdm(iterable, file=sys.__stderr__, mininterval=15, ascii=True, **kw)
     from tqdm.auto import tqdm

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from aura_core.training import epoch_predictions as E
-from aura_core.measures.metrics import emotion_scores, toxicity_metrics, tune_threshold
 from aura_core.base.params import ParamError, Params
 from aura_core.base.run_folder import RunFolder
+from aura_core.measures.metrics import emotion_scores, toxicity_metrics, tune_threshold
+from aura_core.training import epoch_predictions as E
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +47,8 @@ def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: 
              probs: dict[str, np.ndarray] | None = None) -> dict:
     """The per-epoch dev metrics of a model (or of its dev probabilities, when given)."""
     if probs is None:
-        from aura_core.training.evaluate import predict   # torch: only when a model is given (post-training views read stored predictions)
+        # torch: only when a model is given (post-training views read stored predictions)
+        from aura_core.training.evaluate import predict
         probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device, amp_dtype)
     return dev_metrics(dev, probs["toxicity"][:, 1], probs["emotion"].argmax(1) if "emotion" in probs else None, p)
 
