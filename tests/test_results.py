@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from aura_core.base.params import dump, load
-from aura_core.base.results import OlderMetricsError, StressScores, TierScore, delta_f1
+from aura_core.base.results import RUN_COLUMNS, OlderMetricsError, RunMetrics, StressScores, TierScore, delta_f1
 from aura_core.evidence import diagnosis
 from aura_core.reporting import single_report
 from conftest import REPO
@@ -97,3 +97,17 @@ def test_a_claim_is_inside_above_or_below_an_interval_bounds_included():
     from aura_core.base.results import claim_side
     assert [claim_side(x, 0.6, 0.8) for x in (0.6, 0.7, 0.8, 0.81, 0.59)] == ["inside"] * 3 + ["above", "below"]
     assert claim_side(0.7, None, None) == "outside"
+
+
+def test_a_runs_metrics_read_whole_give_the_headline_and_the_cell_row():
+    path = SHIPPED[0]
+    metrics = json.loads(path.read_text())
+    run = RunMetrics.from_json(metrics, str(path))
+    stress = metrics["stress"]
+    f1 = {e["level"]: e["metrics"]["macro_f1"] for e in stress["tiers"].values() if e["available"]}
+    assert run.headline() == {**{lv: f1.get(lv) for lv in ("L1", "L2", "L3")}, "ΔF1": stress["delta_f1"],
+                              "emotion": stress["emotion_goemotions_test"].get("macro_f1")}
+    row = run.cell_row()
+    assert list(row)[:8] == ["L1", "L2", "L3", "ΔF1", "emotion", "threshold", "shortcut_gap", "pred/true L1"]
+    assert row["selected_epoch"] == metrics["train"]["selected_epoch"] and row["threshold"] == stress["threshold"]
+    assert RunMetrics.from_json({"train": {"selected_epoch": 2}}).headline() == dict.fromkeys(RUN_COLUMNS)  # before 04

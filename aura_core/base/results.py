@@ -170,10 +170,40 @@ class StressScores:
 RUN_COLUMNS = [*LEVELS, "ΔF1", "emotion"]
 
 
-def run_scores(metrics: dict) -> dict:
-    """L1/L2/L3 macro-F1, ΔF1 and the emotion head's GoEmotions-test macro-F1 of one run's metrics.json."""
-    if "stress" not in metrics:
-        return {k: None for k in RUN_COLUMNS}
-    scores = StressScores.from_json(metrics["stress"])
-    f1 = scores.f1()
-    return {**{k: f1.get(k) for k in LEVELS}, "ΔF1": scores.rest.get("delta_f1"), "emotion": scores.emotion_f1}
+@dataclass
+class RunMetrics:
+    """A run's metrics.json: the stress section as StressScores (None until 04 has run) and every other section (data,
+    tune, train) as written."""
+    stress: StressScores | None
+    sections: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, metrics: Mapping, where: str = "a metrics file") -> "RunMetrics":
+        stress = StressScores.from_json(metrics["stress"], where) if "stress" in metrics else None
+        return cls(stress, {k: v for k, v in metrics.items() if k != "stress"})
+
+    @property
+    def selected_epoch(self) -> int | None:
+        return self.sections.get("train", {}).get("selected_epoch")
+
+    def headline(self) -> dict:
+        """L1/L2/L3 macro-F1, ΔF1 (as 04 stored it) and the emotion head's GoEmotions-test macro-F1."""
+        if self.stress is None:
+            return {k: None for k in RUN_COLUMNS}
+        f1 = self.stress.f1()
+        return {**{k: f1.get(k) for k in LEVELS}, "ΔF1": self.stress.stored_delta_f1, "emotion": self.stress.emotion_f1}
+
+    def cell_row(self) -> dict:
+        """The headline with what a grid's cell table adds: threshold, shortcut gap, predicted/true positive rate per
+        level, the selected epoch."""
+        s = self.stress
+        summary = s.summary if s else {}
+        return {**self.headline(), "threshold": s.threshold if s else None,
+                "shortcut_gap": summary.get("shortcut_gap"),
+                **{f"pred/true {lv}": r for lv, r in summary.get("pred_over_true_pos_rate", {}).items()},
+                "selected_epoch": self.selected_epoch}
+
+
+def run_scores(metrics: Mapping) -> dict:
+    """RunMetrics.headline of a metrics.json as read."""
+    return RunMetrics.from_json(metrics).headline()

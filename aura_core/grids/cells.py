@@ -10,7 +10,7 @@ import pandas as pd
 
 from aura_core.base.io import read_json
 from aura_core.base.params import POST_TRAINING_KEYS, ParamError, load
-from aura_core.base.results import run_scores
+from aura_core.base.results import RunMetrics
 from aura_core.base.run_folder import RunFolder
 from aura_core.grids.cell_claim import is_held
 from aura_core.grids.spec import Config, Grid
@@ -95,14 +95,7 @@ def first_baseline_cell(grid: Grid) -> Cell | None:
 
 
 def cell_scores(metrics: dict) -> dict:
-    stress = metrics.get("stress", {})
-    out = run_scores(metrics)
-    out["threshold"] = stress.get("threshold")
-    out["shortcut_gap"] = stress.get("summary", {}).get("shortcut_gap")
-    for level, r in stress.get("summary", {}).get("pred_over_true_pos_rate", {}).items():
-        out[f"pred/true {level}"] = r
-    out["selected_epoch"] = metrics.get("train", {}).get("selected_epoch")
-    return out
+    return RunMetrics.from_json(metrics).cell_row()
 
 
 def cell_table(grid: Grid) -> pd.DataFrame:
