@@ -18,7 +18,7 @@ CHILD = """
 import sys, pandas as pd
 sys.path.insert(0, {tests!r})
 from conftest import frames, tiny_params
-from aura_core import train as T
+from aura_core.training import train as T
 p = tiny_params({enc!r}, epochs=2, checkpoint_every=3, batch_size=4, grad_accum=2)
 T.train(p, {run!r}, frames(150), frames(4), resume={resume})
 """
