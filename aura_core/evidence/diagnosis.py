@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from aura_core.base.params import load
-from aura_core.base.results import LEVELS, TierPredictions, claim_side, delta_f1
+from aura_core.base.results import LEVELS, RunMetrics, TierPredictions, claim_side, delta_f1
 from aura_core.base.run_folder import RunFolder
 from aura_core.base.stats import (
     binary_macro_f1,
@@ -165,7 +165,7 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
             rows.append({"config": label, "tier": "—", "seeds": 0, "note": "no finished cell"})
             continue
         preds = [tier_predictions(c) for c in cs]
-        metrics = [cell_metrics(c)["stress"] for c in cs]
+        scores = [RunMetrics.from_json(cell_metrics(c), str(c.dir)).stress for c in cs]
         for level in TIERS + ["ΔF1", "emotion"]:
             if level in TIERS:
                 if not all(level in p for p in preds):
@@ -175,9 +175,9 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
                 ci = hierarchical_mean(y, [p[level].predicted for p in preds], n_resamples)
                 item_var = float(np.mean([item_variance(p[level].labels, p[level].predicted) for p in preds]))
             elif level == "ΔF1":
-                vals, ci, item_var = [m.get("delta_f1") for m in metrics], None, 0.0
+                vals, ci, item_var = [s.stored_delta_f1 for s in scores], None, 0.0
             else:
-                vals, ci, item_var = [m.get("emotion_goemotions_test", {}).get("macro_f1") for m in metrics], None, 0.0
+                vals, ci, item_var = [s.emotion_f1 for s in scores], None, 0.0
             s = seed_summary(vals)
             if not s["n"]:
                 continue
