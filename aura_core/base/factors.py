@@ -52,7 +52,6 @@ FACTORS = [
            title="Weight decay on every parameter (biases, LayerNorm, s_i), from masked training"),
     Factor("weight_decay_scope_paired", title="Weight decay on every parameter, from paired training"),
 ]
-BY_KEY = {f.key: f for f in FACTORS}
 
 # views of the one table, in the shapes their readers use
 QUESTIONS = [(tuple(f.key for f in FACTORS if f.question == n), text) for n, text in QUESTION_TEXT.items()]
