@@ -51,6 +51,10 @@ FACTORS = [
     Factor("weight_decay_scope",
            title="Weight decay on every parameter (biases, LayerNorm, s_i), from masked training"),
     Factor("weight_decay_scope_paired", title="Weight decay on every parameter, from paired training"),
+    Factor("multilabel_emotion",
+           title="A multi-label emotion head (one sigmoid per class, every label of a GoEmotions row), from masked "
+                 "training"),
+    Factor("multilabel_emotion_paired", title="A multi-label emotion head, from paired training"),
 ]
 
 # views of the one table, in the shapes their readers use

@@ -144,6 +144,21 @@ class Params:
         "first", "GoEmotions rows with several labels. first: the Ekman class of the first listed label (the usual "
         "single-label reduction). single_only: keep rows whose labels all map to one Ekman class, drop the rest "
         "(counted in the data card).")
+    emotion_target: Literal["single", "multilabel"] = _p(
+        "single", "What the emotion head learns. single (the seed's): one class per row (emotion_multilabel picks it), "
+        "7-way softmax and cross-entropy. multilabel: every Ekman class of a row (GoEmotions is multi-label by "
+        "design), one sigmoid per class and binary cross-entropy on the multi-hot target; scored both ways: the "
+        "single-label macro-F1 (argmax against the row's first class, comparable with single runs) and the GoEmotions "
+        "protocol's multi-label macro-F1 (a class predicted when its sigmoid >= emotion_threshold).")
+    emotion_class_weights: Literal["none", "inverse_frequency"] = _p(
+        "none", "Per-class weights of the emotion loss from the training rows with an emotion label (pseudo-labels "
+        "included): none (the seed's); inverse_frequency: single → cross-entropy weights w_c = n / (7·n_c); "
+        "multilabel → binary cross-entropy pos_weight_c = (n − n_c) / n_c (torch's BCEWithLogitsLoss convention: "
+        "negatives per positive).")
+    emotion_threshold: float = _p(
+        0.3, "emotion_target multilabel: a class is predicted when its sigmoid is at least this (0.3: the GoEmotions "
+        "baseline's eval_prob_threshold, Demszky et al. 2020). Rows with no class above it predict no class.",
+        min=0.0, max=1.0, exclusive_min=True, roles=('evaluation_only',))
     toxigen_label_rule: str = _p(
         "mean_gt_2.75", "Binary label of the `toxigen` tier (ToxiGen's annotated CSV): a rule registered in "
         "aura_core/data.py (TOXIGEN_LABEL_RULES). mean_gt_2.75: (toxicity_ai + "
@@ -371,6 +386,9 @@ def _validate_params(p: Params, where: str) -> None:
     if p.selection_metric.startswith("val_emo") and "emotion" not in p.tasks:
         raise ParamError(f"{where}: param 'selection_metric': {p.selection_metric!r} needs the emotion head "
                          f"(tasks: {p.tasks})")
+    for key, plain in (("emotion_target", "single"), ("emotion_class_weights", "none")):
+        if getattr(p, key) != plain and "emotion" not in p.tasks:
+            raise ParamError(f"{where}: param '{key}': {getattr(p, key)!r} needs the emotion head (tasks: {p.tasks})")
     for i, ref in enumerate(p.reference_runs):
         if set(ref) != {"label", "path"}:
             raise ParamError(f"{where}: param 'reference_runs[{i}]': expected a mapping with keys label and path, "

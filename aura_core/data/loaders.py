@@ -24,6 +24,12 @@ from aura_core.base.params import TierSpec
 EKMAN = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]  # ids 0..6, as the seed uses
 NEUTRAL = EKMAN.index("neutral")
 
+
+def label_set(classes) -> int:
+    """A row's Ekman classes as one integer, bit c set for class c: GoEmotions is multi-label, and one int per row keeps
+    every frame, batch and stored prediction one column wide (emotion_target: multilabel decodes it)."""
+    return sum(1 << int(c) for c in set(classes))
+
 OLID_FILES = ("olid/olid-training-v1.0.tsv", "olid/testset-levela.tsv", "olid/labels-levela.csv")
 GOEMOTIONS_FILES = ("goemotions/train.tsv", "goemotions/dev.tsv", "goemotions/test.tsv", "goemotions/emotions.txt",
                     "goemotions/ekman_mapping.json")
@@ -288,7 +294,7 @@ def _goemotions_local(root: Path, split: str, multilabel: str) -> pd.DataFrame:
         if multilabel == "single_only" and len(set(ekman)) > 1:
             dropped += 1
             continue
-        recs.append({"id": r.fields["id"].strip(), "text": text, "label": ekman[0],
+        recs.append({"id": r.fields["id"].strip(), "text": text, "label": ekman[0], "label_set": label_set(ekman),
                      "fine_labels": r.fields["labels"], "n_ekman": len(set(ekman))})
         lines.append(r.line)
     df = _frame(path, recs, lines)
@@ -305,7 +311,8 @@ def goemotions_from_hub_records(cols: dict, fine_to_ekman: dict[int, int], multi
         if multilabel == "single_only" and len(set(ek)) > 1:
             dropped += 1
             continue
-        recs.append({"id": rid, "text": text, "label": ek[0], "fine_labels": ",".join(map(str, labels)),
+        recs.append({"id": rid, "text": text, "label": ek[0], "label_set": label_set(ek),
+                     "fine_labels": ",".join(map(str, labels)),
                      "n_ekman": len(set(ek)), "line": i + 1})
     df = pd.DataFrame(recs)
     df.attrs.update(source="google-research-datasets/go_emotions (simplified)",

@@ -9,7 +9,8 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from aura_core.base.stats import bootstrap_ci, bootstrap_ci_multiclass
 from aura_core.data.loaders import EKMAN
-from aura_core.data.tiers import EVAL_SAMPLE_SEED  # the items' bootstrap never depends on the training seed
+from aura_core.data.tiers import EVAL_SAMPLE_SEED
+from aura_core.measures import multilabel  # the items' bootstrap never depends on the training seed
 
 N_EMOTION_CLASSES = len(EKMAN)   # Ekman's six and neutral
 
@@ -84,3 +85,15 @@ def emotion_test_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     """The emotion head's 7-class scores on a test set, with macro-F1's 95% percentile bootstrap CI over its items."""
     ci = bootstrap_ci_multiclass(y_true, y_pred, N_EMOTION_CLASSES, seed=EVAL_SAMPLE_SEED)
     return {**emotion_scores(y_true, y_pred, N_EMOTION_CLASSES), "macro_f1_ci": [ci["ci_low"], ci["ci_high"]]}
+
+
+def emotion_test_section(label: np.ndarray, emotion_probs: np.ndarray, label_sets: np.ndarray | None = None,
+                         threshold: float | None = None) -> dict:
+    """The stress section's emotion scores on GoEmotions test: the 7-class single-label scores of the argmax against
+    each row's first class; with a multilabel head (its sigmoids, the rows' label sets and emotion_threshold) also
+    the GoEmotions protocol's multi-label scores under "multilabel"."""
+    out = emotion_test_metrics(label, np.asarray(emotion_probs).argmax(1))
+    if threshold is not None:
+        out["multilabel"] = multilabel.test_metrics(label_sets, multilabel.sets_above(emotion_probs, threshold),
+                                                    threshold)
+    return out

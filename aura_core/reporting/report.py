@@ -21,8 +21,8 @@ from aura_core.evidence.compare import (
 from aura_core.reporting.tables import legend
 
 HEADLINE_PARAMS = ["encoder", "paradigm", "task_sampling", "weighting", "validation", "threshold", "selection",
-                   "selection_metric", "preprocess", "emotion_multilabel", "seed", "deterministic", "epochs",
-                   "batch_size", "grad_accum", "olid_train_rows", "goemotions_train_rows", "eval_max_rows",
+                   "selection_metric", "preprocess", "emotion_multilabel", "emotion_target", "seed", "deterministic",
+                   "epochs", "batch_size", "grad_accum", "olid_train_rows", "goemotions_train_rows", "eval_max_rows",
                    "toxigen_label_rule"]
 
 TEMPLATES = PACKAGE_DIR / "templates" / "run_index"

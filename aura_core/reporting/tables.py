@@ -29,9 +29,19 @@ def emotion_summary(scores: StressScores) -> str:
         return f"Emotion head: not applicable ({emo['not_applicable']})."
     ci = emo.get("macro_f1_ci")
     ci_text = f" [95% CI {ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-    return (f"Emotion head, GoEmotions test ({emo['n']} rows): 7-class macro-F1 **{emo['macro_f1']:.4f}**{ci_text}, "
-            f"accuracy {emo['accuracy']:.4f}. (The official GoEmotions protocol is multi-label, sigmoid at 0.3; "
-            f"this 7-way softmax score is not directly comparable to published GoEmotions numbers.)")
+    single = (f"Emotion head, GoEmotions test ({emo['n']} rows): 7-class single-label macro-F1 "
+              f"**{emo['macro_f1']:.4f}**{ci_text} (argmax against each row's first class), accuracy "
+              f"{emo['accuracy']:.4f}.")
+    ml = emo.get("multilabel")
+    if not ml:
+        return single + (" (The official GoEmotions protocol is multi-label, sigmoid at 0.3; this 7-way softmax score "
+                         "is not directly comparable to published GoEmotions numbers: train with emotion_target: "
+                         "multilabel for that score.)")
+    ci = ml.get("macro_f1_ci")
+    ci_text = f" [{ml['ci_level']:.0%} CI {ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+    return single + (f" Multi-label (GoEmotions protocol: a class when its sigmoid ≥ {ml['threshold']:g}, every "
+                     f"label of a row): macro-F1 **{ml['macro_f1']:.4f}**{ci_text}, micro-F1 {ml['micro_f1']:.4f}, "
+                     f"exact match {ml['exact_match']:.4f}; {ml['rows_with_no_class']} rows predicted no class.")
 
 
 def tier_table(scores: StressScores) -> pd.DataFrame:

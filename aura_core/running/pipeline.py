@@ -16,8 +16,9 @@ from aura_core.base.run_folder import RunFolder, load_prepared, save_prepared
 from aura_core.data import loaders as D
 from aura_core.data import preprocess
 from aura_core.data.tiers import EVAL_SAMPLE_SEED, load_tiers, shown_path, text_sha1
+from aura_core.measures import multilabel
 from aura_core.measures.anatomy import confident_errors, run_summary, score_tier, shortcut_probe
-from aura_core.measures.metrics import emotion_metrics, emotion_test_metrics, toxicity_metrics
+from aura_core.measures.metrics import emotion_metrics, emotion_test_section, toxicity_metrics
 from aura_core.scoring.scorers import selected_epoch
 from aura_core.training import distributed
 from aura_core.training.epoch_predictions import DEV, GOEMOTIONS_TEST
@@ -127,7 +128,14 @@ def tune(p: Params, run_dir: str | Path, scorer, dev: pd.DataFrame) -> dict:
     if "emotion" in probs:
         result["paired_dev_emotion"] = emotion_metrics(dev["emotion"].to_numpy(), probs["emotion"])
         result["goemotions_dev_emotion"] = emotion_metrics(dev["emotion"].to_numpy()[~olid], probs["emotion"][~olid])
-        pred["emotion_pred"] = probs["emotion"].argmax(1)
+        if p.emotion_target == "multilabel":
+            sets = multilabel.sets_above(probs["emotion"], p.emotion_threshold)
+            result["goemotions_dev_emotion"]["multilabel"] = multilabel.scores(
+                dev["emotion_set"].to_numpy()[~olid], sets[~olid])
+            pred["emotion_set"] = dev["emotion_set"].to_numpy()
+            pred[multilabel.PROB_COLUMNS] = probs["emotion"]
+        else:
+            pred["emotion_pred"] = probs["emotion"].argmax(1)
     atomic_write_text(RunFolder(run_dir).prediction(DEV), pred.to_csv(index=False))
     update_json(RunFolder(run_dir).metrics, "tune", result)
     return result
@@ -164,10 +172,16 @@ def stress_test(p: Params, run_dir: str | Path, scorer) -> StressScores:
         ge_scores = (probs["toxicity"][:, 1], ge["label"].to_numpy())
         pred = ge[["id", "text_sha1", "label"]].assign(p_toxic=ge_scores[0])
         if "emotion" in probs:
-            result["emotion_goemotions_test"] = {**emotion_test_metrics(ge["label"].to_numpy(),
-                                                                        probs["emotion"].argmax(1)),
-                                                 "subsampled": ge.attrs.get("subsampled", "")}
-            pred["emotion_pred"] = probs["emotion"].argmax(1)
+            ml = p.emotion_target == "multilabel"
+            result["emotion_goemotions_test"] = {
+                **emotion_test_section(ge["label"].to_numpy(), probs["emotion"],
+                                       ge["label_set"].to_numpy() if ml else None, p.emotion_threshold if ml else None),
+                "subsampled": ge.attrs.get("subsampled", "")}
+            if ml:
+                pred["label_set"] = ge["label_set"].to_numpy()
+                pred[multilabel.PROB_COLUMNS] = probs["emotion"]
+            else:
+                pred["emotion_pred"] = probs["emotion"].argmax(1)
         atomic_write_text(run.prediction(GOEMOTIONS_TEST), pred.to_csv(index=False))
     if "emotion_goemotions_test" not in result:
         result["emotion_goemotions_test"] = {"not_applicable": (

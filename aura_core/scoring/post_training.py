@@ -20,8 +20,9 @@ from aura_core.base.params import POST_TRAINING_KEYS, Params, build
 from aura_core.base.results import StressScores, TierPredictions, delta_f1
 from aura_core.base.run_folder import RunFolder
 from aura_core.data.tiers import levels
+from aura_core.measures import multilabel
 from aura_core.measures.anatomy import run_summary, score_tier, shortcut_probe
-from aura_core.measures.metrics import emotion_test_metrics
+from aura_core.measures.metrics import emotion_test_metrics, emotion_test_section
 from aura_core.training import epoch_predictions as E
 from aura_core.training.epoch_predictions import GOEMOTIONS_TEST
 from aura_core.training.validation import choose_threshold, selected_epoch, validation_rows
@@ -92,7 +93,11 @@ def view(run_dir: str | Path, p: Params, choice: dict | None = None) -> dict:
     out["delta_f1"] = delta_f1({e["level"]: e["metrics"]["macro_f1"] for e in out["tiers"].values()})
     if (E.folder(run_dir, epoch) / f"{GOEMOTIONS_TEST}.csv").is_file():
         ge = E.read(run_dir, epoch, GOEMOTIONS_TEST)
-        if "emotion_pred" in ge:
+        probs = multilabel.stored_probabilities(ge)
+        if probs is not None:   # a multilabel run: both scores, at the view's emotion_threshold
+            out["emotion_goemotions_test"] = emotion_test_section(ge["label"].to_numpy(), probs,
+                                                                  ge["label_set"].to_numpy(), q.emotion_threshold)
+        elif "emotion_pred" in ge:
             out["emotion_goemotions_test"] = emotion_test_metrics(ge["label"].to_numpy(), ge["emotion_pred"].to_numpy())
     return out
 

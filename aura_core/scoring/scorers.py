@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from aura_core.base.io import read_json
 from aura_core.base.params import ParamError, Params
 from aura_core.base.run_folder import RunFolder
+from aura_core.measures import multilabel
 from aura_core.training import epoch_predictions
 from aura_core.training.checkpoints import load_weights
 from aura_core.training.epoch_predictions import DEV, GOEMOTIONS_TEST
@@ -213,7 +214,10 @@ class StoredEpochScorer(Scorer):
             return self.checkpoint.predict(rows, set_name, keys_in_set)
         p = df["p_toxic"].to_numpy(np.float32)
         out = {"toxicity": np.c_[1 - p, p]}
-        if "emotion_pred" in df:  # argmax is all 03/04 read of the emotion probabilities
+        emotion = multilabel.stored_probabilities(df)   # a multilabel run: every class's sigmoid
+        if emotion is not None:
+            out["emotion"] = emotion
+        elif "emotion_pred" in df:  # a single-label run: argmax is all 03/04 read of the emotion probabilities
             out["emotion"] = np.eye(TASK_CLASSES["emotion"], dtype=np.float32)[df["emotion_pred"].to_numpy(int)]
         return out
 

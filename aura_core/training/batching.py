@@ -138,8 +138,14 @@ class TokenizedRows(Dataset):
         self.pad_id = tokenizer.pad_token_id
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, tasks: list[str], tokenizer, max_length: int) -> "TokenizedRows":
-        return cls(df["text"].tolist(), {t: df[t].to_numpy() for t in tasks}, tokenizer, max_length)
+    def from_frame(cls, df: pd.DataFrame, tasks: list[str], tokenizer, max_length: int,
+                   columns: dict[str, str] | None = None) -> "TokenizedRows":
+        """Each task's label from the column of its name, or the one `columns` names for it."""
+        columns = columns or {}
+        missing = [columns.get(t, t) for t in tasks if columns.get(t, t) not in df]
+        if missing:
+            raise KeyError(f"training rows: no label column {missing[0]!r} (columns: {list(df.columns)})")
+        return cls(df["text"].tolist(), {t: df[columns.get(t, t)].to_numpy() for t in tasks}, tokenizer, max_length)
 
     def __len__(self) -> int:
         return len(self.input_ids)

@@ -24,6 +24,7 @@ class EpochScoring:
     def __init__(self, p: Params, run_dir: Path, score_sets: dict[str, pd.DataFrame], weights: WeightFiles):
         self.p, self.run_dir, self.score_sets, self.weights = p, run_dir, score_sets, weights
         self.active = p.epoch_predictions
+        self.multilabel = p.emotion_target == "multilabel"
         self.selectable = self.active and p.score_epochs == "selectable" and bool(score_sets)
 
     def after_epoch(self, epoch: int, dev_df: pd.DataFrame, dev_probs: dict[str, np.ndarray], predict: Predict,
@@ -32,10 +33,10 @@ class EpochScoring:
         or keep the weights that may be needed (selectable)."""
         if not self.active:
             return
-        epoch_predictions.write(self.run_dir, epoch, epoch_predictions.DEV, dev_df, dev_probs)
+        epoch_predictions.write(self.run_dir, epoch, epoch_predictions.DEV, dev_df, dev_probs, self.multilabel)
         if self.p.score_epochs == "every":
             for name, rows in self.score_sets.items():
-                epoch_predictions.write(self.run_dir, epoch, name, rows, predict(rows))
+                epoch_predictions.write(self.run_dir, epoch, name, rows, predict(rows), self.multilabel)
         elif self.selectable:
             # an epoch that is now the best under no (validation, threshold) never becomes it later
             self.weights.save(epoch, model, weighting)
@@ -53,6 +54,6 @@ class EpochScoring:
                 continue  # scored before an interruption
             self.weights.load(epoch, model, weighting)
             for name, rows in self.score_sets.items():
-                epoch_predictions.write(self.run_dir, epoch, name, rows, predict(rows))
+                epoch_predictions.write(self.run_dir, epoch, name, rows, predict(rows), self.multilabel)
         self.weights.load("last", model, weighting)
         self.weights.keep_epochs()

@@ -7,8 +7,11 @@ import torch
 from aura_core.training.batching import PadCollator, TokenizedRows
 
 
-def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Softmax over the classes; a one-logit (sigmoid) head becomes the two columns (1 − p, p)."""
+def class_probabilities(logits: torch.Tensor, multilabel: bool = False) -> torch.Tensor:
+    """Softmax over the classes; a one-logit (sigmoid) head becomes the two columns (1 − p, p); a multi-label head one
+    sigmoid per class (the rows do not sum to 1)."""
+    if multilabel:
+        return torch.sigmoid(logits.float())
     if logits.shape[-1] == 1:
         p = torch.sigmoid(logits.float())
         return torch.cat([1 - p, p], -1)
@@ -31,7 +34,7 @@ def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length
         with torch.autocast(dev_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
         for t, v in logits.items():
-            out[t].append(class_probabilities(v).cpu().numpy())
+            out[t].append(class_probabilities(v, t in getattr(model, "multilabel", ())).cpu().numpy())
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return {t: (np.concatenate(v)[inverse] if v else np.zeros((0, 2))) for t, v in out.items()}

@@ -69,8 +69,10 @@ def unpad_enabled(choice: bool | str, encoder: str, device: torch.device | str) 
 
 class AuraModel(nn.Module):
     def __init__(self, encoder: str, tasks: tuple[str, ...] = ("toxicity", "emotion"), pooling: str = "cls",
-                 dropout: float = 0.1, toxicity_head: str = "softmax", unpad: bool = False):
+                 dropout: float = 0.1, toxicity_head: str = "softmax", unpad: bool = False,
+                 multilabel: tuple[str, ...] = ()):
         super().__init__()
+        self.multilabel = tuple(multilabel)   # heads read as one sigmoid per class (emotion_target: multilabel)
         hf_logging.disable_progress_bar()  # one bar per weight load would drown the training bars in logs
         self.encoder = _load(encoder, AutoModel.from_pretrained, "model")
         if pooling not in ("cls", "mean", "pooler"):
@@ -131,4 +133,5 @@ class AuraModel(nn.Module):
 def build_model(p, device: torch.device) -> AuraModel:
     """The run's model from its params (Params), unpadded when `unpad` resolves on for its encoder and device."""
     return AuraModel(p.encoder, tuple(p.tasks), p.pooling, p.dropout, p.toxicity_head,
-                     unpad=unpad_enabled(p.unpad, p.encoder, device))
+                     unpad=unpad_enabled(p.unpad, p.encoder, device),
+                     multilabel=("emotion",) if p.emotion_target == "multilabel" else ())

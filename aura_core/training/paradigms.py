@@ -11,26 +11,35 @@ from typing import Callable
 
 import pandas as pd
 
-from aura_core.data.loaders import NEUTRAL
+from aura_core.data.loaders import NEUTRAL, label_set
 
 IGNORE = -100  # label of a task a row does not carry (ignored by cross-entropy)
 
 
+def emotion_sets(goemotions: pd.DataFrame):
+    """Every Ekman class of each GoEmotions row (loaders.label_set); a hand-built frame without that column holds one
+    class per row, its `label`."""
+    if "label_set" in goemotions:
+        return goemotions["label_set"].values
+    return [label_set([c]) for c in goemotions["label"]]
+
+
 def paired_frame(olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
-    """Partner B's paired set: OLID rows get emotion 6 (neutral), GoEmotions rows get toxicity 0 (non-toxic)."""
+    """Partner B's paired set: OLID rows get emotion 6 (neutral), GoEmotions rows get toxicity 0 (non-toxic).
+    emotion_set: every class of the row (multilabel training's target); {neutral} for OLID rows."""
     a = pd.DataFrame({"text": olid["text"].values, "toxicity": olid["label"].values,
-                      "emotion": NEUTRAL, "source": "olid", "pseudo": "emotion"})
-    b = pd.DataFrame({"text": goemotions["text"].values, "toxicity": 0,
-                      "emotion": goemotions["label"].values, "source": "goemotions", "pseudo": "toxicity"})
+                      "emotion": NEUTRAL, "emotion_set": label_set([NEUTRAL]), "source": "olid", "pseudo": "emotion"})
+    b = pd.DataFrame({"text": goemotions["text"].values, "toxicity": 0, "emotion": goemotions["label"].values,
+                      "emotion_set": emotion_sets(goemotions), "source": "goemotions", "pseudo": "toxicity"})
     return pd.concat([a, b], ignore_index=True)
 
 
 def masked_frame(olid: pd.DataFrame, goemotions: pd.DataFrame) -> pd.DataFrame:
     """No pseudo-labels: each row carries only its own dataset's label; the other task is IGNORE."""
     a = pd.DataFrame({"text": olid["text"].values, "toxicity": olid["label"].values,
-                      "emotion": IGNORE, "source": "olid", "pseudo": "none"})
-    b = pd.DataFrame({"text": goemotions["text"].values, "toxicity": IGNORE,
-                      "emotion": goemotions["label"].values, "source": "goemotions", "pseudo": "none"})
+                      "emotion": IGNORE, "emotion_set": IGNORE, "source": "olid", "pseudo": "none"})
+    b = pd.DataFrame({"text": goemotions["text"].values, "toxicity": IGNORE, "emotion": goemotions["label"].values,
+                      "emotion_set": emotion_sets(goemotions), "source": "goemotions", "pseudo": "none"})
     return pd.concat([a, b], ignore_index=True)
 
 

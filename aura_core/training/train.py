@@ -137,15 +137,49 @@ def toxicity_class_weights(labels, rule: str) -> torch.Tensor | None:
     return torch.tensor(len(y) / (2 * counts), dtype=torch.float32)
 
 
+def emotion_class_weights(labels, rule: str, target: str, n_classes: int = 7) -> torch.Tensor | None:
+    """The emotion loss's per-class weights over the rows with an emotion label (None for rule none). single: w_c =
+    n / (n_classes·n_c) for cross-entropy; multilabel (labels are label sets): pos_weight_c = (n − n_c) / n_c, the
+    negatives per positive of each class's binary cross-entropy. A class with no row is an error naming the rule."""
+    if rule == "none":
+        return None
+    y = np.asarray(labels, dtype=np.int64)
+    y = y[y != IGNORE]
+    counts = (((y[:, None] >> np.arange(n_classes)) & 1).sum(0) if target == "multilabel"
+              else np.bincount(y, minlength=n_classes)[:n_classes])
+    if (counts == 0).any():
+        raise ValueError(f"emotion_class_weights: {rule}: the training rows hold no row of emotion class "
+                         f"{int(np.flatnonzero(counts == 0)[0])}")
+    w = (len(y) - counts) / counts if target == "multilabel" else len(y) / (n_classes * counts)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def emotion_multilabel_loss(logits: torch.Tensor, sets: torch.Tensor,
+                            pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy of one sigmoid per class against the multi-hot target decoded from each row's label set
+    (bit c = class c), mean over rows × classes, over the rows with an emotion label."""
+    keep = sets != IGNORE
+    logits, sets = logits[keep].float(), sets[keep]
+    target = ((sets[:, None] >> torch.arange(logits.shape[-1], device=sets.device)) & 1).float()
+    return nn.functional.binary_cross_entropy_with_logits(
+        logits, target, pos_weight=None if pos_weight is None else pos_weight.to(logits.device))
+
+
 def task_losses(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], toxicity: str = "cross_entropy",
-                gamma: float = 2.0, class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """Loss per task over the rows that carry that task's label (toxicity: `toxicity_loss`, emotion: cross-entropy);
-    a task with no such row is left out."""
+                gamma: float = 2.0, class_weights: torch.Tensor | None = None, emotion_target: str = "single",
+                emotion_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Loss per task over the rows that carry that task's label (toxicity: `toxicity_loss`; emotion: cross-entropy,
+    or binary cross-entropy on label sets for emotion_target multilabel); a task with no such row is left out."""
     out = {}
     for t, y in labels.items():
         if t in logits and (y != IGNORE).any():
             if t == "toxicity" and (toxicity != "cross_entropy" or logits[t].shape[-1] == 1 or class_weights is not None):
                 out[t] = toxicity_loss(logits[t], y, toxicity, gamma, class_weights)
+            elif t == "emotion" and emotion_target == "multilabel":
+                out[t] = emotion_multilabel_loss(logits[t], y, emotion_weights)
+            elif t == "emotion" and emotion_weights is not None:
+                out[t] = nn.functional.cross_entropy(logits[t].float(), y, weight=emotion_weights.to(logits[t].device),
+                                                     ignore_index=IGNORE)
             else:
                 out[t] = nn.functional.cross_entropy(logits[t].float(), y, ignore_index=IGNORE)
     return out
@@ -156,15 +190,18 @@ class TrainStep(nn.Module):
     and the loss-weighting s_i) and all-reduces them together."""
 
     def __init__(self, model: AuraModel, weighting: LossWeighting, amp_dtype: torch.dtype | None, device_type: str,
-                 toxicity: str = "cross_entropy", gamma: float = 2.0, class_weights: torch.Tensor | None = None):
+                 toxicity: str = "cross_entropy", gamma: float = 2.0, class_weights: torch.Tensor | None = None,
+                 emotion_target: str = "single", emotion_weights: torch.Tensor | None = None):
         super().__init__()
         self.model, self.weighting, self.amp_dtype, self.device_type = model, weighting, amp_dtype, device_type
         self.toxicity, self.gamma, self.class_weights = toxicity, gamma, class_weights
+        self.emotion_target, self.emotion_weights = emotion_target, emotion_weights
 
     def forward(self, ids, mask, labels):
         with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = self.model(ids, mask)
-        losses = task_losses(logits, labels, self.toxicity, self.gamma, self.class_weights)
+        losses = task_losses(logits, labels, self.toxicity, self.gamma, self.class_weights, self.emotion_target,
+                             self.emotion_weights)
         return self.weighting(losses), losses
 
 
@@ -276,15 +313,21 @@ class Training:
         self.weighting = weighting_from_params(p, p.tasks).to(self.device)
         if self.dist.rank:  # same initial weights everywhere (seeded above), own dropout stream per process
             torch.manual_seed(p.seed + self.dist.rank)
-        loader = make_train_loader(TokenizedRows.from_frame(train_df, p.tasks, self.tokenizer, p.max_length),
-                                   train_df, p)
+        # multilabel: the emotion label of a row is its label set (paradigms: emotion_set)
+        label_columns = {"emotion": "emotion_set"} if p.emotion_target == "multilabel" else {}
+        loader = make_train_loader(TokenizedRows.from_frame(train_df, p.tasks, self.tokenizer, p.max_length,
+                                                            label_columns), train_df, p)
         self.sampler = loader.batch_sampler if isinstance(loader.batch_sampler,
                                                           (TaskBatchSampler, LengthGroupedSampler)) else None
         self.loader = distributed.shard_loader(loader, self.dist)  # each process: its slice of every global batch
         weights = toxicity_class_weights(train_df["toxicity"], p.toxicity_class_weights) \
             if "toxicity" in p.tasks else None
+        emotion_weights = emotion_class_weights(train_df[label_columns.get("emotion", "emotion")],
+                                                p.emotion_class_weights, p.emotion_target) \
+            if "emotion" in p.tasks else None
         self.step_fn = distributed.wrap(TrainStep(self.model, self.weighting, self.amp_dtype, self.device.type,
-                                                  p.toxicity_loss, p.focal_gamma, weights), self.dist)
+                                                  p.toxicity_loss, p.focal_gamma, weights, p.emotion_target,
+                                                  emotion_weights), self.dist)
         steps_per_epoch = -(-len(self.loader) // p.grad_accum)
         total_steps = steps_per_epoch * p.epochs if p.max_steps is None else min(p.max_steps, steps_per_epoch * p.epochs)
         self.opt = build_optimizer(self.model, self.weighting, p)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from aura_core.base.params import ParamError, Params
 from aura_core.base.run_folder import RunFolder
+from aura_core.measures import multilabel
 from aura_core.measures.metrics import emotion_scores, toxicity_metrics, tune_threshold
 from aura_core.training import epoch_predictions as E
 
@@ -50,13 +51,18 @@ def validate(model, tokenizer, dev: pd.DataFrame, p: Params, device, amp_dtype: 
         # torch: only when a model is given (post-training views read stored predictions)
         from aura_core.training.evaluate import predict
         probs = predict(model, tokenizer, dev["text"].tolist(), p.eval_batch_size, p.max_length, device, amp_dtype)
-    return dev_metrics(dev, probs["toxicity"][:, 1], probs["emotion"].argmax(1) if "emotion" in probs else None, p)
+    emo = probs.get("emotion")
+    return dev_metrics(dev, probs["toxicity"][:, 1], emo.argmax(1) if emo is not None else None, p,
+                       emo if p.emotion_target == "multilabel" else None)
 
 
-def dev_metrics(dev: pd.DataFrame, p_toxic: np.ndarray, emotion_pred: np.ndarray | None, p: Params) -> dict:
+def dev_metrics(dev: pd.DataFrame, p_toxic: np.ndarray, emotion_pred: np.ndarray | None, p: Params,
+                emotion_probs: np.ndarray | None = None) -> dict:
     """Dev metrics, both ways: *_paired over every dev row with the pseudo-labels (Partner B), *_olid / *_goemotions
     on each source's own labels. val_tox_macro_f1, val_emo_macro_f1 and val_tox_roc_auc follow the switch. From
-    predictions alone, so post_training.py re-validates any epoch under either validation choice."""
+    predictions alone, so post_training.py re-validates any epoch under either validation choice. With a multilabel
+    head's per-class sigmoids, val_emo_multilabel_macro_f1 (GoEmotions protocol at emotion_threshold) follows the
+    switch too; it is reported, never a selection metric."""
     thr = epoch_threshold(p)
     y_tox, y_emo = dev["toxicity"].to_numpy(), dev["emotion"].to_numpy()
     olid, goemo = (dev["source"] == "olid").to_numpy(), (dev["source"] == "goemotions").to_numpy()
@@ -72,6 +78,10 @@ def dev_metrics(dev: pd.DataFrame, p_toxic: np.ndarray, emotion_pred: np.ndarray
     out["val_emo_macro_f1"] = (emotion_scores(y_emo[emo_rows], emotion_pred[emo_rows])["macro_f1"]
                                if emotion_pred is not None and emo_rows.any() else None)
     out["val_tox_roc_auc"] = tox["roc_auc"]
+    if emotion_probs is not None and "emotion_set" in dev:
+        true_sets, pred_sets = dev["emotion_set"].to_numpy(), multilabel.sets_above(emotion_probs, p.emotion_threshold)
+        out["val_emo_multilabel_macro_f1"] = (multilabel.scores(true_sets[emo_rows], pred_sets[emo_rows])["macro_f1"]
+                                              if emo_rows.any() else None)
     return out
 
 
@@ -92,8 +102,10 @@ def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]
     val = {}
     for e in epochs:
         dev = E.read(run_dir, e, E.DEV)
-        val[e] = dev_metrics(dev, dev["p_toxic"].to_numpy(), dev["emotion_pred"].to_numpy()
-                             if "emotion_pred" in dev else None, q)
+        probs = multilabel.stored_probabilities(dev)
+        pred = probs.argmax(1) if probs is not None else \
+            dev["emotion_pred"].to_numpy() if "emotion_pred" in dev else None
+        val[e] = dev_metrics(dev, dev["p_toxic"].to_numpy(), pred, q, probs)
     if q.selection == "last":
         return epochs[-1], val
     return best_epoch({e: val[e][q.selection_metric] for e in epochs}), val
