@@ -360,7 +360,7 @@ def test_shipped_factorial_and_fidelity_grids():
                                                              "single_learning_rate", "multitask"}
     unasked = load_grid(REPO / "params" / "grids" / "unasked.yaml")
     assert {k for k, _ in UNASKED} <= {c.factor for c in fac.configs} | {c.factor for c in unasked.configs}
-    assert len(training_cells(unasked)) == 8 * 3 and unasked.reuse == ["factorial"]
+    assert len(training_cells(unasked)) == 10 * 3 and unasked.reuse == ["factorial"]  # 2 reused + 4 switches × 2
     by = {c.label: c.overrides for c in unasked.configs}
     assert by["masked_pooler"] == {"paradigm": "masked", "pooling": "pooler"}        # one change from its reference
     from aura_core.grids.naming import short_names
