@@ -8,7 +8,7 @@ export AURA_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 PROFILE ?= params/cpu.yaml
 
-.PHONY: venv lock report smoke test test-fast test-slurm bench grid lab clean-outputs
+.PHONY: venv lock results report smoke test test-fast test-slurm bench grid lab clean-outputs
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,10 @@ test-slurm: venv      ## only the tests on a real single-node SLURM cluster (tes
 
 test-fast: venv       ## the fast lane: every test that neither trains nor runs a pipeline (< 1 min)
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
+
+results: venv         ## docs/results/<grid>.md for every grid whose evidence ships in outputs/grids/ (re-run after make grid or an export)
+	for m in outputs/grids/*/EVIDENCE.json; do g=$$(basename $$(dirname $$m)); \
+	  $(VENV)/bin/aura grid params/grids/$$g.yaml --results docs/results || exit 1; done
 
 bench: venv           ## aura_core vs transformers.Trainer and a naive inference loop (≈10 min, needs the real data)
 	$(VENV)/bin/python benchmarks/bench_train.py --md docs/results/bench_train.md

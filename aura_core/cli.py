@@ -52,6 +52,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                         "stored predictions; never weights) into DIR/<grid name>/, CSVs gzipped, with a manifest "
                         "(default DIR: outputs/grids, where git keeps exactly these files). --render and --summary on "
                         "a fresh clone rebuild the grid view from them.")
+    g.add_argument("--results", nargs="?", const="docs/results", metavar="DIR",
+                   help="Train nothing: write the grid's results page DIR/<grid name>.md (default DIR: docs/results) "
+                        "from the cells finished so far: a header naming the commit, the resolved params' sha256, the "
+                        "date, the hardware and the levels' files, then the summary, the bottom line and the grid's own "
+                        "sections. `make results` writes one for each grid whose evidence ships in outputs/grids/.")
     g.add_argument("--rescore", action="store_true",
                    help="Train nothing: re-score every finished cell from its selected checkpoint on the tiers the "
                         "grid's params declare now (re-runs 04 and 05 per cell), then re-render the grid view.")
@@ -86,7 +91,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 # ----------------------------------------------------------------------------------------------------------------------
 # one function per command (and per `aura grid` action): each returns the exit status
 
-GRID_ACTIONS = ("summary", "status", "render", "export", "rescore", "dry_run", "executor")
+GRID_ACTIONS = ("summary", "results", "status", "render", "export", "rescore", "dry_run", "executor")
 
 
 def grid_export(args, grid) -> int:
@@ -100,6 +105,13 @@ def grid_summary(args, grid) -> int:
     from aura_core.evidence.diagnosis import evidence
     from aura_core.reporting.answers import markdown_summary
     print(markdown_summary(evidence(grid)))   # the numbers computed here, once; the words only read them
+    return 0
+
+
+def grid_results(args, grid) -> int:
+    from aura_core.evidence.diagnosis import evidence
+    from aura_core.reporting.results_page import write
+    print(f"[grid] results page: {write(evidence(grid), args.results)}")
     return 0
 
 
@@ -140,7 +152,7 @@ def grid_run(args, grid) -> int:
     return 0
 
 
-GRID_COMMANDS = {"export": grid_export, "summary": grid_summary, "status": grid_status_table,
+GRID_COMMANDS = {"export": grid_export, "summary": grid_summary, "results": grid_results, "status": grid_status_table,
                  "executor": grid_submit, "render": grid_render, "rescore": grid_rescore}
 
 

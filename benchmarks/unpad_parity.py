@@ -4,7 +4,7 @@ difference (unpadded − padded; a seed fixes the data split, initialisation and
 interval, and the equivalence test (TOST, α = 0.05 per side) against a margin of one seed sd of the padded arm. Then
 each cell's wall time over the five notebooks (what `make report` runs) and 02_train's.
 
-    python benchmarks/unpad_parity.py params/grids/unpad_parity.yaml [--root outputs/grids] [--out docs/results/unpad_parity.md]
+    python benchmarks/unpad_parity.py params/grids/unpad_parity.yaml [--root outputs/grids] [--out docs/results/unpad_equivalence.md]
 """
 from __future__ import annotations
 

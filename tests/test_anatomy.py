@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import REPO
 
 from aura_core.base import run_folder
 from aura_core.base.io import update_json
@@ -13,7 +14,6 @@ from aura_core.measures.anatomy import anatomy_table, confident_errors, shortcut
 from aura_core.running import pipeline
 from aura_core.scoring.scorers import ModelScorer
 from aura_core.training.model import load_tokenizer
-from conftest import REPO
 
 
 def test_tier_anatomy_on_a_constructed_prediction_set():

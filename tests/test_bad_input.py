@@ -3,9 +3,9 @@ key, before any notebook runs. Run this file as a script to print the table with
 
 import pytest
 import yaml
+from conftest import write
 
 from aura_core.cli import main
-from conftest import write
 
 OLID = "olid/olid-training-v1.0.tsv"
 HEAD = "id\ttweet\tsubtask_a\tsubtask_b\tsubtask_c\n"

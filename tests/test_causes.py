@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from conftest import TASKS, frames, tiny_params
 from torch import nn
 
 from aura_core.training import train as T
@@ -11,7 +12,6 @@ from aura_core.training.evaluate import class_probabilities, predict
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, load_tokenizer
 from aura_core.training.paradigms import IGNORE
-from conftest import TASKS, frames, tiny_params
 
 
 def test_kendall_exp_is_the_unhalved_form_and_reports_exp_minus_s():

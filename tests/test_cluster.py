@@ -8,6 +8,7 @@ import time
 
 import pytest
 import yaml
+from conftest import REPO, write_tiny_base
 
 from aura_core import grids as G
 from aura_core.base.params import ParamError
@@ -16,7 +17,6 @@ from aura_core.grids import cell_claim
 from aura_core.running import executors as E
 from aura_core.running import grid as R
 from aura_core.training.checkpoints import prune
-from conftest import REPO, write_tiny_base
 
 CLAIM_AND_SLEEP = """
 import sys, time

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from aura_core.base.results import StressScores, TierScore
 from aura_core.evidence.compare import claims_table, format_table, load_claims
-from conftest import REPO
 
 
 def stress(l1=0.70, l3=0.45, jigsaw=False, emotion_f1=0.3):

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from conftest import REPO, make_fixture_data, run_mini
 from sklearn.metrics import f1_score
 
 from aura_core.base.io import read_json
@@ -14,7 +15,6 @@ from aura_core.reporting import tables
 from aura_core.reporting.report import write_index
 from aura_core.running import pipeline
 from aura_core.scoring import scorers
-from conftest import REPO, make_fixture_data, run_mini
 
 pytestmark = pytest.mark.slow  # every test here trains or runs the notebooks
 

@@ -1,10 +1,10 @@
 import json
 
 import pytest
+from conftest import write
 
 from aura_core.base.params import TierSpec, resolve_data_dir
 from aura_core.data import loaders as D
-from conftest import write
 
 # ---- published formats ------------------------------------------------------------------------------------------------
 

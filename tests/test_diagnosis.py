@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO, write_metrics
 from scipy import stats as sps
 
 from aura_core.base.factors import QUESTIONS, UNASKED
@@ -18,7 +19,6 @@ from aura_core.evidence.compare import load_claims
 from aura_core.grids.cells import cells
 from aura_core.grids.spec import load_grid
 from aura_core.reporting import answers as A
-from conftest import REPO, write_metrics
 
 ev_of = Dg.GridEvidence.of   # the evidence the words read, from the tables a test builds
 

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO
 
 from aura_core.base import run_folder
 from aura_core.base.io import read_json
 from aura_core.running import pipeline
 from aura_core.training.batching import LengthGroupedSampler
 from aura_core.training.distributed import ShardedBatches
-from conftest import REPO
 
 
 def test_shards_cover_every_row_of_every_batch_exactly_once():

@@ -4,11 +4,11 @@ import json
 
 import pytest
 import yaml
+from conftest import REPO
 
 from aura_core import grids as G
 from aura_core.base.run_folder import NOTEBOOKS
 from aura_core.running import evidence_export as EV
-from conftest import REPO
 
 
 def two_cell_grid(tmp_path):

@@ -7,13 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO, write_metrics, write_tiny_base
 
 from aura_core import grids as G
 from aura_core.base.params import ParamError, dump, load, to_dict
 from aura_core.base.results import TierScore
 from aura_core.base.run_folder import NOTEBOOKS
 from aura_core.running import grid as R
-from conftest import REPO, write_metrics, write_tiny_base
 
 
 def grid_file(tmp_path, **over):

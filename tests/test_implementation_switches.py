@@ -3,13 +3,13 @@ its formula on a constructed batch, and the optimizer groups the weight-decay sc
 import numpy as np
 import pytest
 import torch
+from conftest import TASKS, tiny_params
 from torch.nn import functional as F
 
 from aura_core.training import train as T
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, EncoderError
 from aura_core.training.paradigms import IGNORE
-from conftest import TASKS, tiny_params
 
 Y = torch.tensor([0, 1, 1, IGNORE, 0, 1, 1])
 LOGITS = torch.tensor([[2.0, -1.0], [0.3, 0.1], [-1.0, 2.0], [5.0, 5.0], [0.0, 0.0], [1.0, -0.5], [0.2, 0.9]])
@@ -76,10 +76,11 @@ def test_pooler_pooling_on_an_encoder_without_a_pooler_is_one_clear_error(tmp_pa
 
 
 def test_the_three_switches_train_together_and_reload(tiny_encoder, tmp_path):
+    from conftest import frames
+
     from aura_core.training.checkpoints import load_weights
     from aura_core.training.evaluate import predict
     from aura_core.training.model import build_model, load_tokenizer
-    from conftest import frames
     p = tiny_params(tiny_encoder, epochs=1, pooling="pooler", toxicity_class_weights="inverse_frequency",
                     weight_decay_scope="all", epoch_predictions=False)
     res = T.train(p, tmp_path / "run", frames(12), frames(4))

@@ -10,7 +10,6 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.slow  # every test here trains or runs the notebooks

@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
+from conftest import REPO
 
 from aura_core.training.losses import WEIGHTINGS, EqualWeighting, KendallWeighting
-from conftest import REPO
 
 
 @pytest.mark.parametrize("s_tox, s_emo, l_tox, l_emo", [(0.0, 0.0, 0.7, 1.9), (-1.2, 0.4, 0.3, 2.5), (2.0, -3.0, 1.0, 0.1)])

@@ -2,6 +2,7 @@
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO
 from test_diagnosis import write_cell
 
 from aura_core.base.params import ParamError, load
@@ -10,7 +11,6 @@ from aura_core.evidence.compare import load_claims
 from aura_core.grids.cells import cells
 from aura_core.grids.spec import load_grid
 from aura_core.reporting import answers as A
-from conftest import REPO
 
 SWITCHES = {"pooling": ["cls", "mean", "pooler"], "toxicity_head": ["softmax", "sigmoid"],
             "weighting": ["kendall", "kendall_exp"], "weight_decay_scope": ["matrices", "all"]}

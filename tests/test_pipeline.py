@@ -8,10 +8,10 @@ import nbformat
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO
 from sklearn.metrics import f1_score
 
 from aura_core.base.run_folder import NOTEBOOKS
-from conftest import REPO
 
 
 def aura(*args, cwd=None, env=None):

@@ -2,10 +2,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from aura_core.evidence.compare import load_claims
 from aura_core.reporting import plots
-from conftest import REPO
 
 
 @pytest.mark.parametrize("columns", [["weight_toxicity"],

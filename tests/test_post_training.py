@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_mini
 
 from aura_core.base.results import StressScores
 from aura_core.data.tiers import load_tiers
@@ -9,7 +10,6 @@ from aura_core.running import pipeline
 from aura_core.scoring import post_training as PT
 from aura_core.scoring import scorers
 from aura_core.training import epoch_predictions as E
-from conftest import run_mini
 
 
 def test_a_choice_may_only_change_post_training_keys():

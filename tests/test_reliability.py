@@ -9,10 +9,10 @@ import time
 import pandas as pd
 import pytest
 import torch
+from conftest import frames, tiny_params
 
 from aura_core.base.io import atomic_write_text
 from aura_core.training import train as T
-from conftest import frames, tiny_params
 
 CHILD = """
 import sys, pandas as pd

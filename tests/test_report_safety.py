@@ -4,7 +4,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO, write
 
 PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(2)>"]

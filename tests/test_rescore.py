@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO
 
 from aura_core.base.io import read_json
 from aura_core.base.params import ParamError, load
@@ -16,7 +17,6 @@ from aura_core.data import tiers
 from aura_core.running import pipeline
 from aura_core.scoring import scorers
 from aura_core.training.epoch_predictions import GOEMOTIONS_TEST
-from conftest import REPO
 
 
 def profile(tmp_path, fixture_data, tiny_encoder, **over):

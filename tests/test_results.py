@@ -7,12 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from aura_core.base.params import dump, load
 from aura_core.base.results import RUN_COLUMNS, OlderMetricsError, RunMetrics, StressScores, TierScore, delta_f1
 from aura_core.evidence import diagnosis
 from aura_core.reporting import single_report
-from conftest import REPO
 
 SHIPPED = sorted((REPO / "outputs" / "grids").glob("*/*/metrics.json"))
 

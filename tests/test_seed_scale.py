@@ -6,12 +6,12 @@ import sys
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO
 
 from aura_core import grids as G
 from aura_core.base.params import load
 from aura_core.data import loaders as D
 from aura_core.running import grid as R
-from conftest import REPO
 
 PROFILE = REPO / "params" / "seed_scale_cpu.yaml"
 GRID = REPO / "params" / "grids" / "seed_scale.yaml"
@@ -74,3 +74,34 @@ def test_a_smoke_size_copy_of_the_grid_runs_end_to_end(tmp_path, fixture_data, t
     assert json.loads((trained / "train.json").read_text())["steps"] > 0
     report = (tmp_path / "out/seed_scale/compare/report.html").read_text()
     assert "Shapley attribution" in report
+    # its results page: the claims, the pseudo-label effect, the inside of the model, both weight conventions, time
+    r = subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "seed_scale.yaml"), "--root",
+                        str(tmp_path / "out"), "--results", str(tmp_path / "docs")], capture_output=True, text=True,
+                       timeout=900, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    page = (tmp_path / "docs/seed_scale.md").read_text()
+    for title in ("Against the claimed numbers", "The pseudo-label effect at both scales", "What moved inside the model",
+                  "Learned loss weights on Partner B's axes", "Time"):
+        assert f"## {title}" in page, title
+    assert "| B as stated (paired) | L2" in page and "0.6091 (B)" in page and "masked, B's other choices" in page
+    assert "1/(2σ²) = ½·exp(−s)" in page and "1/σ² = exp(−s)" in page and "|   1.100 |" in page
+    assert "paradigm=paired__seed1" in page and "paradigm=masked__seed1" in page
+    assert "cells not finished" not in page                           # both trainings finished: an effect per level
+
+
+def test_convention_fit_finds_the_convention_that_traces_partner_bs_weights():
+    """Trajectories built so that exp(−s) equals Partner B's reported weights: that convention fits exactly, the other
+    is off by half of each weight, and both rise every epoch as B's do."""
+    import numpy as np
+
+    from aura_core.evidence.seed_scale import convention_fit
+    reported = {1: (1.10, 1.05), 2: (1.30, 1.18), 3: (1.53, 1.35)}
+    rows = []
+    for e, (tox, emo) in reported.items():
+        for task, w in (("toxicity", tox), ("emotion", emo)):
+            rows.append({"paradigm": "paired", "epoch": e, "task": task, "seeds": 3, "Partner B reported": w,
+                         "1/(2σ²) = ½·exp(−s)": w / 2, "1/σ² = exp(−s)": w})
+    fit = convention_fit(pd.DataFrame(rows)).set_index("convention")
+    assert fit.loc["1/σ² = exp(−s)", "max |ours − B|"] == 0
+    assert np.isclose(fit.loc["1/(2σ²) = ½·exp(−s)", "max |ours − B|"], 1.53 / 2)
+    assert fit["rises every epoch like B's"].all() and (fit["epochs compared"] == 3).all()

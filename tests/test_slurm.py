@@ -14,10 +14,10 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from conftest import REPO, make_fixture_data, write_tiny_base
 
 from aura_core.base.run_folder import NOTEBOOKS
 from aura_core.running import scheduler
-from conftest import REPO, make_fixture_data, write_tiny_base
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 ONE_CORE = ["--slurm", "cpus_per_task=1"]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TASKS, frames, tiny_params
 
 from aura_core.data.preprocess import normalise_tweet
 from aura_core.data.tiers import load_tiers
@@ -16,7 +17,6 @@ from aura_core.training import validation
 from aura_core.training.batching import TaskBatchSampler
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.paradigms import IGNORE, masked_frame, training_frame
-from conftest import TASKS, frames, tiny_params
 
 # ---- paradigms --------------------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TASKS, frames, tiny_params
 
 from aura_core.training import checkpoints
 from aura_core.training import train as T
@@ -11,7 +12,6 @@ from aura_core.training.batching import PadCollator, TokenizedRows
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, EncoderError, load_tokenizer
 from aura_core.training.paradigms import IGNORE
-from conftest import TASKS, frames, tiny_params
 
 
 def test_paired_frame_adds_the_seed_pseudo_labels():

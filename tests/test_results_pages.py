@@ -1,0 +1,76 @@
+"""Results are generated, not copied: each shipped docs/results/<grid>.md is what `aura grid --results` writes from
+the grid's shipped evidence, every number the README cites is on the page it cites, and every link resolves."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+PAGES = sorted(p for p in (REPO / "docs" / "results").glob("*.md") if p.read_text().startswith("# Results: the `"))
+NUMBER = re.compile(r"(?<![\d.])\d+\.\d{3,4}(?!\d)")
+
+
+def body(text: str) -> str:
+    """A page without its header bullets (commit, date, machine: they name where it came from, not what it says)."""
+    return text.split("## Summary", 1)[1]
+
+
+def test_some_results_page_ships():
+    assert PAGES, "no generated results page in docs/results/"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_a_shipped_results_page_is_what_its_evidence_gives(page, tmp_path):
+    grid = page.stem
+    assert (REPO / "outputs" / "grids" / grid / "EVIDENCE.json").is_file(), \
+        f"{page.name}: its grid's evidence does not ship (aura grid params/grids/{grid}.yaml --export)"
+    r = subprocess.run([sys.executable, "-m", "aura_core.cli", "grid", f"params/grids/{grid}.yaml", "--results",
+                        str(tmp_path)], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert body((tmp_path / page.name).read_text()) == body(page.read_text()), \
+        f"{page.name} differs from what its evidence gives now: run make results"
+    for key in ("commit", "resolved base params (sha256)", "written", "hardware", "levels"):
+        assert f"- **{key}**: " in page.read_text()
+
+
+CITED = re.compile(r"<!-- numbers from (docs/results/[\w.]+\.md) -->(.*?)<!-- /numbers -->", re.S)
+
+
+def cited_blocks(text: str) -> list[tuple[str, str]]:
+    return CITED.findall(text)
+
+
+def test_every_number_the_readme_cites_is_on_the_page_it_cites():
+    blocks = cited_blocks((REPO / "README.md").read_text())
+    assert blocks, "the README cites no generated results page"
+    for page, block in blocks:
+        source = (REPO / page).read_text()
+        numbers = NUMBER.findall(block)
+        assert numbers, f"a README block citing {page} holds no number"
+        missing = [n for n in numbers if n not in source]
+        assert not missing, f"README numbers not on {page}: {missing}"
+
+
+def test_a_number_that_drifts_from_its_page_is_caught():
+    text = "<!-- numbers from docs/results/x.md -->| B | 0.7002 |<!-- /numbers -->"
+    (page, block), = cited_blocks(text)
+    assert page == "docs/results/x.md" and NUMBER.findall(block) == ["0.7002"]
+    assert [n for n in NUMBER.findall(block) if n not in "| padded | 0.7003 |"] == ["0.7002"]
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("doc", [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_resolves(doc):
+    broken = []
+    for target in LINK.findall(doc.read_text()):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (doc.parent / target.split("#", 1)[0]).resolve()
+        if not path.exists():
+            broken.append(target)
+    assert not broken, f"{doc.relative_to(REPO)}: links to nothing: {broken}"
