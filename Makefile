@@ -8,7 +8,7 @@ export AURA_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 PROFILE ?= params/cpu.yaml
 
-.PHONY: venv lock results report smoke test test-fast test-slurm bench grid lab clean-outputs
+.PHONY: venv lock docs results report smoke test test-fast test-slurm bench grid lab clean-outputs
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,9 @@ test-slurm: venv      ## only the tests on a real single-node SLURM cluster (tes
 
 test-fast: venv       ## the fast lane: every test that neither trains nor runs a pipeline (< 1 min)
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
+
+docs: venv            ## docs/parameters.md from the params schema (a test fails while it differs)
+	$(VENV)/bin/aura params --markdown > docs/parameters.md
 
 results: venv         ## docs/results/<grid>.md for every grid whose evidence ships in outputs/grids/ (re-run after make grid or an export)
 	for m in outputs/grids/*/EVIDENCE.json; do g=$$(basename $$(dirname $$m)); \

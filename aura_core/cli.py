@@ -85,6 +85,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     s = sub.add_parser("params", help="Show every param with its default and help, or a profile resolved.")
     s.add_argument("profile", nargs="?")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--markdown", action="store_true",
+                   help="Print docs/parameters.md: every profile and every key (type, default, role, help) as markdown.")
     return ap, g
 
 
@@ -194,7 +196,10 @@ def cmd_check_report(args) -> int:
 
 
 def cmd_params(args) -> int:
-    if args.profile:
+    if args.markdown:
+        from aura_core.reporting.params_page import page
+        print(page(), end="")
+    elif args.profile:
         import yaml
 
         from aura_core.base.params import to_dict

@@ -71,21 +71,21 @@ def test_bad_input_fails_in_one_line_naming_file_and_row_or_key(case, mutate, fr
     assert not (tmp_path / "run" / "notebooks").exists()      # failed before any notebook ran
 
 
-# what the README promises stops with one line (its "Bad input never produces quiet nonsense" paragraph) → the case here
+# what docs/data.md promises stops with one line (its "Bad input never produces quiet nonsense" paragraph) → the case here
 # that shows it
 PROMISED = {"a malformed row": "malformed row", "unknown label": "unknown label value", "missing column": "missing column",
             "wrong\ndelimiter": "wrong delimiter", "empty text": "empty text", "undecodable bytes": "undecodable bytes",
             "duplicate id": "duplicate ids", "a labels file not aligned with its test file": "labels not aligned with test file"}
 
 
-def test_every_bad_input_the_readme_promises_to_stop_has_a_case_here():
+def test_every_bad_input_the_docs_promise_to_stop_has_a_case_here():
     from conftest import REPO
-    promise = (REPO / "README.md").read_text().split("Bad input never produces quiet nonsense:", 1)[1].split("stops", 1)[0]
-    assert all(words in promise for words in PROMISED), promise       # the README still says what this file checks
+    promise = (REPO / "docs" / "data.md").read_text().split("Bad input never produces quiet nonsense:", 1)[1].split("stops", 1)[0]
+    assert all(words in promise for words in PROMISED), promise       # the docs still say what this file checks
     assert set(PROMISED.values()) <= {c[0] for c in CASES}
 
 
-if __name__ == "__main__":  # print the README table with the messages each case really produces
+if __name__ == "__main__":  # print the docs' table with the messages each case really produces
     import contextlib
     import io
     import pathlib

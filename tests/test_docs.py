@@ -1,5 +1,6 @@
-"""Results are generated, not copied: each shipped docs/results/<grid>.md is what `aura grid --results` writes from
-the grid's shipped evidence, every number the README cites is on the page it cites, and every link resolves."""
+"""The docs a newcomer reads: a short README, results generated rather than copied (each shipped docs/results/<grid>.md
+is what `aura grid --results` writes from the grid's shipped evidence, every number the README cites is on the page
+it cites), docs/parameters.md generated from the schema, and every link resolving."""
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ def test_some_results_page_ships():
     assert PAGES, "no generated results page in docs/results/"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_a_shipped_results_page_is_what_its_evidence_gives(page, tmp_path):
     grid = page.stem
@@ -74,3 +76,21 @@ def test_every_relative_link_resolves(doc):
         if not path.exists():
             broken.append(target)
     assert not broken, f"{doc.relative_to(REPO)}: links to nothing: {broken}"
+
+
+def test_the_readme_fits_a_first_read():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    first_screen = "\n".join(text.splitlines()[:20])
+    assert "make report" in first_screen and "make test" in first_screen      # what it is, then the two commands
+
+
+def test_docs_parameters_is_what_the_schema_gives():
+    from aura_core.reporting.params_page import page
+    assert (REPO / "docs" / "parameters.md").read_text() == page(REPO / "params"), "run make docs"
+
+
+def test_every_key_is_on_the_parameters_page():
+    from aura_core.base.params import schema
+    text = (REPO / "docs" / "parameters.md").read_text()
+    assert all(f"| `{f['key']}` |" in text for f in schema())
