@@ -148,15 +148,22 @@ def paired_seed_equivalence(a, b, margin: float, level: float = 0.90) -> dict:
             "equivalent": bool(-margin < low and high < margin), "excludes_0": bool(low > 0 or high < 0)}
 
 
-def seed_t_interval(values, level: float = 0.95) -> dict:
+def _clipped(low: float, high: float, bounds: tuple[float, float] | None) -> tuple[float, float]:
+    """An interval cut to the range the quantity can take (an F1 lies in [0, 1]): what is cut off holds no value, so
+    the coverage is unchanged."""
+    return (low, high) if bounds is None else (max(low, bounds[0]), min(high, bounds[1]))
+
+
+def seed_t_interval(values, level: float = 0.95, bounds: tuple[float, float] | None = None) -> dict:
     """Student t interval for the mean over seeds (each seed one trained model's score): exact under normal seed
-    noise, where a percentile bootstrap of 3 seed means covers ~75% at nominal 95%."""
+    noise, where a percentile bootstrap of 3 seed means covers ~75% at nominal 95%. bounds: the quantity's range."""
     v = np.asarray(values, float)
     n = len(v)
     if n < 2:
         return {"low": None, "high": None, "level": level}
     half = float(sps.t.ppf(1 - (1 - level) / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
-    return {"low": float(v.mean() - half), "high": float(v.mean() + half), "level": level}
+    low, high = _clipped(float(v.mean() - half), float(v.mean() + half), bounds)
+    return {"low": low, "high": high, "level": level}
 
 
 def item_variance(y: np.ndarray, pred: np.ndarray, n_resamples: int = 200, seed: int = 0) -> float:
@@ -167,15 +174,18 @@ def item_variance(y: np.ndarray, pred: np.ndarray, n_resamples: int = 200, seed:
     return float(np.var(binary_macro_f1(y[idx], pred[idx]), ddof=1))
 
 
-def one_run_prediction_interval(values, item_var: float = 0.0, level: float = 0.95) -> dict:
+def one_run_prediction_interval(values, item_var: float = 0.0, level: float = 0.95,
+                                bounds: tuple[float, float] | None = None) -> dict:
     """Where a single new run of this configuration would land: mean ± t(n−1) · sqrt(sd²·(1 + 1/n) + item_var), sd
-    over the n seeds. A partner's claimed number is one run, so it is compared with this, not with a CI of a mean."""
+    over the n seeds, cut to `bounds`. A partner's claimed number is one run, so it is compared with this, not with a
+    CI of a mean."""
     v = np.asarray(values, float)
     n = len(v)
     if n < 2:
         return {"low": None, "high": None, "level": level}
     half = float(sps.t.ppf(1 - (1 - level) / 2, n - 1) * np.sqrt(v.var(ddof=1) * (1 + 1 / n) + item_var))
-    return {"low": float(v.mean() - half), "high": float(v.mean() + half), "level": level}
+    low, high = _clipped(float(v.mean() - half), float(v.mean() + half), bounds)
+    return {"low": low, "high": high, "level": level}
 
 
 def equivalence_word(ci90_low: float, ci90_high: float, margin: float | None, significant: bool) -> str:

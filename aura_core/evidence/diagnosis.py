@@ -182,7 +182,8 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
             if not s["n"]:
                 continue
             finite = [v for v in vals if v is not None and np.isfinite(v)]
-            t, pi = seed_t_interval(finite), one_run_prediction_interval(finite, item_var)
+            bounds = (-1.0, 1.0) if level == "ΔF1" else (0.0, 1.0)   # an F1 lies in [0, 1], a difference of two
+            t, pi = seed_t_interval(finite, bounds=bounds), one_run_prediction_interval(finite, item_var, bounds=bounds)
             row = {"config": label, "tier": level, "seeds": s["n"], "mean": s["mean"], "sd": s["sd"],
                    "min": s["min"], "max": s["max"], "ci_low": ci["ci_low"] if ci else None,
                    "ci_high": ci["ci_high"] if ci else None, "t_low": t["low"], "t_high": t["high"],
