@@ -107,3 +107,28 @@ def test_convention_fit_finds_the_convention_that_traces_partner_bs_weights():
     assert fit.loc["1/σ² = exp(−s)", "max |ours − B|"] == 0
     assert np.isclose(fit.loc["1/(2σ²) = ½·exp(−s)", "max |ours − B|"], 1.53 / 2)
     assert fit["rises every epoch like B's"].all() and (fit["epochs compared"] == 3).all()
+
+
+def test_left_to_test_speaks_only_when_partner_bs_numbers_lie_above_every_seed():
+    from types import SimpleNamespace
+
+    from aura_core.evidence.seed_scale import LEFT_TO_TEST, convention_verdict, left_to_test
+    claims = {"tiers": {"L2": {"partner_b": 0.6091}, "L3": {"partner_b": 0.4014}}}
+
+    def ev(l2_max, l3_max):
+        table = pd.DataFrame([{"config": "b", "tier": "L2", "seeds": 2, "mean": 0.39, "sd": 0.04, "max": l2_max},
+                              {"config": "b", "tier": "L3", "seeds": 2, "mean": 0.36, "sd": 0.01, "max": l3_max},
+                              {"config": "m", "tier": "L2", "seeds": 2, "mean": 0.9, "sd": 0.0, "max": 0.9}])
+        return SimpleNamespace(table=table, claims=claims, grid=SimpleNamespace(baseline="b"))
+
+    text = left_to_test(ev(0.42, 0.37))
+    assert "does not reach B's numbers" in text and "L2 0.390 ± 0.040 (highest seed 0.420) against B's 0.609" in text
+    assert "L3 0.360" in text and all(f"**{what}**" in text for what, _, _ in LEFT_TO_TEST)
+    only_l3 = left_to_test(ev(0.65, 0.37))
+    assert "L2 0.390" not in only_l3 and "L3 0.360" in only_l3
+    assert "nothing is left" in left_to_test(ev(0.65, 0.45))
+    fit = pd.DataFrame([{"paradigm": "paired", "convention": "1/σ² = exp(−s)", "epochs compared": 5,
+                         "max |ours − B|": 0.4, "mean |ours − B|": 0.15},
+                        {"paradigm": "paired", "convention": "1/(2σ²) = ½·exp(−s)", "epochs compared": 5,
+                         "max |ours − B|": 1.2, "mean |ours − B|": 0.8}])
+    assert convention_verdict(fit).startswith("With paired training, 1/σ² = exp(−s) comes closest")
