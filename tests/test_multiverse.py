@@ -61,7 +61,7 @@ def test_the_robustness_count_on_a_constructed_multiverse(tmp_path):
     for c in cells(g):
         o = c.config.overrides
         lift = 0.12 if (o["paradigm"] == "masked" and o["toxicity_head"] == "softmax") else 0.0
-        write_cell(c, {"L1": 0.70 + lift, "L3": 0.55 + lift})
+        write_cell(c, {"L1": 0.67 + lift, "L3": 0.40 + lift})   # paired near B's 0.717 / 0.401, lifted near A's
     claims = load_claims(REPO / "params" / "claims.yaml")
     ev = Dg.evidence(g, claims, 100)
     table = Dg.multiverse_table(g, ev.attrib, Dg.claim_gap(claims))
@@ -71,6 +71,17 @@ def test_the_robustness_count_on_a_constructed_multiverse(tmp_path):
     assert imp["switch"].iloc[0] == "toxicity_head" and imp["eta_squared"].iloc[0] > 0.7
     text = A.multiverse_text(ev)
     assert f"in {int(softmax.sum())} of 6 finished universes" in text and "`toxicity_head`" in text
+    # each level over the universes: masked's L1 is lifted by 0.12 in the softmax universes, paired's never
+    spread = ev.mv_spread.set_index(["paradigm", "level"])
+    assert spread.loc[("paired", "L1"), "universes"] == 6 and spread.loc[("masked", "L1"), "universes"] == 6
+    assert spread.loc[("masked", "L1"), "max"] > spread.loc[("paired", "L1"), "max"] + 0.05
+    # nearest Partner A (0.792 / – / 0.517): a lifted masked universe; nearest Partner B (0.717 / – / 0.401): not one
+    near = ev.mv_closest
+    first_a, first_b = near[near.partner == "A"].iloc[0], near[near.partner == "B"].iloc[0]
+    assert first_a["paradigm"] == "masked" and first_a["toxicity_head"] == "softmax"
+    assert not (first_b["paradigm"] == "masked" and first_b["toxicity_head"] == "softmax")
+    assert (near.groupby("partner")["mean distance"].apply(lambda d: d.is_monotonic_increasing)).all()
+    assert "Nearest partner a:" not in text and f"earest Partner A: {first_a['universe']} with paradigm=masked" in text
 
 
 def test_the_shipped_multiverse_grid_loads_with_forty_trainings():
@@ -93,3 +104,15 @@ def test_the_grid_view_shows_the_multiverse(tmp_path, monkeypatch):
     text = "\n".join(shown)
     assert "Multiverse: `paradigm` paired → masked in each of 3 sampled universes" in text
     assert "finished universes" in text and "u01" in text
+
+
+def test_the_multiverse_results_page_has_every_section(tmp_path):
+    from aura_core.reporting.results_page import page
+    g = load_grid(multiverse_file(tmp_path, universes=3, seed=1, name="multiverse"), tmp_path / "out")
+    for c in cells(g):
+        write_cell(c, {"L1": 0.70 + (0.1 if c.config.overrides["paradigm"] == "masked" else 0), "L3": 0.55})
+    text = page(Dg.evidence(g, load_claims(REPO / "params" / "claims.yaml"), 50))
+    for title in ("Robustness", "The effect in each universe", "Each level over the universes",
+                  "The universes nearest each partner", "Which switch moves the effect"):
+        assert f"## {title}" in text, title
+    assert "finished universes" in text and "| u01 " in text and "_(no finished universe yet)_" not in text

@@ -25,6 +25,7 @@ from aura_core.base.stats import (
     seed_summary,
     seed_t_interval,
 )
+from aura_core.evidence import multiverse
 from aura_core.evidence.compare import load_claims
 from aura_core.evidence.factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, shapley_bootstrap
 from aura_core.grids.cells import Cell, cell_metrics, cell_table, cells, finished, first_baseline_cell, partial_note
@@ -60,6 +61,8 @@ class GridEvidence:
     speed: pd.DataFrame = field(default_factory=pd.DataFrame)       # the speed switches' F1 equivalence
     multiverse: pd.DataFrame = field(default_factory=pd.DataFrame)  # the factor's effect in each universe
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)  # each switch's share of that effect's spread
+    mv_spread: pd.DataFrame = field(default_factory=pd.DataFrame)   # L1/L2/L3 over the universes, per factor value
+    mv_closest: pd.DataFrame = field(default_factory=pd.DataFrame)  # the universes nearest each partner's claims
     partial: str = ""                                               # how far an unfinished grid is ('' when done)
 
     @classmethod
@@ -74,7 +77,8 @@ class GridEvidence:
         importance = switch_importance(done, list(grid.multiverse[0])) if len(done) else pd.DataFrame()
         return cls(grid, claims, table, attrib, shapley, effect, holm_family, n_resamples, cell_table(grid),
                    comparable, gap, distance_to_partner_a(table, comparable), speed_parity(attrib, grid), mv,
-                   importance, partial_note(grid))
+                   importance, multiverse.distribution(grid, table), multiverse.closest(grid, table, comparable),
+                   partial_note(grid))
 
 
 def family_bound(grid: Grid) -> int:

@@ -493,7 +493,22 @@ def multiverse_text(ev: GridEvidence) -> str:
            f" over {len(done)} universes, descriptive)." if len(imp) else "")
     return (f"{head} carries the A−B gap (significant after Holm, toward Partner A by ≥ {MATERIAL_SHARE:.0%} of the gap "
             f"at the CI's lower bound, away nowhere) in {holds} of {len(done)} finished universes"
-            f"{'' if len(done) == len(table) else f' ({len(table)} sampled)'}.{top}")
+            f"{'' if len(done) == len(table) else f' ({len(table)} sampled)'}.{top}{_nearest_universes(ev)}")
+
+
+def _nearest_universes(ev: GridEvidence) -> str:
+    """' Nearest Partner A: u07 with masked (mean distance 0.012); nearest Partner B: …' from ev.mv_closest."""
+    near = ev.mv_closest
+    if near.empty:
+        return ""
+    key = ev.grid.multiverse_factor["key"]
+    parts = []
+    for who, g in near.groupby("partner", sort=True):
+        r = g.iloc[0]
+        parts.append(f"nearest Partner {who}: {r['universe']} with {key}={r[key]} (mean distance "
+                     f"{r['mean distance']:.3f}, a selection among {len(ev.grid.configs)} configurations)")
+    text = "; ".join(parts)
+    return f" {text[0].upper()}{text[1:]}."
 
 
 def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:

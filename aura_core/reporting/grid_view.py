@@ -137,6 +137,12 @@ def _show_multiverse(ev: GridEvidence) -> None:
     if len(importance):
         display(Markdown("Share of the effect's spread over universes (L1) each switch explains (η², descriptive):"))
         display(importance.round(3))
+    if len(ev.mv_spread):
+        display(Markdown(f"Each level over the universes, per `{grid.multiverse_factor['key']}` (seed means):"))
+        display(ev.mv_spread.round(3))
+    if len(ev.mv_closest):
+        display(Markdown("The universes nearest each partner's claimed L1/L2/L3 (a selection: optimistic):"))
+        display(ev.mv_closest.round(3))
 
 
 def _show_answers(ev: GridEvidence) -> None:

@@ -19,13 +19,25 @@ from aura_core.base.params import load, to_dict
 from aura_core.evidence import seed_scale
 from aura_core.evidence.diagnosis import GridEvidence
 from aura_core.grids import Grid, finished, training_cells
-from aura_core.reporting.answers import markdown_summary
+from aura_core.reporting.answers import markdown_summary, multiverse_text
 from aura_core.reporting.tables import tier_legend
 
 # grid name → its own sections, (title, markdown) each, after the summary
 PAGES: dict[str, Callable[[GridEvidence], list[tuple[str, str]]]] = {
     "seed_scale": lambda ev: seed_scale.sections(ev, seed_scale.proxy_grid(ev.grid)),
+    "multiverse": lambda ev: multiverse_sections(ev),
 }
+
+
+def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
+    """The multiverse grid's page: the robustness sentence, the effect in each universe, each level's spread over the
+    universes, the universes nearest each partner, and which switch moves the effect most."""
+    def md(df) -> str:
+        return "_(no finished universe yet)_" if df is None or df.empty else df.to_markdown(index=False, floatfmt=".3f")
+    return [("Robustness", multiverse_text(ev)), ("The effect in each universe", md(ev.multiverse)),
+            ("Each level over the universes", md(ev.mv_spread)),
+            ("The universes nearest each partner", md(ev.mv_closest)),
+            ("Which switch moves the effect (η² on L1, descriptive)", md(ev.importance))]
 
 
 def commit() -> str:
