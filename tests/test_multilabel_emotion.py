@@ -110,6 +110,7 @@ def test_bootstrap_ci_of_multilabel_macro_f1_covers_at_its_nominal_level():
     assert 0.89 <= hits / reps <= 0.99, hits / reps
 
 
+@pytest.mark.slow
 def test_a_multilabel_run_trains_scores_both_ways_and_views_reproduce_it(mini_run):
     from aura_core.base.run_folder import RunFolder
     from aura_core.scoring import post_training
@@ -148,6 +149,7 @@ def test_a_multilabel_run_trains_scores_both_ways_and_views_reproduce_it(mini_ru
     assert low["emotion_goemotions_test"]["multilabel"]["mean_predicted_classes"] == pytest.approx(7.0)
 
 
+@pytest.mark.slow
 def test_a_single_label_run_stores_and_scores_as_before(mini_run):
     from aura_core.training import epoch_predictions as E
     p, run_dir, _, stress = mini_run()
