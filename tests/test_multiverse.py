@@ -116,3 +116,43 @@ def test_the_multiverse_results_page_has_every_section(tmp_path):
                   "The universes nearest each partner", "Which switch moves the effect"):
         assert f"## {title}" in text, title
     assert "finished universes" in text and "| u01 " in text and "_(no finished universe yet)_" not in text
+
+
+@pytest.mark.slow
+def test_a_smoke_size_multiverse_trains_end_to_end(tmp_path, fixture_data, tiny_encoder):
+    """The shipped multiverse file's keys over its own profile, at smoke size: 2 universes (seed 1: cls pooling with
+    the multi-label emotion head, the pooler with the single-label one) × paired/masked on fixture rows and the tiny
+    encoder; the grid view renders and the results page counts the universes."""
+    import subprocess
+    import sys
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "extends": str(REPO / "params" / "cpu_multiverse.yaml"), "name": "mv_smoke", "data_dir": str(fixture_data),
+        "encoder": tiny_encoder, "allow_hub": False, "epochs": 1, "batch_size": 8, "olid_dev_fraction": 0.3,
+        "claims": str(REPO / "params" / "claims.yaml")}))
+    spec = yaml.safe_load((REPO / "params" / "grids" / "multiverse.yaml").read_text())
+    spec["base"] = "base.yaml"
+    spec["multiverse"].update(universes=2, seed=1, switches={"pooling": ["cls", "pooler"],
+                                                             "emotion_target": ["single", "multilabel"]})
+    (tmp_path / "multiverse.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    g = load_grid(tmp_path / "multiverse.yaml", tmp_path / "out")
+    assert {u["emotion_target"] for u in g.multiverse} == {"single", "multilabel"}
+    cli = [sys.executable, "-m", "aura_core.cli", "grid", str(tmp_path / "multiverse.yaml"), "--root",
+           str(tmp_path / "out")]
+    r = subprocess.run(cli + ["--jobs", "2"], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    summary = pd.read_csv(tmp_path / "out/multiverse/summary.csv")
+    assert len(summary) == 4 and (summary["status"] == "finished").all()
+    assert (tmp_path / "out/multiverse/compare/report.html").is_file()
+    multi = next(c for c in cells(g) if c.config.overrides["emotion_target"] == "multilabel")
+    assert "multilabel" in c_metrics(multi)["stress"]["emotion_goemotions_test"]
+    r = subprocess.run(cli + ["--results", str(tmp_path / "docs")], capture_output=True, text=True, timeout=900,
+                       cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = (tmp_path / "docs/multiverse.md").read_text()
+    assert "of 2 finished universes" in page and "## The universes nearest each partner" in page
+
+
+def c_metrics(cell):
+    import json
+    return json.loads((cell.dir / "metrics.json").read_text())
