@@ -76,3 +76,17 @@ def test_a_run_folder_names_its_files_and_reads_them(fixture_data, tmp_path):
     run.write_completed(run_folder.NOTEBOOKS)
     assert run.finished()
     assert RunFolder(run).path == run.path                              # a RunFolder is accepted where a path is
+
+
+def test_training_progress_reads_where_a_training_stands(tmp_path):
+    """steps.csv as a training leaves it mid-run (a cut last line included): the epoch, the last full step, and once
+    the first epoch is done the total it implies."""
+    from aura_core.base.params import Params
+    run = run_folder.RunFolder(tmp_path)
+    assert run.training_progress() == ""
+    run.write_params(Params(epochs=5))
+    header = "step,epoch,samples,total\n"
+    run.steps.write_text(header + "1,1,32,0.9\n2,1,64,0.8\n")
+    assert run.training_progress() == "epoch 1/5, step 2"
+    run.steps.write_text(header + "".join(f"{s},{1 + (s > 1729)},0,0.5\n" for s in range(1, 1800)) + "1800,2,0")
+    assert run.training_progress() == "epoch 2/5, step 1,799 of ≈ 8,645"

@@ -126,6 +126,25 @@ class RunFolder:
     def notebook_seconds(self) -> dict:
         return self.read_run_info().get("notebook_seconds", {})
 
+    def training_progress(self) -> str:
+        """Where a running or interrupted training stands, from steps.csv as written so far: 'epoch 3/5, step 4,388
+        of ≈ 8,645' (the total from the first epoch's steps once it is done), or '' before the first logged step."""
+        if not self.steps.is_file():
+            return ""
+        rows = [line.split(",") for line in self.steps.read_text(encoding="utf-8").splitlines()]
+        if len(rows) < 2 or "step" not in rows[0] or "epoch" not in rows[0]:
+            return ""
+        i, e = rows[0].index("step"), rows[0].index("epoch")
+        done = [(int(r[i]), int(r[e])) for r in rows[1:] if len(r) == len(rows[0]) and r[i].isdigit() and r[e].isdigit()]
+        if not done:
+            return ""
+        step, epoch = done[-1]
+        epochs = self.read_params().epochs if self.has_params() else None
+        text = f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"
+        first = max((s for s, ep in done if ep == 1), default=None)
+        total = f" of ≈ {first * epochs:,}" if epochs and first and epoch > 1 else ""
+        return f"{text}, step {step:,}{total}"
+
     def finished(self) -> bool:
         """All five notebooks ran and the metrics are written."""
         return self.metrics.is_file() and self.completed() == NOTEBOOKS

@@ -248,7 +248,7 @@ def grid_status(grid: Grid) -> pd.DataFrame:
         state, detail, job = cell_state(c), "", jobs[c.id]
         word = said.get(c.id, "")
         if state == "running":
-            detail = describe(holder(c.dir))
+            detail = "; ".join(x for x in (describe(holder(c.dir)), c.run.training_progress()) if x)
         elif state == "failed" and c.run.failed.is_file():
             detail = read_json(c.run.failed)["status"]
         elif state == "failed":
@@ -256,6 +256,9 @@ def grid_status(grid: Grid) -> pd.DataFrame:
         elif state == "interrupted" and word and word not in scheduler.ENDED | {scheduler.LOST, scheduler.GONE}:
             # stopped mid-run, and its job is back in the queue (preempted and requeued): that job resumes it
             state, detail = "queued", f"requeued: job {job['job_id']} ({word}) resumes it when it runs"
+        elif state == "interrupted":
+            progress = c.run.training_progress()
+            detail = f"stopped at {progress}; resumes from its last checkpoint" if progress else ""
         elif state == "queued" and word in (scheduler.LOST, scheduler.GONE):
             state, detail = "lost", (f"job {job['job_id']}: the scheduler no longer knows it (not queued, "
                                      + ("not in its accounting" if word == scheduler.LOST else "no accounting to ask")
