@@ -96,3 +96,16 @@ def test_every_key_is_on_the_parameters_page():
     from aura_core.base.params import schema
     text = (REPO / "docs" / "parameters.md").read_text()
     assert all(f"| `{f['key']}` |" in text for f in schema())
+
+
+def test_the_results_index_lists_every_page(tmp_path):
+    import shutil
+
+    from aura_core.reporting.results_page import write_index
+    folder = REPO / "docs" / "results"
+    index = (folder / "README.md").read_text()
+    assert all(f"]({p.name})" in index for p in folder.glob("*.md") if p.name != "README.md")
+    for p in folder.glob("*.md"):
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "README.md").unlink()
+    assert write_index(tmp_path).read_text() == index, "run make results"

@@ -100,4 +100,23 @@ def write(ev: GridEvidence, folder: str | Path = "docs/results") -> Path:
     out = Path(folder) / f"{ev.grid.name}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, page(ev))
+    write_index(out.parent)
+    return out
+
+
+def write_index(folder: str | Path) -> Path:
+    """README.md of the results folder: every page in it, by its title, so the folder reads as a table of contents."""
+    folder = Path(folder)
+    rows = []
+    for p in sorted(folder.glob("*.md")):
+        if p.name == "README.md":
+            continue
+        title = next((line.lstrip("# ").strip() for line in p.read_text(encoding="utf-8").splitlines()
+                      if line.startswith("# ")), p.stem)
+        rows.append(f"| [{p.name}]({p.name}) | {title.replace('|', '/')} |")
+    text = ("# Results\n\nEvery page here is generated from a run (`make results` for the grids, `make bench` and the "
+            "scripts in benchmarks/ for the rest); none is edited by hand. This index is rewritten with each grid page.\n\n"
+            "| page | what it holds |\n|---|---|\n" + "\n".join(rows) + "\n")
+    out = folder / "README.md"
+    atomic_write_text(out, text)
     return out
