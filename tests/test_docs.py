@@ -109,3 +109,23 @@ def test_the_results_index_lists_every_page(tmp_path):
         shutil.copy(p, tmp_path / p.name)
     (tmp_path / "README.md").unlink()
     assert write_index(tmp_path).read_text() == index, "run make results"
+
+
+def test_make_results_rewrites_exactly_the_readme_block_that_cites_the_page(tmp_path):
+    from aura_core.reporting.results_page import update_readme
+    readme = tmp_path / "README.md"
+    text = ("# x\n\nbefore\n<!-- numbers from docs/results/g.md -->\n| old | 0.100 |\n<!-- /numbers -->\nafter\n"
+            "<!-- numbers from docs/results/h.md -->\n| other | 0.200 |\n<!-- /numbers -->\n")
+    readme.write_text(text)
+    assert update_readme(readme, "docs/results/g.md", "| new | 0.300 |")
+    assert readme.read_text() == text.replace("| old | 0.100 |", "| new | 0.300 |")
+    assert not update_readme(readme, "docs/results/none.md", "| x |")
+    assert readme.read_text() == text.replace("| old | 0.100 |", "| new | 0.300 |")
+
+
+def test_the_readme_blocks_are_the_pages_own_tables():
+    """Each README block is, line for line, the table its page shows under "The README's table"."""
+    for page, block in cited_blocks((REPO / "README.md").read_text()):
+        source = (REPO / page).read_text()
+        table = source.split("## The README's table", 1)[1].split("\n## ", 1)[0]
+        assert block.strip() in table, page

@@ -40,6 +40,49 @@ def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
             ("Which switch moves the effect (η² on L1, descriptive)", md(ev.importance))]
 
 
+# grid name → the rows its README block shows: (row name, configuration label, or a callable of the grid giving it)
+README_ROWS: dict[str, list[tuple[str, Callable[[Grid], str]]]] = {
+    "seed_scale": [("B as stated, seed scale", lambda g: g.baseline),
+                   ("masked, seed scale", lambda g: seed_scale.masked_label(g, g.baseline)),
+                   ("A candidate, seed scale", lambda g: g.shapley["to"])],
+    "unpad_parity": [("B as stated, cpu proxy", lambda g: "padded")],
+}
+CLAIM_ROWS = {"seed_scale": True}   # which blocks also show the partners' claimed numbers
+LEVELS = ("L1", "L2", "L3")
+
+
+def readme_block(ev: GridEvidence) -> str:
+    """The README's table for this grid: the partners' claims (where registered) and each registered configuration's
+    mean ± sd over its finished seeds per level; a configuration with no finished seed is left out."""
+    rows = []
+    if CLAIM_ROWS.get(ev.grid.name):
+        for who, name in (("partner_a", "Partner A (claimed)"), ("partner_b", "Partner B (claimed)")):
+            rows.append([name] + [f"{ev.claims['tiers'].get(lv, {}).get(who, float('nan')):.4f}" for lv in LEVELS])
+    t = ev.table
+    for name, label_of in README_ROWS.get(ev.grid.name, []):
+        r = t[(t["config"] == label_of(ev.grid)) & t["tier"].isin(LEVELS)] if len(t) and "tier" in t else t
+        if r.empty or "mean" not in r:
+            continue
+        r = r.set_index("tier")
+        rows.append([f"{name} ({int(r['seeds'].max())} seed{'s' if r['seeds'].max() != 1 else ''})"]
+                    + [f"{r.loc[lv, 'mean']:.3f} ± {r.loc[lv, 'sd']:.3f}" if lv in r.index else "—" for lv in LEVELS])
+    head = "| | " + " | ".join(LEVELS) + " |\n|---|" + "---|" * len(LEVELS)
+    return head + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def update_readme(readme: Path, page_path: str, block: str) -> bool:
+    """Rewrite the README's `<!-- numbers from PAGE -->` block with `block`; False when the README cites no such
+    block."""
+    start, end = f"<!-- numbers from {page_path} -->", "<!-- /numbers -->"
+    text = readme.read_text(encoding="utf-8")
+    if start not in text:
+        return False
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    atomic_write_text(readme, f"{before}{start}\n{block}\n{end}{after}")
+    return True
+
+
 def commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short=12", "HEAD"], capture_output=True,
@@ -91,6 +134,9 @@ def page(ev: GridEvidence) -> str:
     if ev.partial:
         parts += [f"**{ev.partial}**", ""]
     parts += ["## Summary", "", markdown_summary(ev), ""]
+    if grid.name in README_ROWS:
+        parts += ["## The README's table", "", "What the README quotes from this page (`make results` rewrites its "
+                  "block): mean ± sd over the finished seeds.", "", readme_block(ev), ""]
     for title, text in PAGES.get(grid.name, lambda _: [])(ev):
         parts += [f"## {title}", "", text, ""]
     return "\n".join(parts)
@@ -101,6 +147,8 @@ def write(ev: GridEvidence, folder: str | Path = "docs/results") -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, page(ev))
     write_index(out.parent)
+    if out.parent.resolve() == (PROJECT_DIR / "docs" / "results").resolve() and ev.grid.name in README_ROWS:
+        update_readme(PROJECT_DIR / "README.md", f"docs/results/{out.name}", readme_block(ev))
     return out
 
 
