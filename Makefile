@@ -45,7 +45,7 @@ smoke: venv           ## the tiny profile CI runs → outputs/smoke/index.html
 	$(VENV)/bin/aura run params/smoke.yaml
 
 test: venv            ## unit tests + the smoke pipeline on the real files (skipped with a reason when absent)
-	$(VENV)/bin/python -m pytest -q -rs tests
+	$(VENV)/bin/python -m pytest -q -rs --durations=15 tests   # the 15 slowest tests listed: where to trim when the suite grows
 
 grid: venv            ## the diagnosis grid (30 configurations × seeds from 18 trainings, 2 at a time; re-run to continue) → outputs/grids/diagnosis/compare/
 	$(VENV)/bin/aura grid params/grids/diagnosis.yaml --jobs 2
