@@ -115,15 +115,21 @@ def test_left_to_test_speaks_only_when_partner_bs_numbers_lie_above_every_seed()
     from aura_core.evidence.seed_scale import LEFT_TO_TEST, convention_verdict, left_to_test
     claims = {"tiers": {"L2": {"partner_b": 0.6091}, "L3": {"partner_b": 0.4014}}}
 
-    def ev(l2_max, l3_max):
-        table = pd.DataFrame([{"config": "b", "tier": "L2", "seeds": 2, "mean": 0.39, "sd": 0.04, "max": l2_max},
-                              {"config": "b", "tier": "L3", "seeds": 2, "mean": 0.36, "sd": 0.01, "max": l3_max},
-                              {"config": "m", "tier": "L2", "seeds": 2, "mean": 0.9, "sd": 0.0, "max": 0.9}])
+    def ev(l2_max, l3_max, pi_high=(0.50, 0.38)):
+        table = pd.DataFrame([
+            {"config": "b", "tier": "L2", "seeds": 3, "mean": 0.39, "sd": 0.04, "max": l2_max, "pi_low": 0.2,
+             "pi_high": pi_high[0]},
+            {"config": "b", "tier": "L3", "seeds": 3, "mean": 0.36, "sd": 0.01, "max": l3_max, "pi_low": 0.3,
+             "pi_high": pi_high[1]},
+            {"config": "m", "tier": "L2", "seeds": 3, "mean": 0.9, "sd": 0.0, "max": 0.9}])
         return SimpleNamespace(table=table, claims=claims, grid=SimpleNamespace(baseline="b"))
 
-    text = left_to_test(ev(0.42, 0.37))
-    assert "does not reach B's numbers" in text and "L2 0.390 ± 0.040 (highest seed 0.420) against B's 0.609" in text
+    text = left_to_test(ev(0.42, 0.37))          # both above every seed, and above the one-run interval
+    assert "does not reach B's numbers** (3 seeds)" in text and "not shown out of reach" not in text
+    assert "L2 0.390 ± 0.040 (highest seed 0.420) against B's 0.609, above the one-run interval [0.200, 0.500]" in text
     assert "L3 0.360" in text and all(f"**{what}**" in text for what, _, _ in LEFT_TO_TEST)
+    wide = left_to_test(ev(0.42, 0.37, pi_high=(0.95, 0.60)))   # above every seed, inside a wide interval
+    assert "does not reach" not in wide and "not shown out of reach" in wide and "inside the one-run interval" in wide
     only_l3 = left_to_test(ev(0.65, 0.37))
     assert "L2 0.390" not in only_l3 and "L3 0.360" in only_l3
     assert "nothing is left" in left_to_test(ev(0.65, 0.45))

@@ -187,24 +187,37 @@ LEFT_TO_TEST = [
 
 
 def left_to_test(ev: GridEvidence) -> str:
-    """When Partner B's L2 or L3 lies above every seed of B as stated: say so, then what is left and how to test it."""
+    """Whether Partner B's L2/L3 are out of reach of B's configuration at B's scale, worded no stronger than the 95%
+    one-run prediction interval: above it, "does not reach"; above every seed but inside it, "not shown yet". Either
+    way, what is left that could explain B's numbers, each with the run that would test it."""
     t = ev.table[ev.table["config"] == ev.grid.baseline] if len(ev.table) else ev.table
-    missed = []
+    above_pi, above_seeds = [], []
     for level in ("L2", "L3"):
         r = t[t["tier"] == level] if len(t) else t
         claim = ev.claims["tiers"].get(level, {}).get("partner_b")
-        if len(r) and claim is not None and claim > r.iloc[0]["max"]:
-            r = r.iloc[0]
-            missed.append(f"{level} {r['mean']:.3f} ± {r['sd']:.3f} (highest seed {r['max']:.3f}) against B's "
-                          f"{claim:.3f}")
-    if not missed:
+        if not len(r) or claim is None or not claim > r.iloc[0]["max"]:
+            continue
+        r = r.iloc[0]
+        pi = (r.get("pi_low"), r.get("pi_high"))
+        known = pi[1] is not None and np.isfinite(pi[1])
+        text = f"{level} {r['mean']:.3f} ± {r['sd']:.3f} (highest seed {r['max']:.3f}) against B's {claim:.3f}"
+        if known and claim > pi[1]:
+            above_pi.append(f"{text}, above the one-run interval [{pi[0]:.3f}, {pi[1]:.3f}]")
+        else:
+            above_seeds.append(text + (f", inside the one-run interval [{pi[0]:.3f}, {pi[1]:.3f}]" if known else ""))
+    if not above_pi and not above_seeds:
         return ("Partner B's L2 and L3 lie within the seeds of B's configuration trained at B's scale: nothing is left "
                 "to explain on those levels.")
     n = int(t["seeds"].max())
-    text = (f"**B as stated, trained at B's scale, does not reach B's numbers on every level**: "
-            f"{'; '.join(missed)} ({n} seed{'s' if n != 1 else ''}). What is left that could explain B's numbers, and "
-            f"the run that would test each:\n\n")
-    return text + "\n".join(f"- **{what}** ({detail}): {how}." for what, detail, how in LEFT_TO_TEST)
+    seeds = f"{n} seed{'s' if n != 1 else ''}"
+    parts = []
+    if above_pi:
+        parts.append(f"**B as stated, trained at B's scale, does not reach B's numbers** ({seeds}): {'; '.join(above_pi)}.")
+    if above_seeds:
+        parts.append(f"**Above every seed so far, but not shown out of reach** ({seeds}; more seeds narrow the "
+                     f"interval): {'; '.join(above_seeds)}.")
+    return (" ".join(parts) + " What is left that could explain B's numbers, and the run that would test each:\n\n"
+            + "\n".join(f"- **{what}** ({detail}): {how}." for what, detail, how in LEFT_TO_TEST))
 
 
 def timing_table(grid: Grid) -> pd.DataFrame:
