@@ -156,3 +156,17 @@ def test_a_single_label_run_stores_and_scores_as_before(mini_run):
     assert "multilabel" not in stress.emotion
     ge = E.read(run_dir, E.epochs(run_dir)[-1], E.GOEMOTIONS_TEST)
     assert "emotion_pred" in ge and M.stored_probabilities(ge) is None
+
+
+def test_the_emotion_line_gives_both_scores_of_a_multilabel_run():
+    from aura_core.base.results import StressScores
+    from aura_core.reporting import tables
+    rng = np.random.default_rng(0)
+    truth, pred = rng.integers(1, 128, 50), rng.integers(0, 128, 50)
+    emo = {"n": 50, "macro_f1": 0.41, "accuracy": 0.5, "macro_f1_ci": [0.3, 0.5],
+           "multilabel": M.test_metrics(truth, pred, 0.3, n_resamples=200)}
+    line = tables.emotion_summary(StressScores.from_json({"threshold": 0.5, "tiers": {},
+                                                          "emotion_goemotions_test": emo}))
+    ml = emo["multilabel"]
+    assert "single-label macro-F1 **0.4100**" in line and f"macro-F1 **{ml['macro_f1']:.4f}**" in line
+    assert "sigmoid ≥ 0.3" in line and "95% CI" in line and "not directly comparable" not in line
