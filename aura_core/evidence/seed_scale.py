@@ -57,7 +57,7 @@ def claims_table(ev: GridEvidence) -> pd.DataFrame:
             pi = (r.get("pi_low"), r.get("pi_high"))
             known = pi[0] is not None and np.isfinite(pi[0])
             rows.append({"configuration": arm.name, "level": level, "seeds": int(r["seeds"]),
-                         "mean ± sd": f"{r['mean']:.3f} ± {r['sd']:.3f}",
+                         "mean ± sd": f"{r['mean']:.3f} ± {r['sd']:.3f}" if r["seeds"] > 1 else f"{r['mean']:.3f}",
                          "95% one-run PI": f"[{pi[0]:.3f}, {pi[1]:.3f}]" if known else "— (needs ≥ 2 seeds)",
                          "claimed": f"{claim:.4f} ({'A' if arm.partner == 'partner_a' else 'B'})" if claim is not None
                          else "—",

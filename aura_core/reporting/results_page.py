@@ -64,8 +64,10 @@ def readme_block(ev: GridEvidence) -> str:
         if r.empty or "mean" not in r:
             continue
         r = r.set_index("tier")
-        rows.append([f"{name} ({int(r['seeds'].max())} seed{'s' if r['seeds'].max() != 1 else ''})"]
-                    + [f"{r.loc[lv, 'mean']:.3f} ± {r.loc[lv, 'sd']:.3f}" if lv in r.index else "—" for lv in LEVELS])
+        n = int(r["seeds"].max())
+        value = "{:.3f} ± {:.3f}" if n > 1 else "{:.3f}"   # one seed has no spread to show
+        rows.append([f"{name} ({n} seed{'s' if n != 1 else ''})"]
+                    + [value.format(r.loc[lv, "mean"], r.loc[lv, "sd"]) if lv in r.index else "—" for lv in LEVELS])
     head = "| | " + " | ".join(LEVELS) + " |\n|---|" + "---|" * len(LEVELS)
     return head + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
