@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,7 @@ from aura_core.evidence import seed_scale
 from aura_core.evidence.diagnosis import GridEvidence
 from aura_core.grids import Grid, finished, training_cells
 from aura_core.reporting.answers import markdown_summary, multiverse_text
+from aura_core.reporting.single_report import _git_commit
 from aura_core.reporting.tables import tier_legend
 
 # grid name → its own sections, (title, markdown) each, after the summary
@@ -85,15 +85,6 @@ def update_readme(readme: Path, page_path: str, block: str) -> bool:
     return True
 
 
-def commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        return out.stdout.strip() if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-
-
 def params_digest(grid: Grid) -> str:
     """sha256 of the grid's base profile as resolved (every key, extends applied), so the page names exactly the
     params its cells started from (each cell adds only its configuration's keys)."""
@@ -126,7 +117,7 @@ def cpu_name() -> str:
 def page(ev: GridEvidence) -> str:
     grid = ev.grid
     legend = tier_legend(grid)
-    head = {"grid file": f"params/grids/{grid.path.name}", "commit": commit(),
+    head = {"grid file": f"params/grids/{grid.path.name}", "commit": _git_commit(PROJECT_DIR),
             "resolved base params (sha256)": f"{grid.base.name}: {params_digest(grid)}",
             "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "hardware": hardware(grid),
             "levels": "; ".join(f"{r.level} = {r.tier} ({r.rows} rows)" for r in legend.itertuples()) or "—"}

@@ -25,6 +25,7 @@ from torch import nn
 from aura_core.base.io import atomic_write_text, write_json
 from aura_core.base.params import Params
 from aura_core.base.run_folder import RunFolder
+from aura_core.measures.multilabel import multi_hot
 from aura_core.training import checkpoints, distributed
 from aura_core.training.batching import SOURCE_TASK, LengthGroupedSampler, TaskBatchSampler, TokenizedRows, make_loader
 from aura_core.training.checkpoints import WeightFiles
@@ -145,7 +146,7 @@ def emotion_class_weights(labels, rule: str, target: str, n_classes: int = 7) ->
         return None
     y = np.asarray(labels, dtype=np.int64)
     y = y[y != IGNORE]
-    counts = (((y[:, None] >> np.arange(n_classes)) & 1).sum(0) if target == "multilabel"
+    counts = (multi_hot(y, n_classes).sum(0) if target == "multilabel"
               else np.bincount(y, minlength=n_classes)[:n_classes])
     if (counts == 0).any():
         raise ValueError(f"emotion_class_weights: {rule}: the training rows hold no row of emotion class "
