@@ -151,7 +151,8 @@ def tier_predictions(cell: Cell) -> dict[str, TierPredictions]:
             for t in stress.available()}
 
 
-def _by_config(grid: Grid) -> dict[str, list]:
+def cells_by_config(grid: Grid) -> dict[str, list]:
+    """Each configuration's finished cells (one per seed), keyed by label; a configuration with none maps to []."""
     groups: dict[str, list] = {c.label: [] for c in grid.configs}
     for c in cells(grid):
         if finished(c):
@@ -164,7 +165,7 @@ def config_table(grid: Grid, claims: dict, n_resamples: int = 1000) -> pd.DataFr
     interval of the seed mean (t_*), the 95% prediction interval for one new run (pi_*: seed sd and item noise), the
     partners' numbers, and whether each claimed number — one run — lies inside that prediction interval."""
     rows = []
-    for label, cs in _by_config(grid).items():
+    for label, cs in cells_by_config(grid).items():
         if not cs:
             rows.append({"config": label, "tier": "—", "seeds": 0, "note": "no finished cell"})
             continue
@@ -208,7 +209,7 @@ def attribution(grid: Grid, n_resamples: int = 1000) -> pd.DataFrame:
     CI over seeds and items (stats.hierarchical_effects), as one row per factor and tier; p-values (two-sided, from
     the same bootstrap) Holm-adjusted across every factor × tier test of the table (the seed rows excluded: they are
     a spread, not a hypothesis)."""
-    groups = _by_config(grid)
+    groups = cells_by_config(grid)
     rows = []
     contrasts = list(grid.contrasts())
     # every factor × tier test of the table is one Holm family; enough resamples that its smallest p can pass Holm
@@ -272,7 +273,7 @@ def seed_rows(grid: Grid, base_cells: list, n_resamples: int = 1000) -> list[dic
 
 def target_groups(grid: Grid, label: str, n_resamples: int = 1000) -> pd.DataFrame:
     """L3 (ToxiGen) macro-F1 per target group for one configuration: mean over seeds with a CI."""
-    preds = [tier_predictions(c) for c in _by_config(grid)[label]]
+    preds = [tier_predictions(c) for c in cells_by_config(grid)[label]]
     if not preds or "L3" not in preds[0] or "target_group" not in preds[0]["L3"].rows:
         return pd.DataFrame()
     groups = preds[0]["L3"].rows["target_group"].to_numpy()
@@ -439,7 +440,7 @@ def shapley_attribution(grid: Grid, start: str, end: str, n_resamples: int = 100
     configs = {c.label: c for c in grid.configs}
     a, b = configs[start].overrides, configs[end].overrides
     factors = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    groups, by_key = _by_config(grid), {_key(c.overrides): c.label for c in grid.configs}
+    groups, by_key = cells_by_config(grid), {_key(c.overrides): c.label for c in grid.configs}
     subsets, missing = {}, []
     for r in range(len(factors) + 1):
         for s in itertools.combinations(factors, r):
@@ -483,7 +484,7 @@ def effect_across(grid: Grid, n_resamples: int = 1000) -> tuple[pd.DataFrame, pd
         return pd.DataFrame(), pd.DataFrame()
     factor, across = spec["factor"], spec["across"]
     base = next(c for c in grid.configs if c.label == grid.baseline).overrides
-    by_key, groups = {_key(c.overrides): c.label for c in grid.configs}, _by_config(grid)
+    by_key, groups = {_key(c.overrides): c.label for c in grid.configs}, cells_by_config(grid)
     levels = list(dict.fromkeys(c.overrides[across] for c in grid.configs if across in c.overrides))
 
     def label(level, setting):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from aura_core.base.io import read_json
 from aura_core.base.stats import seed_summary
-from aura_core.evidence.diagnosis import GridEvidence, _by_config, config_change, mechanism_table
+from aura_core.evidence.diagnosis import GridEvidence, cells_by_config, config_change, mechanism_table
 from aura_core.evidence.weight_convention import CONVENTIONS
 from aura_core.grids import Grid, finished, training_cells
 
@@ -68,7 +68,7 @@ def claims_table(ev: GridEvidence) -> pd.DataFrame:
 
 def pseudo_label_effect(grid: Grid, masked: str, paired: str, n_resamples: int = 1000) -> dict | None:
     """masked − paired per level, paired over the seeds both arms ran (stats.hierarchical_effects), or None."""
-    return config_change(_by_config(grid), masked, paired, n_resamples)
+    return config_change(cells_by_config(grid), masked, paired, n_resamples)
 
 
 def effect_table(ev: GridEvidence, proxy: tuple[Grid, str, str] | None = None) -> pd.DataFrame:
@@ -292,5 +292,5 @@ def proxy_grid(grid: Grid) -> tuple[Grid, str, str] | None:
     if not path.is_file():
         return None
     proxy = load_grid(path, grid.root)
-    groups = _by_config(proxy)
+    groups = cells_by_config(proxy)
     return (proxy, "masked", "paired") if groups.get("masked") and groups.get("paired") else None
