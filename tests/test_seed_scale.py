@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -12,6 +13,7 @@ from conftest import REPO
 from aura_core import grids as G
 from aura_core.base.params import load
 from aura_core.data import loaders as D
+from aura_core.evidence import seed_scale
 from aura_core.running import grid as R
 
 PROFILE = REPO / "params" / "seed_scale_cpu.yaml"
@@ -138,3 +140,18 @@ def test_left_to_test_speaks_only_when_partner_bs_numbers_lie_above_every_seed()
                         {"paradigm": "paired", "convention": "1/(2σ²) = ½·exp(−s)", "epochs compared": 5,
                          "max |ours − B|": 1.2, "mean |ours − B|": 0.8}])
     assert convention_verdict(fit).startswith("With paired training, 1/σ² = exp(−s) comes closest")
+
+
+def test_step_pace_reads_the_uncontended_stretches_of_steps_csv():
+    """1,000 steps at 1 s a step, then 500 at 3 s (the cores shared): the median window is the common pace, the
+    fastest decile the uncontended one; a step logged twice (re-done after a resume) counts
+    once, as its later row."""
+    elapsed = np.r_[np.arange(1, 1001) * 1.0, 1000 + np.arange(1, 501) * 3.0]
+    steps = pd.DataFrame({"step": np.arange(1, 1501), "elapsed_s": elapsed})
+    assert seed_scale.step_pace(steps) == pytest.approx((1.0, 1.0))
+    contended = steps.assign(elapsed_s=np.r_[np.arange(1, 401) * 1.0, 400 + np.arange(1, 1101) * 3.0])
+    median, fast = seed_scale.step_pace(contended)
+    assert median == pytest.approx(3.0) and fast == pytest.approx(1.0)
+    older = steps.head(1000).assign(elapsed_s=np.arange(1, 1001) * 5.0)   # as logged before a resume re-did them
+    assert seed_scale.step_pace(pd.concat([older, steps])) == pytest.approx((1.0, 1.0))
+    assert np.isnan(seed_scale.step_pace(steps.head(50))[0])                       # too few steps for one window

@@ -230,12 +230,27 @@ def timing_table(grid: Grid) -> pd.DataFrame:
         info = read_json(c.run.train_info)
         ep = pd.read_csv(c.run.epochs) if c.run.epochs.is_file() else pd.DataFrame()
         per_epoch = np.diff(np.r_[0, ep["steps"].to_numpy()]) if "steps" in ep else []
+        median, fast = step_pace(pd.read_csv(c.run.steps, usecols=["step", "elapsed_s"])) \
+            if c.run.steps.is_file() else (np.nan, np.nan)
         rows.append({"cell": c.dir.name, "steps": info["steps"],
                      "steps per epoch": ", ".join(str(int(n)) for n in per_epoch) if len(per_epoch) else "—",
                      "rows seen": info["samples_seen"], "02_train (h)": info["seconds"] / 3600,
-                     "samples/s": info["samples_per_s"], "device": info.get("device"),
+                     "samples/s": info["samples_per_s"], "s/step median": median, "s/step fastest decile": fast,
+                     "at the fastest decile (h)": info["steps"] * fast / 3600, "device": info.get("device"),
                      "stopped and resumed": bool(info.get("resumed"))})
     return pd.DataFrame(rows)
+
+
+def step_pace(steps: pd.DataFrame, window: int = 100) -> tuple[float, float]:
+    """Seconds per optimizer step over consecutive windows of `window` steps: (median, 10th percentile). The cells
+    shared the cores with other work at times (tests, other cells), which the total time includes; the fastest
+    decile of windows is the pace of the stretches when they did not, so steps × it estimates an uncontended cell."""
+    t = steps.sort_values("step", kind="stable").drop_duplicates("step", keep="last")["elapsed_s"].to_numpy()
+    if len(t) <= window:
+        return np.nan, np.nan
+    per_step = np.diff(t[::window]) / window
+    per_step = per_step[per_step > 0]
+    return (float(np.median(per_step)), float(np.quantile(per_step, 0.1))) if len(per_step) else (np.nan, np.nan)
 
 
 def sections(ev: GridEvidence, proxy: tuple[Grid, str, str] | None = None) -> list[tuple[str, str]]:
@@ -271,9 +286,14 @@ def sections(ev: GridEvidence, proxy: tuple[Grid, str, str] | None = None) -> li
         ("Time",
          f"Partner B's table implies about {b_steps} optimizer steps per epoch (all OLID and GoEmotions train rows, "
          f"batch 16 × 2); these cells hold out the OLID dev rows the validation needs, so an epoch is a little "
-         f"shorter. Two cells trained at a time on the same two cores, so a cell alone would train faster.\n\n"
+         f"shorter. Two cells trained at a time on the same two cores, so a cell alone would train faster; at "
+         f"times other work (the test suite, paused grids) shared the cores too, which `02_train` includes. The "
+         f"pace columns read steps.csv in windows of 100 steps: the fastest decile is the pace of the stretches "
+         f"with only the two cells on the cores, and steps × it estimates such a cell.\n\n"
          + _md(timing)
-         + (f"\n\nIn all: {timing['02_train (h)'].sum():.1f} h of training over {len(timing)} cells."
+         + (f"\n\nIn all: {timing['02_train (h)'].sum():.1f} h of training over {len(timing)} cells as run; "
+            f"{timing['at the fastest decile (h)'].sum():.1f} h at the fastest-decile pace, i.e. "
+            f"≈ {timing['at the fastest decile (h)'].sum() / 2:.1f} h of wall clock for these cells two at a time."
             if len(timing) else "")),
     ]
     return out
