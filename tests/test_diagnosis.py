@@ -649,3 +649,43 @@ def test_the_limits_name_every_configurations_own_epochs_and_encoder(tmp_path):
         dump(load(g.base, {**c.config.overrides, "seed": c.seed}), c.dir / "params.yaml")
     smoke = load(REPO / "params" / "smoke.yaml")
     assert f"Every cell trains `{smoke.encoder}` for {smoke.epochs} or 60 epochs on " in A._limits(g, Dg.comparable_tiers(g))
+
+
+def test_a_results_page_carries_the_answers_the_shapley_split_and_the_paper_tables(tmp_path, grid):
+    """docs/results pages say what the grid view says: the questions a grid tests (and which it does not), the
+    causes the comparison report did not ask about, the Shapley split with its interactions, and the paper tables,
+    each the same text the words module gives for that evidence."""
+    from aura_core.reporting.results_page import evidence_sections, page
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3],
+        "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]},
+        "shapley": {"from": "paradigm=paired,threshold=0.5", "to": "paradigm=interleaved,threshold=tuned"}},
+        sort_keys=False))
+    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
+    for c in cells(g):
+        write_cell(c, {"L1": 0.82 if c.config.overrides["paradigm"] == "interleaved" else 0.72, "L3": 0.60})
+    claims = load_claims(REPO / "params" / "claims.yaml")
+    ev = Dg.evidence(g, claims, 50)
+    sections = dict(evidence_sections(ev))
+    questions = sections["The comparison report's questions"]
+    for q, a in A.answers(ev):
+        if a.startswith("Not tested"):
+            assert f"**{q}**" not in questions and q in questions.split("Not tested by this grid:")[1]
+        else:
+            assert f"**{q}** {a}" in questions
+    shap = sections["Shapley attribution: `paradigm=paired,threshold=0.5` → `paradigm=interleaved,threshold=tuned`"]
+    assert shap.startswith(A.shapley_summary(*ev.shapley))
+    assert re.search(r"\| paradigm\s+\| L1\s+\|\s+0\.1", shap) or re.search(r"\| paradigm\s+\| L1\s+\|\s+0\.0[5-9]", shap)
+    assert "| paradigm × threshold " in shap                                  # the interaction table
+    paper = sections["What the evidence supports reporting"]
+    results, ablation = A.paper_tables(ev)
+    assert results.to_markdown(index=False) in paper and ablation.to_markdown(index=False) in paper
+    assert "Candidate causes the comparison report did not ask about" not in sections    # none tested here
+    text = page(ev)
+    assert all(f"## {title}" in text for title in sections)
+    # a grid that tests an unasked cause gets that section, worded as unasked_answers words it
+    attrib = Dg.attribution(grid, 50).assign(factor=lambda d: d["factor"].replace({"paradigm": "focal_loss"}))
+    unasked_ev = ev_of(grid, claims, Dg.config_table(grid, claims, 50), attrib)
+    unasked = dict(evidence_sections(unasked_ev))["Candidate causes the comparison report did not ask about"]
+    (title, answer), = A.unasked_answers(unasked_ev)
+    assert unasked == f"**{title}.** {answer}"

@@ -18,7 +18,8 @@ from aura_core.base.params import load, to_dict
 from aura_core.evidence import seed_scale
 from aura_core.evidence.diagnosis import GridEvidence
 from aura_core.grids import Grid, finished, training_cells
-from aura_core.reporting.answers import markdown_summary, multiverse_text
+from aura_core.reporting.answers import (answers, markdown_summary, multiverse_text, paper_tables, shapley_summary,
+                                         unasked_answers)
 from aura_core.reporting.single_report import _git_commit
 from aura_core.reporting.tables import tier_legend
 
@@ -40,12 +41,50 @@ def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
             ("Which switch moves the effect (η² on L1, descriptive)", md(ev.importance))]
 
 
+def evidence_sections(ev: GridEvidence) -> list[tuple[str, str]]:
+    """What every grid's page carries where its evidence exists: the comparison report's questions it tests, the
+    causes the report did not ask about, the Shapley split with its interactions, and what the evidence supports
+    reporting in a paper (the same words and tables as the grid view, so the page and report.html cannot differ)."""
+    out = []
+    asked = answers(ev) if len(ev.attrib) else []
+    tested = [(q, a) for q, a in asked if not a.startswith("Not tested")]
+    if tested:
+        untested = [q for q, a in asked if a.startswith("Not tested")]
+        out.append(("The comparison report's questions",
+                    "\n\n".join(f"**{q}** {a}" for q, a in tested)
+                    + (f"\n\nNot tested by this grid: {'; '.join(untested)}" if untested else "")))
+    unasked = unasked_answers(ev) if len(ev.attrib) else []
+    if unasked:
+        out.append(("Candidate causes the comparison report did not ask about",
+                    "\n\n".join(f"**{t}.** {a}" for t, a in unasked)))
+    shap, inter = ev.shapley
+    if ev.grid.shapley and len(shap):
+        text = shapley_summary(shap, inter)
+        if "shapley" in shap:
+            text += ("\n\n" + shap.to_markdown(index=False, floatfmt=".4f")
+                     + ("\n\nEvery two-factor interaction (95% and 90% CI; the reading is the equivalence test's):\n\n"
+                        + inter.to_markdown(index=False, floatfmt=".4f") if len(inter) else ""))
+        out.append((f"Shapley attribution: `{ev.grid.shapley['from']}` → `{ev.grid.shapley['to']}`", text))
+    results, ablation = paper_tables(ev)
+    if len(results):
+        out.append(("What the evidence supports reporting",
+                    "Mean ± sd over seeds with the 95% t interval of the mean (`paper_results`):\n\n"
+                    + results.to_markdown(index=False)
+                    + ("\n\nEach one-change contrast, its change with the 95% CI; † significant after Holm over the "
+                       "report's one family (`paper_ablation`):\n\n" + ablation.to_markdown(index=False)
+                       if len(ablation) else "")))
+    return out
+
+
 # grid name → the rows its README block shows: (row name, configuration label, or a callable of the grid giving it)
 README_ROWS: dict[str, list[tuple[str, Callable[[Grid], str]]]] = {
     "seed_scale": [("B as stated, seed scale", lambda g: g.baseline),
                    ("masked, seed scale", lambda g: seed_scale.masked_label(g, g.baseline)),
                    ("A candidate, seed scale", lambda g: g.shapley["to"])],
     "unpad_parity": [("B as stated, cpu proxy", lambda g: "padded")],
+    "factorial": [("B as stated, cpu proxy", lambda g: g.baseline),
+                  ("masked, cpu proxy", lambda g: seed_scale.masked_label(g, g.baseline)),
+                  ("A candidate, cpu proxy", lambda g: g.shapley["to"])],
 }
 CLAIM_ROWS = {"seed_scale": True}   # which blocks also show the partners' claimed numbers
 LEVELS = ("L1", "L2", "L3")
@@ -130,7 +169,7 @@ def page(ev: GridEvidence) -> str:
     if grid.name in README_ROWS:
         parts += ["## The README's table", "", "What the README quotes from this page (`make results` rewrites its "
                   "block): mean ± sd over the finished seeds.", "", readme_block(ev), ""]
-    for title, text in PAGES.get(grid.name, lambda _: [])(ev):
+    for title, text in PAGES.get(grid.name, lambda _: [])(ev) + evidence_sections(ev):
         parts += [f"## {title}", "", text, ""]
     return "\n".join(parts)
 
