@@ -301,18 +301,24 @@ def test_target_group_table_and_plot_across_configurations(grid, tmp_path):
     assert plots.target_group_plot(pd.DataFrame(), tmp_path) is None
 
 
-def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adjusted(tmp_path):
-    """paradigm moves L1 by +0.10 alone, threshold nothing; Shapley finds that and the values sum to the change."""
+def synthetic_factorial(tmp_path):
+    """paradigm × threshold, 3 seeds, finished cells: interleaved moves L1 by +0.10, the threshold nothing."""
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({
         "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3],
         "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]},
         "shapley": {"from": "paradigm=paired,threshold=0.5", "to": "paradigm=interleaved,threshold=tuned"}},
         sort_keys=False))
     g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
-    assert [(f, c) for f, c, _ in g.contrasts()] == [("threshold", "paradigm=paired,threshold=tuned"),
-                                                     ("paradigm", "paradigm=interleaved,threshold=0.5")]
     for c in cells(g):
         write_cell(c, {"L1": 0.82 if c.config.overrides["paradigm"] == "interleaved" else 0.72, "L3": 0.60})
+    return g
+
+
+def test_shapley_attribution_over_a_synthetic_factorial_adds_up_and_is_holm_adjusted(tmp_path):
+    """paradigm moves L1 by +0.10 alone, threshold nothing; Shapley finds that and the values sum to the change."""
+    g = synthetic_factorial(tmp_path)
+    assert [(f, c) for f, c, _ in g.contrasts()] == [("threshold", "paradigm=paired,threshold=tuned"),
+                                                     ("paradigm", "paradigm=interleaved,threshold=0.5")]
     start, end = "paradigm=paired,threshold=0.5", "paradigm=interleaved,threshold=tuned"
     table, inter = Dg.shapley_attribution(g, start, end, n_resamples=300)
     rows = table.set_index(["factor", "tier"])
@@ -656,14 +662,7 @@ def test_a_results_page_carries_the_answers_the_shapley_split_and_the_paper_tabl
     causes the comparison report did not ask about, the Shapley split with its interactions, and the paper tables,
     each the same text the words module gives for that evidence."""
     from aura_core.reporting.results_page import evidence_sections, page
-    (tmp_path / "f.yaml").write_text(yaml.safe_dump({
-        "name": "fac", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3],
-        "factors": {"paradigm": ["paired", "interleaved"], "threshold": [0.5, "tuned"]},
-        "shapley": {"from": "paradigm=paired,threshold=0.5", "to": "paradigm=interleaved,threshold=tuned"}},
-        sort_keys=False))
-    g = load_grid(tmp_path / "f.yaml", tmp_path / "out")
-    for c in cells(g):
-        write_cell(c, {"L1": 0.82 if c.config.overrides["paradigm"] == "interleaved" else 0.72, "L3": 0.60})
+    g = synthetic_factorial(tmp_path)
     claims = load_claims(REPO / "params" / "claims.yaml")
     ev = Dg.evidence(g, claims, 50)
     sections = dict(evidence_sections(ev))
