@@ -126,7 +126,23 @@ def test_bootstrap_p_is_never_zero_and_is_one_when_every_draw_is_zero():
         assert 2 / 2000 <= bootstrap_p(d) <= 1.0
     m = 48
     b = resamples_for_holm(m)
-    assert b >= 1920 and 2 / (b + 1) < 0.05 / m                    # the smallest p can pass Holm over 48 tests
+    assert b + 1 > 400 * m and 2 / (b + 1) < 0.05 / m / 10         # the smallest p, a tenth of Holm's first bar
+
+
+def test_the_resamples_resolve_a_p_well_under_holms_bar_not_just_a_p_of_zero_draws():
+    """A difference whose true two-sided p is a quarter of alpha/m (m = 48): at B = 40·m it passes only when no
+    draw crosses 0 (about 4 runs in 5); at resamples_for_holm's B it passes in every one of 300 bootstrap runs."""
+    from scipy import stats as sps
+
+    from aura_core.base.stats import bootstrap_p, resamples_for_holm
+    m, alpha = 48, 0.05
+    z = sps.norm.isf(alpha / m / 4 / 2)                            # P(draw ≤ 0) = p/2 for draws ~ N(z, 1)
+    rng = np.random.default_rng(7)
+
+    def passes(b: int) -> float:
+        return np.mean([m * bootstrap_p(rng.normal(z, 1, b)) < alpha for _ in range(300)])
+    assert 0.6 < passes(40 * m) < 0.95                           # the earlier B: 1 + 2m/alpha
+    assert passes(resamples_for_holm(m)) == 1.0
 
 
 def test_paired_seeds_give_a_narrower_interval_on_a_view_of_the_same_models():

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats as sps
 
 from aura_core.base.results import DELTA
-from aura_core.base.stats import binary_macro_f1, bootstrap_p
+from aura_core.base.stats import binary_macro_f1, bootstrap_p, draw_chunks, item_weights, resampled_macro_f1, seed_mean
 
 Subset = frozenset
 
@@ -75,20 +75,19 @@ def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1
                              for n in range(2))
     draws = {t: ({i: np.empty(n_resamples) for i in factors}, {pair: np.empty(n_resamples) for pair in point[t][1]})
              for t in keys}
-    for b in range(n_resamples):
-        seeds = rng.integers(0, n_seeds, n_seeds)
+    for start, size in draw_chunks(n_resamples, max(len(y) for y, _ in data.values())):
+        seeds = rng.integers(0, n_seeds, (size, n_seeds))
         per_tier = {}
         for t, (y, mats) in data.items():
-            items = rng.integers(0, len(y), len(y))
-            fb = {s: float(binary_macro_f1(y[items], a[seeds][:, items]).mean()) for s, a in mats.items()}
-            per_tier[t] = values(fb)
+            w = item_weights(rng, len(y), size)
+            per_tier[t] = values({s: seed_mean(resampled_macro_f1(y, a, w), seeds) for s, a in mats.items()})
         if "ΔF1" in keys:
             per_tier["ΔF1"] = tuple({k: per_tier[delta[0]][n][k] - per_tier[delta[1]][n][k]
                                      for k in per_tier[delta[0]][n]} for n in range(2))
         for t in keys:
             for n in range(2):
                 for k, v in per_tier[t][n].items():
-                    draws[t][n][k][b] = v
+                    draws[t][n][k][start:start + size] = v
     alpha = (1 - level) / 2
 
     def summary(value: float, d: np.ndarray) -> dict:
