@@ -55,6 +55,19 @@ def test_every_number_the_readme_cites_is_on_the_page_it_cites():
         assert not missing, f"README numbers not on {page}: {missing}"
 
 
+def test_the_answer_sections_prose_quotes_its_pages_verbatim():
+    """The prose under 'The answer so far' is written from the pages its blocks cite: every number there, and every
+    interval as a whole (a drifted bound is caught even when the bound occurs elsewhere on the page)."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## The answer so far", 1)[1].split("\n## ", 1)[0]
+    prose = CITED.sub("", section)
+    pages = "\n".join((REPO / page).read_text() for page, _ in cited_blocks(section))
+    intervals = re.findall(r"\[[+−-]?\d\.\d{3}, [+−-]?\d\.\d{3}\]", prose)
+    assert intervals, "the answer's prose quotes no interval"
+    assert not [i for i in intervals if i not in pages], [i for i in intervals if i not in pages]
+    assert not [n for n in re.findall(r"\d\.\d{3}", prose) if n not in pages]
+
+
 def test_a_number_that_drifts_from_its_page_is_caught():
     text = "<!-- numbers from docs/results/x.md -->| B | 0.7002 |<!-- /numbers -->"
     (page, block), = cited_blocks(text)
