@@ -155,3 +155,27 @@ def test_step_pace_reads_the_uncontended_stretches_of_steps_csv():
     older = steps.head(1000).assign(elapsed_s=np.arange(1, 1001) * 5.0)   # as logged before a resume re-did them
     assert seed_scale.step_pace(pd.concat([older, steps])) == pytest.approx((1.0, 1.0))
     assert np.isnan(seed_scale.step_pace(steps.head(50))[0])                       # too few steps for one window
+
+
+def test_the_proxy_column_reads_the_factorials_cells_when_unasked_has_none(tmp_path):
+    """The cpu proxy's masked and paired trainings come from whichever grid beside this one trains them: none yet,
+    then the factorial's (views of its paradigm trainings), with unasked's preferred once it has them."""
+    from test_diagnosis import write_cell
+
+    from aura_core.base.run_folder import RunFolder
+    from aura_core.grids.cells import cells, training_cells
+    grid = G.load_grid(GRID, tmp_path)
+    assert seed_scale.proxy_grid(grid) is None
+    fac = G.load_grid(REPO / "params" / "grids" / "factorial.yaml", tmp_path)
+    for c in training_cells(fac):
+        if c.config.label in ("paradigm=masked,preprocess=none", "paradigm=paired,preprocess=none"):
+            write_cell(c, {"L1": 0.7, "L3": 0.5})
+            (RunFolder(c.dir).epoch_predictions / "epoch3").mkdir(parents=True)    # what the factorial's views read
+    proxy, masked, paired = seed_scale.proxy_grid(grid)
+    assert proxy.name == "factorial" and masked.startswith("paradigm=masked,preprocess=none,threshold=0.5")
+    assert paired.startswith("paradigm=paired,preprocess=none,threshold=0.5")
+    unasked = G.load_grid(REPO / "params" / "grids" / "unasked.yaml", tmp_path)
+    for c in cells(unasked):
+        if c.config.label in ("masked", "paired"):
+            write_cell(c, {"L1": 0.7, "L3": 0.5})
+    assert seed_scale.proxy_grid(grid)[0].name == "unasked"

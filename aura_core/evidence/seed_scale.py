@@ -303,14 +303,24 @@ def _md(df: pd.DataFrame) -> str:
     return "_(no finished cell yet)_" if df is None or df.empty else df.to_markdown(index=False, floatfmt=".3f")
 
 
+# the cpu proxy's paired and masked trainings, in the grids that train them (3,000 + 3,000 rows, 3 epochs, 3 seeds):
+# grid file → (masked label, paired label); the first with finished cells of both beside this grid is used
+PROXIES = {"unasked.yaml": ("masked", "paired"),
+           "factorial.yaml": ("paradigm=masked,preprocess=none,threshold=0.5,validation=paired,selection=last",
+                              "paradigm=paired,preprocess=none,threshold=0.5,validation=paired,selection=last")}
+
+
 def proxy_grid(grid: Grid) -> tuple[Grid, str, str] | None:
-    """The cpu proxy's paired and masked trainings (params/grids/unasked.yaml: 3,000 + 3,000 rows, 3 epochs, 3 seeds)
-    when that grid has finished cells beside this one, else None."""
+    """The cpu proxy's masked and paired configurations (PROXIES) when a grid that trains them has finished cells
+    of both under this grid's root, else None."""
     from aura_core import PROJECT_DIR
     from aura_core.grids import load_grid
-    path = PROJECT_DIR / "params" / "grids" / "unasked.yaml"
-    if not path.is_file():
-        return None
-    proxy = load_grid(path, grid.root)
-    groups = cells_by_config(proxy)
-    return (proxy, "masked", "paired") if groups.get("masked") and groups.get("paired") else None
+    for name, (masked, paired) in PROXIES.items():
+        path = PROJECT_DIR / "params" / "grids" / name
+        if not path.is_file() or not (grid.root / path.stem).is_dir():
+            continue
+        proxy = load_grid(path, grid.root)
+        groups = cells_by_config(proxy)
+        if groups.get(masked) and groups.get(paired):
+            return proxy, masked, paired
+    return None
