@@ -131,7 +131,7 @@ def test_bootstrap_p_is_never_zero_and_is_one_when_every_draw_is_zero():
 
 def test_the_resamples_resolve_a_p_well_under_holms_bar_not_just_a_p_of_zero_draws():
     """A difference whose true two-sided p is a quarter of alpha/m (m = 48): at B = 40·m it passes only when no
-    draw crosses 0 (about 4 runs in 5); at resamples_for_holm's B it passes in every one of 300 bootstrap runs."""
+    draw crosses 0 (about 4 runs in 5); at resamples_for_holm's B in at least 99% of 300."""
     from scipy import stats as sps
 
     from aura_core.base.stats import bootstrap_p, resamples_for_holm
@@ -142,7 +142,7 @@ def test_the_resamples_resolve_a_p_well_under_holms_bar_not_just_a_p_of_zero_dra
     def passes(b: int) -> float:
         return np.mean([m * bootstrap_p(rng.normal(z, 1, b)) < alpha for _ in range(300)])
     assert 0.6 < passes(40 * m) < 0.95                           # the earlier B: 1 + 2m/alpha
-    assert passes(resamples_for_holm(m)) == 1.0
+    assert passes(resamples_for_holm(m)) >= 0.99                  # fails ≈ 1 run in 1,000 (Poisson tail)
 
 
 def test_paired_seeds_give_a_narrower_interval_on_a_view_of_the_same_models():

@@ -95,7 +95,7 @@ def resamples_for_holm(m: int, alpha: float = 0.05, floor: int = N_RESAMPLES, ma
     """Bootstrap resamples for a family of m tests under Holm: B + 1 > 2·margin·m/alpha (400·m at 0.05), so the
     smallest attainable two-sided p, 2/(B + 1), is under a tenth of Holm's first threshold alpha/m. With B + 1 just over
     2m/alpha a test passes only when not one draw crosses 0, so a p a quarter of the threshold fails one run in five
-    by Monte Carlo noise alone; at ten times that B such a test passes in all but 1 run in 10,000."""
+    by Monte Carlo noise alone; at ten times that B such a test fails about 1 run in 1,000 (k ≥ 9 of λ = 2.5)."""
     return max(floor, int(np.ceil(2 * margin * m / alpha)))
 
 
