@@ -18,6 +18,24 @@ def test_extends_chain_and_overrides(tmp_path):
     assert p.claims == str(tmp_path / "claims.yaml")  # relative claims resolved against the profile's folder
 
 
+def test_a_profile_is_parsed_once_per_version_and_a_change_is_read(tmp_path, monkeypatch):
+    """Profiles are parsed once per file version (a grid's tables load them a thousand times): an edited profile or
+    parent is read again, and a caller's change to what load returns stays its own."""
+    base = write(tmp_path / "base.yaml", {"epochs": 5, "batch_size": 16})
+    child = write(tmp_path / "child.yaml", {"extends": "base.yaml", "epochs": 3})
+    parses, original = [], yaml.safe_load
+    monkeypatch.setattr(P.yaml, "safe_load", lambda text: parses.append(text) or original(text))
+    first = P.read_profile(child)
+    first["epochs"] = 99
+    assert P.read_profile(child) == {"epochs": 3, "batch_size": 16} and len(parses) == 2
+    write(base, {"epochs": 5, "batch_size": 32, "name": "edited parent"})
+    assert P.load(child).batch_size == P.load(child).batch_size == 32
+    assert sum("edited parent" in text for text in parses) == 1
+    child.write_text("epochs: [not closed\n")
+    with pytest.raises(P.ParamError, match="child.yaml: not valid YAML"):
+        P.load(child)
+
+
 def test_unknown_key_lists_valid_keys_and_suggests(tmp_path):
     f = write(tmp_path / "p.yaml", {"batchsize": 4})
     with pytest.raises(P.ParamError) as e:

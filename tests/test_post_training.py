@@ -103,6 +103,40 @@ def test_a_view_is_scored_once_until_the_files_it_reads_change(tmp_path, monkeyp
 SPACE = {"threshold": [0.5, "tuned"], "validation": ["paired", "separate"], "selection": ["last", "best"]}
 
 
+def test_kept_dev_metrics_are_what_each_choice_computes_afresh(tmp_path):
+    """selected_epoch keeps each epoch's dev metrics per (file version, the settings dev_metrics reads): under every
+    choice they equal dev_metrics computed from the file, and a rewritten dev file is validated again."""
+    import dataclasses
+
+    from aura_core.base.params import Params
+    from aura_core.training import validation as V
+    rng = np.random.default_rng(1)
+    run = tmp_path / "run"
+
+    def write_dev(epoch):
+        dev = pd.DataFrame({"source": ["olid"] * 25 + ["goemotions"] * 25, "toxicity": rng.integers(0, 2, 50),
+                            "emotion": rng.integers(0, 7, 50), "p_toxic": rng.random(50)})
+        E.write(run, epoch, E.DEV, dev, {"toxicity": np.c_[1 - dev["p_toxic"], dev["p_toxic"]],
+                                         "emotion": rng.random((50, 7))})
+    for epoch in (1, 2, 3):
+        write_dev(epoch)
+    base = Params(tiers=["olid"], extra_tiers=[])
+
+    def afresh(q, epoch):
+        dev = E.read(run, epoch, E.DEV)
+        return V.dev_metrics(dev, dev["p_toxic"].to_numpy(), dev["emotion_pred"].to_numpy(), q)
+    for choice in PT.choices({**SPACE, "threshold": [0.3, 0.5, "tuned"]}):
+        q = dataclasses.replace(base, **choice)
+        _, val = V.selected_epoch(run, q)
+        assert val == {e: afresh(q, e) for e in (1, 2, 3)}, choice
+    q = dataclasses.replace(base, threshold=0.3)
+    before = V.selected_epoch(run, q)[1][2]
+    write_dev(2)
+    after = V.selected_epoch(run, q)[1][2]
+    assert after == afresh(q, 2) and after != before
+
+
+
 @pytest.mark.slow
 def test_selectable_epochs_store_bit_for_bit_what_every_epoch_stores_and_every_view_is_the_same(
         fixture_data, tiny_encoder, tmp_path):

@@ -19,6 +19,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 from aura_core.base.errors import DataError
+from aura_core.base.file_memo import FileMemo, version
 from aura_core.base.io import atomic_write_text
 
 
@@ -407,6 +408,21 @@ def tier_specs(p: Params) -> list[TierSpec]:
     return [build(TierSpec, s, f"extra_tiers[{i}]") for i, s in enumerate(p.extra_tiers)]
 
 
+_parsed = FileMemo()
+
+
+def _parsed_yaml(file_version: tuple) -> dict | list | None:
+    """A profile file's YAML, parsed once per version (a grid's tables load the same profiles a thousand times)."""
+    path = Path(file_version[0][0])
+
+    def parse():
+        try:
+            return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ParamError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    return _parsed(file_version, parse)
+
+
 def read_profile(path: str | os.PathLike, _seen: tuple = ()) -> dict:
     """The raw dict of a profile with its `extends:` chain merged (child wins)."""
     path = Path(path).resolve()
@@ -414,10 +430,7 @@ def read_profile(path: str | os.PathLike, _seen: tuple = ()) -> dict:
         raise ParamError(f"{path}: circular 'extends'")
     if not path.is_file():
         raise ParamError(f"{path}: params file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ParamError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    raw = _parsed_yaml(version(path))
     if not isinstance(raw, dict):
         raise ParamError(f"{path}: expected a mapping of param: value at the top level")
     parent = raw.pop("extends", None)

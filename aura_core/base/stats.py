@@ -28,16 +28,18 @@ def item_weights(rng: np.random.Generator, n_items: int, n_draws: int) -> np.nda
     """How often each item appears in each of n_draws bootstrap resamples of n_items items (draws × items): a
     resample's confusion counts are then one matrix product (resampled_macro_f1) instead of a gather per draw."""
     idx = rng.integers(0, n_items, (n_draws, n_items)) + np.arange(n_draws)[:, None] * n_items
-    return np.bincount(idx.ravel(), minlength=n_draws * n_items).reshape(n_draws, n_items).astype(float)
+    return np.bincount(idx.ravel(), minlength=n_draws * n_items).reshape(n_draws, n_items).astype(np.float32)
 
 
 def resampled_macro_f1(y: np.ndarray, preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Macro-F1 of each row of 0/1 `preds` (runs × items) under each row of item `weights` (draws × items, from
-    item_weights): draws × runs. Equal to binary_macro_f1(y[items], preds[:, items]) for the resample `items`."""
-    y, preds = np.asarray(y, float), np.atleast_2d(np.asarray(preds, float))
-    positives = (weights @ y)[:, None]
-    tp = weights @ (preds * y).T
-    flagged = weights @ preds.T
+    item_weights): draws × runs. Equal to binary_macro_f1(y[items], preds[:, items]) for the resample `items`. The
+    products run in float32 (twice as fast) and are exact: integer counts far below 2**24; the ratios in float64."""
+    y, preds = np.asarray(y, np.float32), np.atleast_2d(np.asarray(preds, np.float32))
+    weights = np.asarray(weights, np.float32)
+    positives = (weights @ y).astype(float)[:, None]
+    tp = (weights @ (preds * y).T).astype(float)
+    flagged = (weights @ preds.T).astype(float)
     fp, fn = flagged - tp, positives - tp
     tn = weights.sum(1, keepdims=True) - positives - fp
     return _macro_f1_of_counts(tp, fp, fn, tn)

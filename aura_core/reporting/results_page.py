@@ -18,8 +18,14 @@ from aura_core.base.params import load, to_dict
 from aura_core.evidence import seed_scale
 from aura_core.evidence.diagnosis import GridEvidence
 from aura_core.grids import Grid, finished, training_cells
-from aura_core.reporting.answers import (answers, markdown_summary, multiverse_text, paper_tables, shapley_summary,
-                                         unasked_answers)
+from aura_core.reporting.answers import (
+    answers,
+    markdown_summary,
+    multiverse_text,
+    paper_tables,
+    shapley_summary,
+    unasked_answers,
+)
 from aura_core.reporting.single_report import _git_commit
 from aura_core.reporting.tables import tier_legend
 

@@ -8,7 +8,6 @@ bootstrap CIs score each tier.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import itertools
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from aura_core.base.file_memo import FileMemo, version
 from aura_core.base.params import POST_TRAINING_KEYS, Params, build
 from aura_core.base.results import StressScores, TierPredictions, delta_f1
 from aura_core.base.run_folder import RunFolder
@@ -43,21 +43,41 @@ def with_choice(p: Params, choice: dict) -> Params:
 def _memoized(score):
     """A grid's tables score the same view many times (config table, attribution, Shapley, answers, mechanism): each
     (run, params, choice) is computed once while the files it reads are unchanged; callers get a copy."""
-    cache: dict = {}
+    memo = FileMemo()
 
     @functools.wraps(score)
     def once(run_dir: str | Path, p: Params, choice: dict | None = None):
         run_dir = Path(run_dir).resolve()
         run = RunFolder(run_dir)
         read = [run.metrics, *sorted(run.epoch_predictions.rglob("*.csv")), *sorted(run.predictions.glob("*.csv"))]
-        key = (str(run_dir), repr(sorted((choice or {}).items())), repr(p),
-               tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in read if f.is_file()))
-        if key not in cache:
-            if len(cache) >= 4096:
-                cache.clear()
-            cache[key] = score(run_dir, p, choice)
-        return copy.deepcopy(cache[key])
+        key = (str(run_dir), repr(sorted((choice or {}).items())), repr(p), version(*read))
+        return memo(key, lambda: score(run_dir, p, choice))
     return once
+
+
+_scored = FileMemo()  # per (stored set, threshold): the views of one training share most of their epochs and thresholds
+
+
+def _tier_scores(run_dir: Path, epoch: int, key: str, threshold: float) -> dict:
+    """score_tier of one stored tier of one epoch at one threshold."""
+    def compute():
+        df = E.read(run_dir, epoch, key)
+        return score_tier(df["label"].to_numpy(), df["p_toxic"].to_numpy(), threshold)
+    return _scored(("tier", version(E.folder(run_dir, epoch) / f"{key}.csv"), float(threshold)), compute)
+
+
+def _emotion_scores(run_dir: Path, epoch: int, emotion_threshold: float) -> dict | None:
+    """The emotion F1 section of one epoch's GoEmotions test predictions (None when the run stored no emotion)."""
+    def compute():
+        ge = E.read(run_dir, epoch, GOEMOTIONS_TEST)
+        probs = multilabel.stored_probabilities(ge)
+        if probs is not None:   # a multilabel run: both scores, at the view's emotion_threshold
+            return emotion_test_section(ge["label"].to_numpy(), probs, ge["label_set"].to_numpy(), emotion_threshold)
+        if "emotion_pred" in ge:
+            return emotion_test_metrics(ge["label"].to_numpy(), ge["emotion_pred"].to_numpy())
+        return None
+    return _scored(("emotion", version(E.folder(run_dir, epoch) / f"{GOEMOTIONS_TEST}.csv"), emotion_threshold),
+                   compute)
 
 
 def _check_scored(run_dir: Path, epoch: int, q: Params) -> None:
@@ -88,17 +108,12 @@ def view(run_dir: str | Path, p: Params, choice: dict | None = None) -> dict:
     for key, level in levels(p):
         if key not in stored or not (E.folder(run_dir, epoch) / f"{key}.csv").is_file():
             continue
-        df = E.read(run_dir, epoch, key)
-        out["tiers"][key] = {"level": level, **score_tier(df["label"].to_numpy(), df["p_toxic"].to_numpy(), thr)}
+        out["tiers"][key] = {"level": level, **_tier_scores(run_dir, epoch, key, thr)}
     out["delta_f1"] = delta_f1({e["level"]: e["metrics"]["macro_f1"] for e in out["tiers"].values()})
     if (E.folder(run_dir, epoch) / f"{GOEMOTIONS_TEST}.csv").is_file():
-        ge = E.read(run_dir, epoch, GOEMOTIONS_TEST)
-        probs = multilabel.stored_probabilities(ge)
-        if probs is not None:   # a multilabel run: both scores, at the view's emotion_threshold
-            out["emotion_goemotions_test"] = emotion_test_section(ge["label"].to_numpy(), probs,
-                                                                  ge["label_set"].to_numpy(), q.emotion_threshold)
-        elif "emotion_pred" in ge:
-            out["emotion_goemotions_test"] = emotion_test_metrics(ge["label"].to_numpy(), ge["emotion_pred"].to_numpy())
+        emotion = _emotion_scores(run_dir, epoch, q.emotion_threshold)
+        if emotion is not None:
+            out["emotion_goemotions_test"] = emotion
     return out
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from aura_core.base.file_memo import FileMemo, version
 from aura_core.base.params import ParamError, Params
 from aura_core.base.run_folder import RunFolder
 from aura_core.measures import multilabel
@@ -99,16 +100,27 @@ def selected_epoch(run_dir: str | Path, q: Params) -> tuple[int, dict[int, dict]
     epochs = E.epochs(run_dir)
     if not epochs:
         raise FileNotFoundError(f"{RunFolder(run_dir).epoch_predictions}: no stored epoch predictions")
-    val = {}
-    for e in epochs:
-        dev = E.read(run_dir, e, E.DEV)
-        probs = multilabel.stored_probabilities(dev)
-        pred = probs.argmax(1) if probs is not None else \
-            dev["emotion_pred"].to_numpy() if "emotion_pred" in dev else None
-        val[e] = dev_metrics(dev, dev["p_toxic"].to_numpy(), pred, q, probs)
+    val = {e: stored_dev_metrics(run_dir, e, q) for e in epochs}
     if q.selection == "last":
         return epochs[-1], val
     return best_epoch({e: val[e][q.selection_metric] for e in epochs}), val
+
+
+_validated = FileMemo()
+
+
+def stored_dev_metrics(run_dir: str | Path, epoch: int, q: Params) -> dict:
+    """dev_metrics of one epoch's stored dev predictions. Kept per file version and the settings dev_metrics reads
+    (validation set, per-epoch threshold, emotion target and threshold): the views of one training re-validate the
+    same epochs under two or four such settings, not under each of their eight choices."""
+    def compute():
+        dev = E.read(run_dir, epoch, E.DEV)
+        probs = multilabel.stored_probabilities(dev)
+        pred = probs.argmax(1) if probs is not None else \
+            dev["emotion_pred"].to_numpy() if "emotion_pred" in dev else None
+        return dev_metrics(dev, dev["p_toxic"].to_numpy(), pred, q, probs)
+    settings = (q.validation, epoch_threshold(q), q.emotion_target, q.emotion_threshold)
+    return _validated((version(E.folder(run_dir, epoch) / f"{E.DEV}.csv"), settings), compute)
 
 
 def best_epoch(metric_by_epoch: dict[int, float]) -> int:
