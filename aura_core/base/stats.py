@@ -137,10 +137,12 @@ def hierarchical_effects(tiers: dict, n_resamples: int = N_RESAMPLES, seed: int 
 def hierarchical_mean(y: np.ndarray, preds: np.ndarray, n_resamples: int = N_RESAMPLES, seed: int = 0,
                       level: float = 0.95) -> dict:
     """Mean-over-seeds macro-F1 with a CI resampling seeds and items."""
-    y, A = np.asarray(y), np.asarray(preds, float)
+    y, A = np.asarray(y), np.atleast_2d(np.asarray(preds, float))
     rng = np.random.default_rng(seed)
-    draws = np.array([binary_macro_f1(y[it], A[rng.integers(0, len(A), len(A))][:, it]).mean()
-                      for it in (rng.integers(0, len(y), len(y)) for _ in range(n_resamples))])
+    draws = np.empty(n_resamples)
+    for start, size in draw_chunks(n_resamples, len(y)):
+        seeds = rng.integers(0, len(A), (size, len(A)))
+        draws[start:start + size] = seed_mean(resampled_macro_f1(y, A, item_weights(rng, len(y), size)), seeds)
     alpha = (1 - level) / 2
     return {"value": float(binary_macro_f1(y, A).mean()), "ci_low": float(np.quantile(draws, alpha)),
             "ci_high": float(np.quantile(draws, 1 - alpha))}
