@@ -27,8 +27,9 @@ def binary_macro_f1(y: np.ndarray, pred: np.ndarray, axis: int = -1) -> np.ndarr
 def item_weights(rng: np.random.Generator, n_items: int, n_draws: int) -> np.ndarray:
     """How often each item appears in each of n_draws bootstrap resamples of n_items items (draws × items): a
     resample's confusion counts are then one matrix product (resampled_macro_f1) instead of a gather per draw."""
-    idx = rng.integers(0, n_items, (n_draws, n_items)) + np.arange(n_draws)[:, None] * n_items
-    return np.bincount(idx.ravel(), minlength=n_draws * n_items).reshape(n_draws, n_items).astype(np.float32)
+    idx = rng.integers(0, n_items, (n_draws, n_items))
+    idx += np.arange(0, n_draws * n_items, n_items)[:, None]   # in place: each draw counts into its own row
+    return np.bincount(idx.ravel(), minlength=n_draws * n_items).astype(np.float32).reshape(n_draws, n_items)
 
 
 def resampled_macro_f1(y: np.ndarray, preds: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -36,10 +37,9 @@ def resampled_macro_f1(y: np.ndarray, preds: np.ndarray, weights: np.ndarray) ->
     item_weights): draws × runs. Equal to binary_macro_f1(y[items], preds[:, items]) for the resample `items`. The
     products run in float32 (twice as fast) and are exact: integer counts far below 2**24; the ratios in float64."""
     y, preds = np.asarray(y, np.float32), np.atleast_2d(np.asarray(preds, np.float32))
-    weights = np.asarray(weights, np.float32)
-    positives = (weights @ y).astype(float)[:, None]
-    tp = (weights @ (preds * y).T).astype(float)
-    flagged = (weights @ preds.T).astype(float)
+    runs = len(preds)
+    counts = (np.asarray(weights, np.float32) @ np.vstack([y, preds * y, preds]).T).astype(float)  # one pass over w
+    positives, tp, flagged = counts[:, :1], counts[:, 1:1 + runs], counts[:, 1 + runs:]
     fp, fn = flagged - tp, positives - tp
     tn = weights.sum(1, keepdims=True) - positives - fp
     return _macro_f1_of_counts(tp, fp, fn, tn)
