@@ -215,3 +215,18 @@ def test_equivalence_word_reads_different_equivalent_and_undetermined():
     assert equivalence_word(-0.005, 0.006, 0.02, significant=False) == "equivalent within ±0.020"
     assert equivalence_word(-0.03, 0.01, 0.02, significant=False) == "undetermined"     # holds 0, crosses the margin
     assert equivalence_word(-0.001, 0.001, None, significant=False) == "undetermined"   # no declared margin: no claim
+
+
+def test_a_weighted_resample_scores_exactly_as_the_resampled_items():
+    """item_weights counts each draw's resampled items; resampled_macro_f1 then scores every draw × run from one
+    product. Both must equal scoring the explicit resample, bit for bit (the counts are integers, exact in float32)."""
+    from aura_core.base.stats import item_weights, resampled_macro_f1
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 500)
+    preds = (rng.random((3, 500)) < 0.3 + 0.4 * y).astype(int)
+    weights = item_weights(np.random.default_rng(11), 500, 40)
+    items = np.random.default_rng(11).integers(0, 500, (40, 500))          # the same draws, as indices
+    assert weights.shape == (40, 500) and np.array_equal(weights.sum(1), np.full(40, 500))
+    expected = np.array([[binary_macro_f1(y[it], p[it]) for p in preds] for it in items])
+    assert np.array_equal(resampled_macro_f1(y, preds, weights), expected)
+    assert np.array_equal(resampled_macro_f1(y, preds[0], weights)[:, 0], expected[:, 0])   # one run: a 1-row matrix
