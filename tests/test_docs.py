@@ -44,15 +44,32 @@ def cited_blocks(text: str) -> list[tuple[str, str]]:
     return CITED.findall(text)
 
 
-def test_every_number_the_readme_cites_is_on_the_page_it_cites():
-    blocks = cited_blocks((REPO / "README.md").read_text())
-    assert blocks, "the README cites no generated results page"
-    for page, block in blocks:
+DOCS = [REPO / "README.md", *sorted(p for p in (REPO / "docs").rglob("*.md") if p.parent.name != "results")]
+
+
+def test_the_readme_cites_a_generated_page():
+    assert cited_blocks((REPO / "README.md").read_text()), "the README cites no generated results page"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_number_a_document_quotes_is_on_the_page_it_cites(doc):
+    for page, block in cited_blocks(doc.read_text()):
+        assert (REPO / page).is_file(), f"{doc.name}: cites {page}, which is not generated"
         source = (REPO / page).read_text()
         numbers = NUMBER.findall(block)
-        assert numbers, f"a README block citing {page} holds no number"
+        assert numbers, f"{doc.name}: a block citing {page} holds no number"
         missing = [n for n in numbers if n not in source]
-        assert not missing, f"README numbers not on {page}: {missing}"
+        assert not missing, f"{doc.name}: numbers not on {page}: {missing}"
+        assert block.strip() in source, f"{doc.name}: its block is not the table {page} shows: run make results"
+
+
+def test_every_quoting_block_is_registered():
+    """A block `make results` would never rewrite is a hand copy: every (document, page) block is in DOC_BLOCKS."""
+    from aura_core.reporting.results_page import DOC_BLOCKS
+    for doc in DOCS:
+        for page, _ in cited_blocks(doc.read_text()):
+            grid = page.removeprefix("docs/results/").removesuffix(".md")
+            assert (str(doc.relative_to(REPO)), grid) in DOC_BLOCKS, (doc.name, page)
 
 
 def test_the_answer_sections_prose_quotes_its_pages_verbatim():
@@ -124,15 +141,15 @@ def test_the_results_index_lists_every_page(tmp_path):
     assert write_index(tmp_path).read_text() == index, "run make results"
 
 
-def test_make_results_rewrites_exactly_the_readme_block_that_cites_the_page(tmp_path):
-    from aura_core.reporting.results_page import update_readme
+def test_make_results_rewrites_exactly_the_block_that_cites_the_page(tmp_path):
+    from aura_core.reporting.results_page import update_block
     readme = tmp_path / "README.md"
     text = ("# x\n\nbefore\n<!-- numbers from docs/results/g.md -->\n| old | 0.100 |\n<!-- /numbers -->\nafter\n"
             "<!-- numbers from docs/results/h.md -->\n| other | 0.200 |\n<!-- /numbers -->\n")
     readme.write_text(text)
-    assert update_readme(readme, "docs/results/g.md", "| new | 0.300 |")
+    assert update_block(readme, "docs/results/g.md", "| new | 0.300 |")
     assert readme.read_text() == text.replace("| old | 0.100 |", "| new | 0.300 |")
-    assert not update_readme(readme, "docs/results/none.md", "| x |")
+    assert not update_block(readme, "docs/results/none.md", "| x |")
     assert readme.read_text() == text.replace("| old | 0.100 |", "| new | 0.300 |")
 
 

@@ -408,11 +408,16 @@ def markdown_summary(ev: GridEvidence) -> str:
         parts += ["", "Change when only that factor changes (95% CI over seeds and items):", "",
                   a.pivot(index=["factor", "config", "vs"], columns="tier", values="change").reset_index()
                   .to_markdown(index=False)]
-    parity = ev.speed
-    if not parity.empty:
+    if not ev.speed.empty:
         parts += ["", "Speed switches, F1 equivalence (TOST on paired seeds, margin one seed sd of the reference):", "",
-                  parity.round(4).to_markdown(index=False)]
+                  speed_table(ev.speed)]
     return "\n".join(parts)
+
+
+def speed_table(speed: pd.DataFrame) -> str:
+    """The speed switches' F1-equivalence rows (diagnosis.speed_parity) as the page prints them and
+    docs/performance.md quotes them."""
+    return speed.round(4).to_markdown(index=False)
 
 
 PAPER_TABLES = ("paper_results", "paper_ablation")   # .md and .tex beside report.html

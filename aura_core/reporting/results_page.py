@@ -24,6 +24,7 @@ from aura_core.reporting.answers import (
     multiverse_text,
     paper_tables,
     shapley_summary,
+    speed_table,
     unasked_answers,
 )
 from aura_core.reporting.single_report import _git_commit
@@ -117,16 +118,23 @@ def readme_block(ev: GridEvidence) -> str:
     return head + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
-def update_readme(readme: Path, page_path: str, block: str) -> bool:
-    """Rewrite the README's `<!-- numbers from PAGE -->` block with `block`; False when the README cites no such
-    block."""
+# (document, grid) → the table `make results` writes into the document's `<!-- numbers from docs/results/<grid>.md -->`
+# block, so what the docs quote is the page's own table (tests/test_docs.py checks every number against the page)
+DOC_BLOCKS: dict[tuple[str, str], Callable[[GridEvidence], str]] = {
+    **{("README.md", name): readme_block for name in README_ROWS},
+    ("docs/performance.md", "diagnosis"): lambda ev: speed_table(ev.speed),
+}
+
+
+def update_block(doc: Path, page_path: str, block: str) -> bool:
+    """Rewrite the document's `<!-- numbers from PAGE -->` block with `block`; False when it cites no such block."""
     start, end = f"<!-- numbers from {page_path} -->", "<!-- /numbers -->"
-    text = readme.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     if start not in text:
         return False
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]
-    atomic_write_text(readme, f"{before}{start}\n{block}\n{end}{after}")
+    atomic_write_text(doc, f"{before}{start}\n{block}\n{end}{after}")
     return True
 
 
@@ -185,8 +193,10 @@ def write(ev: GridEvidence, folder: str | Path = "docs/results") -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, page(ev))
     write_index(out.parent)
-    if out.parent.resolve() == (PROJECT_DIR / "docs" / "results").resolve() and ev.grid.name in README_ROWS:
-        update_readme(PROJECT_DIR / "README.md", f"docs/results/{out.name}", readme_block(ev))
+    if out.parent.resolve() == (PROJECT_DIR / "docs" / "results").resolve():
+        for (doc, name), block in DOC_BLOCKS.items():
+            if name == ev.grid.name and (PROJECT_DIR / doc).is_file():
+                update_block(PROJECT_DIR / doc, f"docs/results/{out.name}", block(ev))
     return out
 
 
