@@ -44,8 +44,10 @@ report: venv          ## cpu profile end to end → outputs/cpu/report.html (one
 smoke: venv           ## the tiny profile CI runs → outputs/smoke/index.html
 	$(VENV)/bin/aura run params/smoke.yaml
 
+# The test files run on both cores (pytest-xdist): each file on one worker (--dist loadfile), so a module's fixtures
+# (the smoke pipeline, the SLURM cluster) are built once; the 15 slowest tests are listed: where to trim next.
 test: venv            ## unit tests + the smoke pipeline on the real files (skipped with a reason when absent)
-	$(VENV)/bin/python -m pytest -q -rs --durations=15 tests   # the 15 slowest tests listed: where to trim when the suite grows
+	$(VENV)/bin/python -m pytest -q -rs -n 2 --dist loadfile --durations=15 tests
 
 grid: venv            ## the diagnosis grid (30 configurations × seeds from 18 trainings, 2 at a time; re-run to continue) → outputs/grids/diagnosis/compare/
 	$(VENV)/bin/aura grid params/grids/diagnosis.yaml --jobs 2
