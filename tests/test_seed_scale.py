@@ -142,21 +142,6 @@ def test_left_to_test_speaks_only_when_partner_bs_numbers_lie_above_every_seed()
     assert convention_verdict(fit).startswith("With paired training, 1/σ² = exp(−s) comes closest")
 
 
-def test_step_pace_reads_the_uncontended_stretches_of_steps_csv():
-    """1,000 steps at 1 s a step, then 500 at 3 s (the cores shared): the median window is the common pace, the
-    fastest decile the uncontended one; a step logged twice (re-done after a resume) counts
-    once, as its later row."""
-    elapsed = np.r_[np.arange(1, 1001) * 1.0, 1000 + np.arange(1, 501) * 3.0]
-    steps = pd.DataFrame({"step": np.arange(1, 1501), "elapsed_s": elapsed})
-    assert seed_scale.step_pace(steps) == pytest.approx((1.0, 1.0))
-    contended = steps.assign(elapsed_s=np.r_[np.arange(1, 401) * 1.0, 400 + np.arange(1, 1101) * 3.0])
-    median, fast = seed_scale.step_pace(contended)
-    assert median == pytest.approx(3.0) and fast == pytest.approx(1.0)
-    older = steps.head(1000).assign(elapsed_s=np.arange(1, 1001) * 5.0)   # as logged before a resume re-did them
-    assert seed_scale.step_pace(pd.concat([older, steps])) == pytest.approx((1.0, 1.0))
-    assert np.isnan(seed_scale.step_pace(steps.head(50))[0])                       # too few steps for one window
-
-
 def test_the_proxy_column_reads_the_factorials_cells_when_unasked_has_none(tmp_path):
     """The cpu proxy's masked and paired trainings come from whichever grid beside this one trains them: none yet,
     then the factorial's (views of its paradigm trainings), with unasked's preferred once it has them."""

@@ -13,6 +13,7 @@ import pandas as pd
 from aura_core.base.io import read_json
 from aura_core.base.stats import seed_summary
 from aura_core.evidence.diagnosis import GridEvidence, cells_by_config, config_change, mechanism_table
+from aura_core.evidence.timing import step_pace
 from aura_core.evidence.weight_convention import CONVENTIONS
 from aura_core.grids import Grid, finished, training_cells
 
@@ -239,18 +240,6 @@ def timing_table(grid: Grid) -> pd.DataFrame:
                      "at the fastest decile (h)": info["steps"] * fast / 3600, "device": info.get("device"),
                      "stopped and resumed": bool(info.get("resumed"))})
     return pd.DataFrame(rows)
-
-
-def step_pace(steps: pd.DataFrame, window: int = 100) -> tuple[float, float]:
-    """Seconds per optimizer step over consecutive windows of `window` steps: (median, 10th percentile). The cells
-    shared the cores with other work at times (tests, other cells), which the total time includes; the fastest
-    decile of windows is the pace of the stretches when they did not, so steps × it estimates an uncontended cell."""
-    t = steps.sort_values("step", kind="stable").drop_duplicates("step", keep="last")["elapsed_s"].to_numpy()
-    if len(t) <= window:
-        return np.nan, np.nan
-    per_step = np.diff(t[::window]) / window
-    per_step = per_step[per_step > 0]
-    return (float(np.median(per_step)), float(np.quantile(per_step, 0.1))) if len(per_step) else (np.nan, np.nan)
 
 
 def sections(ev: GridEvidence, proxy: tuple[Grid, str, str] | None = None) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from aura_core.base.io import atomic_write_text, read_json
 from aura_core.base.params import load, to_dict
 from aura_core.evidence import seed_scale
 from aura_core.evidence.diagnosis import GridEvidence
+from aura_core.evidence.timing import time_text
 from aura_core.grids import Grid, finished, training_cells
 from aura_core.reporting.answers import (
     answers,
@@ -35,6 +36,7 @@ PAGES: dict[str, Callable[[GridEvidence], list[tuple[str, str]]]] = {
     "seed_scale": lambda ev: seed_scale.sections(ev, seed_scale.proxy_grid(ev.grid)),
     "multiverse": lambda ev: multiverse_sections(ev),
 }
+OWN_TIME = {"seed_scale"}   # pages whose own sections time the cells (against Partner B's step count)
 
 
 def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
@@ -72,6 +74,8 @@ def evidence_sections(ev: GridEvidence) -> list[tuple[str, str]]:
                      + ("\n\nEvery two-factor interaction (95% and 90% CI; the reading is the equivalence test's):\n\n"
                         + inter.to_markdown(index=False, floatfmt=".4f") if len(inter) else ""))
         out.append((f"Shapley attribution: `{ev.grid.shapley['from']}` → `{ev.grid.shapley['to']}`", text))
+    if ev.grid.name not in OWN_TIME:
+        out.append(("Time", time_text(ev.grid)))
     results, ablation = paper_tables(ev)
     if len(results):
         out.append(("What the evidence supports reporting",
