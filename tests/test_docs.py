@@ -174,3 +174,24 @@ def test_the_readme_blocks_are_the_pages_own_tables():
         source = (REPO / page).read_text()
         table = source.split("## The README's table", 1)[1].split("\n## ", 1)[0]
         assert block.strip() in table, page
+
+
+def test_a_page_names_its_commit_clean_while_make_results_rewrites_the_docs(tmp_path):
+    """The page header's commit counts a change to code as uncommitted, never the pages and README blocks the same
+    `make results` is writing (else every page after the first would say "with uncommitted changes")."""
+    from aura_core.reporting.results_page import GENERATED
+    from aura_core.reporting.single_report import _git_commit
+    git = lambda *a: subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "aura_core").mkdir()
+    for f in ("README.md", "docs/page.md", "aura_core/stats.py"):
+        (tmp_path / f).write_text("x\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / "docs" / "page.md").write_text("regenerated\n")
+    (tmp_path / "README.md").write_text("block rewritten\n")
+    assert not _git_commit(tmp_path, GENERATED).endswith("(with uncommitted changes)")
+    assert _git_commit(tmp_path).endswith("(with uncommitted changes)")
+    (tmp_path / "aura_core" / "stats.py").write_text("changed\n")
+    assert _git_commit(tmp_path, GENERATED).endswith("(with uncommitted changes)")

@@ -36,7 +36,8 @@ PAGES: dict[str, Callable[[GridEvidence], list[tuple[str, str]]]] = {
     "seed_scale": lambda ev: seed_scale.sections(ev, seed_scale.proxy_grid(ev.grid)),
     "multiverse": lambda ev: multiverse_sections(ev),
 }
-OWN_TIME = {"seed_scale"}   # pages whose own sections time the cells (against Partner B's step count)
+OWN_TIME = {"seed_scale"}
+GENERATED = ("docs", "README.md")   # what make results itself rewrites: not a change to the code that computed a page   # pages whose own sections time the cells (against Partner B's step count)
 
 
 def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
@@ -174,7 +175,7 @@ def cpu_name() -> str:
 def page(ev: GridEvidence) -> str:
     grid = ev.grid
     legend = tier_legend(grid)
-    head = {"grid file": f"params/grids/{grid.path.name}", "commit": _git_commit(PROJECT_DIR),
+    head = {"grid file": f"params/grids/{grid.path.name}", "commit": _git_commit(PROJECT_DIR, GENERATED),
             "resolved base params (sha256)": f"{grid.base.name}: {params_digest(grid)}",
             "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "hardware": hardware(grid),
             "levels": "; ".join(f"{r.level} = {r.tier} ({r.rows} rows)" for r in legend.itertuples()) or "—"}

@@ -57,11 +57,14 @@ def _scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
-def _git_commit(repo: Path) -> str:
+def _git_commit(repo: Path, generated: tuple[str, ...] = ()) -> str:
+    """HEAD, and whether tracked files differ from it; `generated` paths (pages the same command is writing) do not
+    count as uncommitted changes."""
     try:
         out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                              text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":(exclude){path}" for path in generated)],
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.TimeoutExpired):
