@@ -107,6 +107,19 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
+def test_an_atomic_write_is_as_readable_as_a_plain_one(tmp_path):
+    """mkstemp creates its file 0600; a report or page written atomically gets the mode any new file gets under the
+    umask, so a colleague on a shared cluster can open report.html."""
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.html", "<html></html>")
+        (tmp_path / "plain.html").write_text("<html></html>")
+    finally:
+        os.umask(old)
+    mode = lambda name: (tmp_path / name).stat().st_mode & 0o777
+    assert mode("report.html") == mode("plain.html") == 0o644
+
+
 def test_resume_repairs_a_step_log_cut_mid_line(tmp_path):
     log = tmp_path / "steps.csv"
     log.write_text("step,epoch,total\n1,1,0.9\n2,1,0.8\n3,1,0.7\n4,1,0.6\n5,1,0.")   # killed while writing row 5
