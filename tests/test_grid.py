@@ -12,7 +12,7 @@ from conftest import REPO, write_metrics, write_tiny_base
 from aura_core import grids as G
 from aura_core.base.params import ParamError, dump, load, to_dict
 from aura_core.base.results import TierScore
-from aura_core.base.run_folder import NOTEBOOKS
+from aura_core.base.run_folder import NOTEBOOKS, RunFolder
 from aura_core.running import grid as R
 
 
@@ -106,6 +106,34 @@ def test_finished_cells_are_skipped_and_failures_reported(tmp_path, monkeypatch)
     R.run_grid(g)
     assert ran == ["tuned__seed3"]            # the re-run only does what is missing
     assert rendered == ["g"]                  # the grid view is rendered once every cell has finished
+
+
+def test_a_finished_grid_run_again_renders_only_when_something_changed(tmp_path, monkeypatch):
+    """Re-running a finished grid (to continue it, or a chain of grids starting over) renders the grid view only when
+    the view is older than a cell's metrics, the grid file or its base profile; --render always renders."""
+    import os
+    g = G.load_grid(grid_file(tmp_path), tmp_path)
+    for c in G.training_cells(g):
+        fake_finished(c)
+    rendered = []
+
+    def render(grid):
+        rendered.append(grid.name)
+        RunFolder(grid.dir / "compare").report.parent.mkdir(parents=True, exist_ok=True)
+        RunFolder(grid.dir / "compare").report.write_text("<html></html>")
+    monkeypatch.setattr(R, "render_compare", render)
+    monkeypatch.setattr(R, "run_cell", lambda *a: pytest.fail("a finished cell ran"))
+    R.run_grid(g)
+    assert rendered == ["g"]                                   # no view yet: rendered
+    R.run_grid(g)
+    assert rendered == ["g"]                                   # nothing changed: not again
+    later = RunFolder(g.dir / "compare").report.stat().st_mtime + 5
+    os.utime(G.training_cells(g)[0].run.metrics, (later, later))
+    R.run_grid(g)
+    assert rendered == ["g", "g"]                              # a cell re-scored since: rendered
+    os.utime(g.path, (later + 5, later + 5))
+    R.run_grid(g)
+    assert rendered == ["g", "g", "g"]                         # the grid file changed: rendered
 
 
 def fake_training(cell, params, completed=NOTEBOOKS):

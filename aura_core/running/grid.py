@@ -197,7 +197,7 @@ def run_grid(grid: Grid, jobs: int = 1, shard_spec: str | None = None, dry_run: 
                 status[c.id] = st
                 print(f"[grid] {c.id}: {st}", flush=True)
         write_json(grid.dir / f"status{'' if not shard_spec else '_' + shard_spec.replace('/', 'of')}.json", status)
-        return finish_grid(grid, status)
+        return finish_grid(grid, status, ran=bool(pending))
     finally:
         log_invocation(grid, started, jobs, shard_spec, pending, status)
 
@@ -218,10 +218,25 @@ def log_invocation(grid: Grid, started: float, jobs: int, shard_spec: str | None
         f.write(json.dumps(line) + "\n")
 
 
-def finish_grid(grid: Grid, status: dict[str, str]) -> pd.DataFrame:
-    """Summary; the grid view once every cell has finished (by whichever process: one renders it); failures raised."""
+def report_is_current(grid: Grid) -> bool:
+    """The grid view was rendered after the grid file, its base profile and every training cell's metrics and params
+    last changed: a finished grid run again (to continue, or by a chain of grids) need not render it again."""
+    report = RunFolder(grid.dir / "compare").report
+    if not report.is_file():
+        return False
+    inputs = [grid.path, grid.base, *(f for c in training_cells(grid) for f in (c.run.metrics, c.run.params))]
+    return report.stat().st_mtime >= max(f.stat().st_mtime for f in inputs if f.is_file())
+
+
+def finish_grid(grid: Grid, status: dict[str, str], ran: bool = True) -> pd.DataFrame:
+    """Summary; the grid view once every cell has finished (by whichever process: one renders it), unless this
+    invocation ran nothing and the view is newer than everything it reads (`--render` renders it regardless, e.g.
+    after a code change); failures raised."""
     table = summarize(grid)
-    if (table["status"] == "finished").all():
+    if (table["status"] == "finished").all() and not ran and report_is_current(grid):
+        print(f"[grid] compare: up to date ({RunFolder(grid.dir / 'compare').report} is newer than every cell; "
+              f"--render renders it again)", flush=True)
+    elif (table["status"] == "finished").all():
         claim = try_claim(grid.dir / "compare")
         if claim is None:
             print(f"[grid] compare: being rendered by {describe(holder(grid.dir / 'compare'))}", flush=True)
