@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from aura_core.base.io import read_json
 from aura_core.base.stats import seed_summary
 from aura_core.evidence.diagnosis import GridEvidence, cells_by_config, config_change, mechanism_table
-from aura_core.evidence.timing import step_pace
+from aura_core.evidence.timing import training_record
 from aura_core.evidence.weight_convention import CONVENTIONS
 from aura_core.grids import Grid, finished, training_cells
 
@@ -223,22 +222,14 @@ def left_to_test(ev: GridEvidence) -> str:
 
 def timing_table(grid: Grid) -> pd.DataFrame:
     """Each trained cell: optimizer steps (per epoch and in all), training rows seen, training time (summed over the
-    runs of a cell stopped and resumed) and speed, as the grid ran it (two cells at a time on the same cores)."""
-    rows = []
-    for c in training_cells(grid):
-        if not finished(c) or not c.run.train_info.is_file():
-            continue
-        info = read_json(c.run.train_info)
-        ep = pd.read_csv(c.run.epochs) if c.run.epochs.is_file() else pd.DataFrame()
-        per_epoch = np.diff(np.r_[0, ep["steps"].to_numpy()]) if "steps" in ep else []
-        median, fast = step_pace(pd.read_csv(c.run.steps, usecols=["step", "elapsed_s"])) \
-            if c.run.steps.is_file() else (np.nan, np.nan)
-        rows.append({"cell": c.dir.name, "steps": info["steps"],
-                     "steps per epoch": ", ".join(str(int(n)) for n in per_epoch) if len(per_epoch) else "—",
-                     "rows seen": info["samples_seen"], "02_train (h)": info["seconds"] / 3600,
-                     "samples/s": info["samples_per_s"], "s/step median": median, "s/step fastest decile": fast,
-                     "at the fastest decile (h)": info["steps"] * fast / 3600, "device": info.get("device"),
-                     "stopped and resumed": bool(info.get("resumed"))})
+    runs of a cell stopped and resumed) and speed, as the grid ran it (two cells at a time on the same cores), in
+    hours (timing.training_record, read once for every grid's time section)."""
+    rows = [{"cell": r["cell"], "steps": r["steps"], "steps per epoch": r["steps per epoch"],
+             "rows seen": r["rows seen"], "02_train (h)": r["train_s"] / 3600, "samples/s": r["samples/s"],
+             "s/step median": r["s/step median"], "s/step fastest decile": r["s/step fastest decile"],
+             "at the fastest decile (h)": r["steps"] * r["s/step fastest decile"] / 3600, "device": r["device"],
+             "stopped and resumed": r["stopped and resumed"]}
+            for r in filter(None, map(training_record, training_cells(grid)))]
     return pd.DataFrame(rows)
 
 

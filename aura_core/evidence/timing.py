@@ -26,27 +26,42 @@ def step_pace(steps: pd.DataFrame, window: int = 100) -> tuple[float, float]:
     return (float(np.median(per_step)), float(np.quantile(per_step, 0.1))) if len(per_step) else (np.nan, np.nan)
 
 
+def training_record(cell) -> dict | None:
+    """What a finished training cell recorded of its time (None while unfinished): steps in all and per epoch, rows
+    seen, 02_train's seconds summed over resumptions, the other notebooks' seconds, speed, the step pace (median and
+    fastest decile), device, whether it was stopped and resumed, and the grid it was adopted from ('' if trained)."""
+    if not finished(cell) or not cell.run.train_info.is_file():
+        return None
+    info = read_json(cell.run.train_info)
+    ep = pd.read_csv(cell.run.epochs) if cell.run.epochs.is_file() else pd.DataFrame()
+    per_epoch = np.diff(np.r_[0, ep["steps"].to_numpy()]) if "steps" in ep else []
+    median, fast = step_pace(pd.read_csv(cell.run.steps, usecols=["step", "elapsed_s"])) \
+        if cell.run.steps.is_file() else (np.nan, np.nan)
+    notebooks = cell.run.read_run_info().get("notebook_seconds", {})
+    return {"cell": cell.dir.name, "steps": info["steps"],
+            "steps per epoch": ", ".join(str(int(n)) for n in per_epoch) if len(per_epoch) else "—",
+            "rows seen": info["samples_seen"], "train_s": info["seconds"],
+            "other_s": sum(s for name, s in notebooks.items() if name != "02_train"),
+            "samples/s": info["samples_per_s"], "s/step median": median, "s/step fastest decile": fast,
+            "device": info.get("device"), "stopped and resumed": bool(info.get("resumed")),
+            "adopted from": read_json(cell.run.reused).get("from", "another grid") if cell.run.reused.is_file() else ""}
+
+
 def cell_times(grid: Grid) -> pd.DataFrame:
     """One row per finished training this grid trained itself (a training adopted from another grid with `reuse`
     is that grid's time, listed with where it came from and left out of the sums): minutes of 02_train and of the
     other notebooks, and 02_train at the fastest-decile step pace."""
     rows = []
-    for c in training_cells(grid):
-        if not finished(c) or not c.run.train_info.is_file():
+    for r in filter(None, map(training_record, training_cells(grid))):
+        if r["adopted from"]:
+            rows.append({"cell": r["cell"], "adopted from": r["adopted from"]})
             continue
-        if c.run.reused.is_file():
-            rows.append({"cell": c.dir.name, "adopted from": read_json(c.run.reused).get("from", "another grid")})
-            continue
-        info = read_json(c.run.train_info)
-        notebooks = c.run.read_run_info().get("notebook_seconds", {})
-        other = sum(s for name, s in notebooks.items() if name != "02_train")
-        _, fast = step_pace(pd.read_csv(c.run.steps, usecols=["step", "elapsed_s"])) \
-            if c.run.steps.is_file() else (np.nan, np.nan)
-        rows.append({"cell": c.dir.name, "adopted from": "", "steps": info["steps"],
-                     "02_train (min)": info["seconds"] / 60, "other notebooks (min)": other / 60,
-                     "samples/s": info["samples_per_s"], "s/step fastest decile": fast,
-                     "02_train at that pace (min)": info["steps"] * fast / 60 if np.isfinite(fast) else np.nan,
-                     "stopped and resumed": bool(info.get("resumed"))})
+        fast = r["s/step fastest decile"]
+        rows.append({"cell": r["cell"], "adopted from": "", "steps": r["steps"], "02_train (min)": r["train_s"] / 60,
+                     "other notebooks (min)": r["other_s"] / 60, "samples/s": r["samples/s"],
+                     "s/step fastest decile": fast,
+                     "02_train at that pace (min)": r["steps"] * fast / 60 if np.isfinite(fast) else np.nan,
+                     "stopped and resumed": r["stopped and resumed"]})
     return pd.DataFrame(rows)
 
 
