@@ -33,6 +33,7 @@ def finish_training(cell, seconds, steps, pace, other=(10.0, 20.0, 30.0, 40.0), 
     seconds in the other four notebooks."""
     write_cell(cell, {"L1": 0.8, "L3": 0.6})
     (cell.dir / "train.json").write_text(json.dumps({"steps": steps, "seconds": seconds, "samples_per_s": 32.0,
+                                                     "samples_seen": steps * 32,
                                                      "resumed": resumed}))
     names = ["01_data_prep", "03_tune", "04_stress_test", "05_compare"]
     (cell.dir / "run.json").write_text(json.dumps({"notebook_seconds": {"02_train": seconds,

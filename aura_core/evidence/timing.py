@@ -40,7 +40,7 @@ def training_record(cell) -> dict | None:
     notebooks = cell.run.read_run_info().get("notebook_seconds", {})
     return {"cell": cell.dir.name, "steps": info["steps"],
             "steps per epoch": ", ".join(str(int(n)) for n in per_epoch) if len(per_epoch) else "—",
-            "rows seen": info["samples_seen"], "train_s": info["seconds"],
+            "rows seen": info.get("samples_seen"), "train_s": info["seconds"],
             "other_s": sum(s for name, s in notebooks.items() if name != "02_train"),
             "samples/s": info["samples_per_s"], "s/step median": median, "s/step fastest decile": fast,
             "device": info.get("device"), "stopped and resumed": bool(info.get("resumed")),
