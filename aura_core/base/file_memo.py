@@ -38,6 +38,3 @@ class FileMemo:
                 self.entries.clear()
             self.entries[key] = compute()
         return copy.deepcopy(self.entries[key])
-
-    def clear(self) -> None:
-        self.entries.clear()

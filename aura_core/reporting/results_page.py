@@ -36,8 +36,8 @@ PAGES: dict[str, Callable[[GridEvidence], list[tuple[str, str]]]] = {
     "seed_scale": lambda ev: seed_scale.sections(ev, seed_scale.proxy_grid(ev.grid)),
     "multiverse": lambda ev: multiverse_sections(ev),
 }
-OWN_TIME = {"seed_scale"}
-GENERATED = ("docs", "README.md")   # what make results itself rewrites: not a change to the code that computed a page   # pages whose own sections time the cells (against Partner B's step count)
+OWN_TIME = {"seed_scale"}            # pages whose own sections time the cells (against Partner B's step count)
+GENERATED = ("docs", "README.md")   # what make results itself rewrites: not a change to the code that computed a page
 
 
 def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:

@@ -233,10 +233,11 @@ def finish_grid(grid: Grid, status: dict[str, str], ran: bool = True) -> pd.Data
     invocation ran nothing and the view is newer than everything it reads (`--render` renders it regardless, e.g.
     after a code change); failures raised."""
     table = summarize(grid)
-    if (table["status"] == "finished").all() and not ran and report_is_current(grid):
+    all_finished = (table["status"] == "finished").all()
+    if all_finished and not ran and report_is_current(grid):
         print(f"[grid] compare: up to date ({RunFolder(grid.dir / 'compare').report} is newer than every cell; "
               f"--render renders it again)", flush=True)
-    elif (table["status"] == "finished").all():
+    elif all_finished:
         claim = try_claim(grid.dir / "compare")
         if claim is None:
             print(f"[grid] compare: being rendered by {describe(holder(grid.dir / 'compare'))}", flush=True)
