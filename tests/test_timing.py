@@ -58,13 +58,35 @@ def test_cell_times_and_the_sums_the_docs_quote(tmp_path):
     assert t.loc[one.dir.name, "02_train (min)"] == pytest.approx(10.0)
     assert t.loc[one.dir.name, "other notebooks (min)"] == pytest.approx(100 / 60)
     assert t.loc[two.dir.name, "02_train at that pace (min)"] == pytest.approx(300 * 1.5 / 60)
-    assert bool(t.loc[two.dir.name, "stopped and resumed"]) and t.loc[three.dir.name, "adopted from"].endswith("seed3")
+    assert bool(t.loc[two.dir.name, "stopped and resumed"]) and t.loc[three.dir.name, "adopted from"] == "factorial/a__seed3"
     text = timing.time_text(grid)
     as_run = (600 + 900 + 2 * 100) / 3600
     paced = (2 * 450 + 2 * 100) / 3600
     assert f"In all: 2 trainings, {as_run:.1f} h of cell time as run (≈ {as_run / 2:.1f} h of wall clock" in text
     assert f"at the fastest-decile pace {paced:.1f} h (≈ {paced / 2:.1f} h of wall clock" in text
     assert "1 trainings were adopted from another grid" in text
+
+
+def test_an_adopted_training_stays_adopted_in_the_shipped_evidence(tmp_path):
+    """The export carries reused.json: a page rendered from outputs/grids/ names the adopted training and leaves it out
+    of the sums, as the page rendered from the grid's own folders does."""
+    from aura_core.running import evidence_export
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump({
+        "name": "t", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2], "baseline": "a",
+        "configs": [{"label": "a", "set": {}}]}))
+    grid = G.load_grid(tmp_path / "g.yaml", tmp_path / "out")
+    one, two = G.training_cells(grid)
+    finish_training(one, 600.0, 300, 1.5)
+    finish_training(two, 600.0, 300, 1.5)
+    (two.dir / "reused.json").write_text(json.dumps({"from": "/elsewhere/factorial/a__seed2"}))
+    for cell in (one, two):
+        (cell.dir / "params.yaml").write_text("seed: 1\n")
+    evidence_export.export(grid, tmp_path / "shipped")
+    assert (tmp_path / "shipped" / "t" / two.dir.name / "reused.json").is_file()
+    evidence_export.restore(tmp_path / "shipped" / "t")     # as `aura grid --render` does on a fresh clone
+    shipped = G.load_grid(tmp_path / "g.yaml", tmp_path / "shipped")
+    assert timing.time_text(shipped) == timing.time_text(grid)
+    assert "In all: 1 trainings" in timing.time_text(shipped) and "factorial/a__seed2" in timing.time_text(shipped)
 
 
 def test_a_grid_with_no_finished_training_says_so(tmp_path):

@@ -38,7 +38,7 @@ class RunFolder:
     PAGES = (REPORT, INDEX)   # a folder's front pages, in the order a reader opens them
     # what the stages produce, so a re-run into the same folder never shows a previous run's results
     ARTIFACTS = (METRICS, STEPS, EPOCHS, TRAIN, INDEX, RUN, STATE, f"{CHECKPOINTS}/{RESUME}", f"{PREPARED}/prepared.json")
-    EVIDENCE_FILES = (PARAMS, METRICS, STATE, TRAIN, RUN, EPOCHS, STEPS)   # a finished cell's record, never weights
+    EVIDENCE_FILES = (PARAMS, METRICS, STATE, TRAIN, RUN, EPOCHS, STEPS, REUSED)   # a finished cell's record, never weights
     EVIDENCE_FOLDERS = (PREDICTIONS, EPOCH_PREDICTIONS)                      # their CSVs
 
     def __init__(self, path: "str | Path | RunFolder"):

@@ -7,6 +7,8 @@ are what happened; the fastest decile of the step pace estimates a cell with onl
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -44,7 +46,16 @@ def training_record(cell) -> dict | None:
             "other_s": sum(s for name, s in notebooks.items() if name != "02_train"),
             "samples/s": info["samples_per_s"], "s/step median": median, "s/step fastest decile": fast,
             "device": info.get("device"), "stopped and resumed": bool(info.get("resumed")),
-            "adopted from": read_json(cell.run.reused).get("from", "another grid") if cell.run.reused.is_file() else ""}
+            "adopted from": adopted_from(cell)}
+
+
+def adopted_from(cell) -> str:
+    """'<grid>/<cell>' a `reuse`d training was copied from ('' if this grid trained it): the grid folder's name, not
+    the path of the machine it was copied on."""
+    if not cell.run.reused.is_file():
+        return ""
+    source = Path(read_json(cell.run.reused).get("from") or "another grid/?")
+    return f"{source.parent.name}/{source.name}"
 
 
 def cell_times(grid: Grid) -> pd.DataFrame:
@@ -65,6 +76,20 @@ def cell_times(grid: Grid) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def shown(t: pd.DataFrame) -> pd.DataFrame:
+    """The table as the page prints it: steps as integers, minutes and paces to 2 decimals, resumed as yes/no, and an
+    adopted training's own columns blank (its time is the other grid's)."""
+    def cell(col: str, x) -> str:
+        if isinstance(x, str) or x is None or (isinstance(x, float) and np.isnan(x)):
+            return x if isinstance(x, str) else ""
+        if col == "steps":
+            return f"{int(x):,}"
+        if col == "stopped and resumed":
+            return "yes" if x else "no"
+        return f"{x:.2f}"
+    return pd.DataFrame({c: [cell(c, x) for x in t[c]] for c in t.columns})
+
+
 def time_text(grid: Grid, jobs: int = 2) -> str:
     """The grid's time section: each training's row and the sums, as run and at the fastest-decile pace, with the
     wall clock they imply for `jobs` cells at a time (views, the grid report and adopted trainings cost no training)."""
@@ -76,7 +101,7 @@ def time_text(grid: Grid, jobs: int = 2) -> str:
     text = (f"Each training this grid ran, as it ran ({jobs} cells at a time on the machine's cores; other work "
             f"shared them at times, which the recorded minutes include). `02_train at that pace` is the steps × the "
             f"fastest decile of 100-step windows of steps.csv: the cell with only the grid on the cores.\n\n"
-            + t.to_markdown(index=False, floatfmt=".2f"))
+            + shown(t).to_markdown(index=False, disable_numparse=True))
     if len(own):
         as_run = own["02_train (min)"].sum() + own["other notebooks (min)"].sum()
         paced = own["02_train at that pace (min)"].sum() + own["other notebooks (min)"].sum()
