@@ -88,12 +88,14 @@ def test_every_quoting_block_is_registered():
 
 
 def test_the_answer_sections_prose_quotes_its_pages_verbatim():
-    """The prose under 'The answer so far' is written from the pages its blocks cite: every number there, and every
-    interval as a whole (a drifted bound is caught even when the bound occurs elsewhere on the page)."""
+    """The prose under 'The answer so far' is written from the pages it cites (in a numbers block or a link): every
+    number there, and every interval as a whole (a drifted bound is caught even when the bound occurs elsewhere on the
+    page)."""
     readme = (REPO / "README.md").read_text()
     section = readme.split("## The answer so far", 1)[1].split("\n## ", 1)[0]
     prose = CITED.sub("", section)
-    pages = "\n".join((REPO / page).read_text() for page, _ in cited_blocks(section))
+    cited = {page for page, _ in cited_blocks(section)} | set(re.findall(r"\((docs/results/[\w.-]+\.md)\)", section))
+    pages = "\n".join((REPO / page).read_text() for page in sorted(cited))
     intervals = re.findall(r"\[[+−-]?\d\.\d{3}, [+−-]?\d\.\d{3}\]", prose)
     assert intervals, "the answer's prose quotes no interval"
     assert not [i for i in intervals if i not in pages], [i for i in intervals if i not in pages]
