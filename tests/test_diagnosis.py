@@ -2,6 +2,7 @@
 import json
 import re
 import shutil
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from aura_core.base.results import TierScore
 from aura_core.base.run_folder import NOTEBOOKS, RunFolder
 from aura_core.evidence import diagnosis as Dg
 from aura_core.evidence.compare import load_claims
+from aura_core.evidence.factorial import seeds_needed
 from aura_core.grids.cells import cells
 from aura_core.grids.spec import load_grid
 from aura_core.reporting import answers as A
@@ -29,14 +31,17 @@ GROUPS = np.array(["women", "black", "jewish"])[RNG.integers(0, 3, N)]
 
 
 def write_cell(cell, accuracy):
-    """A finished cell whose predictions are right with the given probability per tier."""
+    """A finished cell whose predictions are right with the given probability per tier. Its noise is drawn from a
+    generator seeded by the cell's name, so a cell's rows do not depend on which tests (of any module that imports
+    this) ran before it."""
+    rng = np.random.default_rng(zlib.crc32(cell.dir.name.encode()))
     cell.dir.mkdir(parents=True)
     (cell.dir / "run_state.json").write_text(json.dumps({"completed": NOTEBOOKS}))
     (cell.dir / "predictions").mkdir()
     tiers, f1 = {}, {}
     for level, key in (("L1", "olid"), ("L3", "toxigen")):
         y = Y[level]
-        right = RNG.random(N) < accuracy[level]
+        right = rng.random(N) < accuracy[level]
         p = np.where(right, y, 1 - y) * 0.8 + 0.1
         df = pd.DataFrame({"label": y, "p_toxic": p})
         if key == "toxigen":
@@ -506,7 +511,19 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     assert text.startswith("**How `paradigm` paired → masked moves with `goemotions_train_rows`.**")
     assert "It moves significantly (after Holm over the report's family) on L1" in text
     l3 = ev.effect[1].set_index("tier").loc["L3"]
-    assert l3["reading"] in ("undetermined", f"equivalent within ±{l3['margin']:.3f}") and f"({l3['reading']})" in text
+    # the move's per-seed sd, from each seed's own four cells, is what its power calculation reads
+    per = Dg.cell_table(g).set_index(["config", "seed"])["L3"]
+    name = "paradigm={},goemotions_train_rows={}".format
+    move = [per[(name("masked", 400), k)] - per[(name("paired", 400), k)] - per[(name("masked", 100), k)]
+            + per[(name("paired", 100), k)] for k in (1, 2, 3)]
+    assert l3["seed_sd"] == pytest.approx(np.std(move, ddof=1)) and l3["seeds"] == 3
+    assert l3["reading"] == "undetermined"          # L3 does not move, and 3 seeds cannot show it within ±1 sd
+    gap = claims["tiers"]["L3"]["partner_a"] - claims["tiers"]["L3"]["partner_b"]
+    n, upper = seeds_needed(np.std(move, ddof=1), 2, 0.25 * abs(gap), max_seeds=1000)
+    assert l3["seeds_for_power"] == f"{n or '> 1,000'} ({upper or '> 1,000'})"
+    assert f"(undetermined; {l3['seeds_for_power']} seeds for 80% power)" in text
+    assert "Seeds for 80% power: per configuration, for the paired t-test" in text
+    assert ev.effect[1].set_index("tier").loc["L1", "seeds_for_power"] == ""    # a determined move needs none
     assert ev.effect[1].set_index("tier").loc["L1", "reading"] == "different"
     assert ev.holm_family == ev.attrib["p"].notna().sum() + ev.effect[0]["p"].notna().sum() + len(ev.effect[1])
     raw = A.effect_across_text(g, claims, per_level, moves)         # not adjusted: no move is claimed
@@ -688,3 +705,19 @@ def test_a_results_page_carries_the_answers_the_shapley_split_and_the_paper_tabl
     unasked = dict(evidence_sections(unasked_ev))["Candidate causes the comparison report did not ask about"]
     (title, answer), = A.unasked_answers(unasked_ev)
     assert unasked == f"**{title}.** {answer}"
+
+
+def test_the_undetermined_interactions_say_how_many_seeds_would_settle_them():
+    """The Shapley summary's count of undetermined interactions carries the range of seeds their power calculation
+    asks for, and how many no practical number of seeds would settle."""
+    inter = pd.DataFrame({"factors": ["a × b"] * 4, "tier": ["L1", "L2", "L3", "ΔF1"],
+                          "interaction": [0.01, 0.05, 0.0, 0.01], "ci_low": [-0.01, 0.03, -0.02, -0.01],
+                          "ci_high": [0.03, 0.07, 0.02, 0.03], "survives_holm": [False, True, False, False],
+                          "reading": ["undetermined", "different", "undetermined", "undetermined"],
+                          "seeds_for_power": ["12 (55)", "", "> 1,000 (> 1,000)", "4 (9)"]})
+    table = pd.DataFrame({"factor": ["a", "b"], "tier": ["L1", "L1"], "shapley": [0.02, 0.01], "ci_low": [0.01, 0.0],
+                          "ci_high": [0.03, 0.02], "survives_holm": [True, False], "total_change": [0.03, 0.03]})
+    text = A.shapley_summary(table, inter)
+    assert "3 undetermined (to detect 25% of the A−B gap with 80% power the paired t-test would need 4–12 seeds per " \
+           "configuration at the observed seed sd, and more than 1,000 for 1 of them" in text
+    assert A.power_range(inter.assign(seeds_for_power="")) == "no power calculation: too few seeds"

@@ -4,7 +4,6 @@ it cites), docs/parameters.md generated from the schema, and every link resolvin
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import REPO

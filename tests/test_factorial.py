@@ -1,9 +1,11 @@
 """Shapley values, interactions, Holm, power and ASO on constructed data with known answers."""
 import itertools
+import math
 
 import numpy as np
 import pytest
 
+from aura_core.base.stats import binary_macro_f1
 from aura_core.evidence import factorial as F
 
 FACTORS = ["paradigm", "validation", "threshold", "selection"]
@@ -55,6 +57,19 @@ def test_shapley_bootstrap_on_predictions_with_known_effects():
         assert delta[k]["value"] == pytest.approx(both["L1"]["shapley"][k]["value"] - both["L3"]["shapley"][k]["value"])
     assert delta["a"]["ci_low"] > 0 and delta["b"]["ci_high"] < 0
     assert both["ΔF1"]["total"] == pytest.approx(both["L1"]["total"] - both["L3"]["total"])
+    # each value's per-seed sd (what a power calculation reads): the two-factor formulas on each seed's own F1s
+    f = {t: {s: binary_macro_f1(yy, p) for s, p in pp.items()}
+         for t, (yy, pp) in {"L1": (y, preds), "L3": (y3, preds3)}.items()}
+    a, b, ab, none = frozenset({"a"}), frozenset({"b"}), frozenset({"a", "b"}), frozenset()
+    for t in ("L1", "L3"):
+        inter_seeds = f[t][ab] - f[t][a] - f[t][b] + f[t][none]
+        shapley_a = 0.5 * (f[t][a] - f[t][none]) + 0.5 * (f[t][ab] - f[t][b])
+        assert both[t]["interactions"][("a", "b")]["seed_sd"] == pytest.approx(np.std(inter_seeds, ddof=1))
+        assert both[t]["shapley"]["a"]["seed_sd"] == pytest.approx(np.std(shapley_a, ddof=1))
+        assert both[t]["interactions"][("a", "b")]["seeds"] == 3
+    inter_of = {t: f[t][ab] - f[t][a] - f[t][b] + f[t][none] for t in f}
+    d_inter = inter_of["L1"] - inter_of["L3"]
+    assert both["ΔF1"]["interactions"][("a", "b")]["seed_sd"] == pytest.approx(np.std(d_inter, ddof=1))
 
 
 def test_holm_on_constructed_p_values():
@@ -69,6 +84,11 @@ def test_seeds_for_power_follows_the_t_test():
     assert n == 10
     assert F.seeds_for_power(0.01, 0.02) < n < F.seeds_for_power(0.04, 0.02)
     assert F.seeds_for_power(1.0, 0.02, max_seeds=50) is None
+    # the sd of 3 seeds has 2 degrees of freedom: at its 80% upper bound (× sqrt(2 / chi2_0.2(2)) ≈ × 2.12) more seeds
+    n, upper = F.seeds_needed(0.02, 2, 0.02)
+    assert n == F.seeds_for_power(0.02, 0.02) and upper == F.seeds_for_power(0.02 * math.sqrt(2 / 0.4463), 0.02)
+    assert upper > 3 * n          # a 2.12× sd needs ≈ 4.5× the seeds
+    assert F.seeds_needed(1.0, 2, 0.02, max_seeds=50) == (None, None)
 
 
 def test_aso_orders_clearly_separated_seed_distributions():

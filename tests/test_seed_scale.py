@@ -96,8 +96,6 @@ def test_a_smoke_size_copy_of_the_grid_runs_end_to_end(tmp_path, fixture_data, t
 def test_convention_fit_finds_the_convention_that_traces_partner_bs_weights():
     """Trajectories built so that exp(−s) equals Partner B's reported weights: that convention fits exactly, the other
     is off by half of each weight, and both rise every epoch as B's do."""
-    import numpy as np
-
     from aura_core.evidence.seed_scale import convention_fit
     reported = {1: (1.10, 1.05), 2: (1.30, 1.18), 3: (1.53, 1.35)}
     rows = []

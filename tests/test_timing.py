@@ -58,7 +58,8 @@ def test_cell_times_and_the_sums_the_docs_quote(tmp_path):
     assert t.loc[one.dir.name, "02_train (min)"] == pytest.approx(10.0)
     assert t.loc[one.dir.name, "other notebooks (min)"] == pytest.approx(100 / 60)
     assert t.loc[two.dir.name, "02_train at that pace (min)"] == pytest.approx(300 * 1.5 / 60)
-    assert bool(t.loc[two.dir.name, "stopped and resumed"]) and t.loc[three.dir.name, "adopted from"] == "factorial/a__seed3"
+    assert bool(t.loc[two.dir.name, "stopped and resumed"])
+    assert t.loc[three.dir.name, "adopted from"] == "factorial/a__seed3"
     text = timing.time_text(grid)
     as_run = (600 + 900 + 2 * 100) / 3600
     paced = (2 * 450 + 2 * 100) / 3600

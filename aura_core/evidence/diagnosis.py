@@ -27,7 +27,7 @@ from aura_core.base.stats import (
 )
 from aura_core.evidence import multiverse
 from aura_core.evidence.compare import load_claims
-from aura_core.evidence.factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, shapley_bootstrap
+from aura_core.evidence.factorial import ASO_MIN_SEEDS, ASO_TAU, aso_epsilon, holm, seeds_needed, shapley_bootstrap
 from aura_core.grids.cells import Cell, cell_metrics, cell_table, cells, finished, first_baseline_cell, partial_note
 from aura_core.grids.spec import Grid
 from aura_core.scoring.post_training import KEYS as POST_TRAINING_KEYS
@@ -35,6 +35,7 @@ from aura_core.scoring.post_training import view_tier_predictions
 
 TIERS = list(LEVELS)
 MATERIAL_SHARE = 0.25   # a factor that closes less than this share of the A−B gap on every tier is called minor
+POWER_MAX_SEEDS = 1_000  # past this many seeds per configuration a power calculation says "> 1,000"
 # factors that are speed switches, not candidate causes: they must leave F1 where the seed puts it
 SPEED_FACTORS = ("group_by_length", "unpad", "precision")
 
@@ -128,7 +129,27 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
             f["reading"] = [equivalence_word(r.ci90_low, r.ci90_high, margins.get(r.tier), bool(r.survives_holm))
                             for r in f.itertuples()]
             f["margin"] = [margins.get(r.tier) for r in f.itertuples()]
+            if "seed_sd" in f:
+                f["seeds_for_power"] = [power_text(r, material_deltas(claims)) for r in f.itertuples()]
     return GridEvidence.of(grid, claims, table, attrib, shap, effect, m, b)
+
+
+def material_deltas(claims: dict) -> dict[str, float]:
+    """The change worth detecting per tier: MATERIAL_SHARE of the A−B gap (ΔF1: of the gap in A's and B's ΔF1)."""
+    gap = claim_gap(claims)
+    if "L1" in gap and "L3" in gap:
+        gap["ΔF1"] = gap["L1"] - gap["L3"]
+    return {t: MATERIAL_SHARE * abs(g) for t, g in gap.items() if g}
+
+
+def power_text(r, deltas: dict[str, float]) -> str:
+    """For an undetermined interaction: seeds per configuration the paired t-test on its per-seed values needs to
+    detect MATERIAL_SHARE of the A−B gap with 80% power (at the seed sd, and at the sd's 80% upper bound); '' else."""
+    if getattr(r, "reading", "") != "undetermined" or r.tier not in deltas or not r.seeds > 1 \
+            or not np.isfinite(r.seed_sd):
+        return ""
+    n, upper = seeds_needed(r.seed_sd, int(r.seeds) - 1, deltas[r.tier], max_seeds=POWER_MAX_SEEDS)
+    return f"{n or f'> {POWER_MAX_SEEDS:,}'} ({upper or f'> {POWER_MAX_SEEDS:,}'})"
 
 
 def seed_margins(table: pd.DataFrame, config: str) -> dict[str, float]:
@@ -469,7 +490,7 @@ def shapley_attribution(grid: Grid, start: str, end: str, n_resamples: int = 100
     table["survives_holm"] = table["p_holm"] < 0.05
     inter = pd.DataFrame([{"factors": f"{i} × {j}", "tier": t, "interaction": v["value"], "ci_low": v["ci_low"],
                            "ci_high": v["ci_high"], "ci90_low": v["ci90_low"], "ci90_high": v["ci90_high"],
-                           "p": v["p_two_sided"]}
+                           "p": v["p_two_sided"], "seed_sd": v["seed_sd"], "seeds": v["seeds"]}
                           for t, r in res.items() for (i, j), v in r["interactions"].items()])
     return table, inter
 

@@ -64,15 +64,16 @@ def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1
     rng = np.random.default_rng(seed)
     data = {t: (np.asarray(y), {s: np.asarray(a, float) for s, a in preds.items()}) for t, (y, preds) in tiers.items()}
     n_seeds = len(next(iter(next(iter(data.values()))[1].values())))
-    points = {t: {s: float(binary_macro_f1(y, a).mean()) for s, a in mats.items()} for t, (y, mats) in data.items()}
+    per_seed = {t: {s: binary_macro_f1(y, a) for s, a in mats.items()} for t, (y, mats) in data.items()}
+    points = {t: {s: float(f.mean()) for s, f in fs.items()} for t, fs in per_seed.items()}
     keys = list(data) + (["ΔF1"] if delta and all(t in data for t in delta) else [])
 
     def values(f: dict) -> tuple[dict, dict]:
         return shapley(f, factors), interactions(f, factors)
     point = {t: values(points[t]) for t in data}
-    if "ΔF1" in keys:
-        point["ΔF1"] = tuple({k: point[delta[0]][n][k] - point[delta[1]][n][k] for k in point[delta[0]][n]}
-                             for n in range(2))
+    seeds_of = {t: values(per_seed[t]) for t in data}   # both are linear in f: each seed's own values, mean = point
+    for d in (point, seeds_of) if "ΔF1" in keys else ():
+        d["ΔF1"] = tuple({k: d[delta[0]][n][k] - d[delta[1]][n][k] for k in d[delta[0]][n]} for n in range(2))
     draws = {t: ({i: np.empty(n_resamples) for i in factors}, {pair: np.empty(n_resamples) for pair in point[t][1]})
              for t in keys}
     for start, size in draw_chunks(n_resamples, max(len(y) for y, _ in data.values())):
@@ -90,10 +91,11 @@ def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1
                     draws[t][n][k][start:start + size] = v
     alpha = (1 - level) / 2
 
-    def summary(value: float, d: np.ndarray) -> dict:
+    def summary(value: float, d: np.ndarray, by_seed: np.ndarray) -> dict:
         return {"value": value, "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1 - alpha)),
                 "ci90_low": float(np.quantile(d, 0.05)), "ci90_high": float(np.quantile(d, 0.95)),  # for TOST at 5%
-                "p_two_sided": bootstrap_p(d), "n_resamples": n_resamples}
+                "p_two_sided": bootstrap_p(d), "n_resamples": n_resamples,
+                "seed_sd": float(np.std(by_seed, ddof=1)) if n_seeds > 1 else float("nan"), "seeds": n_seeds}
     out = {}
     for t in keys:
         f = points[t] if t in points else None
@@ -101,8 +103,9 @@ def shapley_bootstrap(tiers: dict, factors: list[Hashable], n_resamples: int = 1
             points[delta[0]][Subset(factors)] - points[delta[0]][Subset()]
             - points[delta[1]][Subset(factors)] + points[delta[1]][Subset()])
         out[t] = {"total": total,
-                  "shapley": {i: summary(point[t][0][i], draws[t][0][i]) for i in factors},
-                  "interactions": {pair: summary(point[t][1][pair], draws[t][1][pair]) for pair in point[t][1]}}
+                  "shapley": {i: summary(point[t][0][i], draws[t][0][i], seeds_of[t][0][i]) for i in factors},
+                  "interactions": {pair: summary(point[t][1][pair], draws[t][1][pair], seeds_of[t][1][pair])
+                                   for pair in point[t][1]}}
     return out
 
 
@@ -114,6 +117,15 @@ def holm(pvalues: dict) -> dict:
         running = max(running, min(1.0, (m - rank) * pvalues[key]))
         out[key] = running
     return out
+
+
+def seeds_needed(sd: float, df: int, delta: float, power: float = 0.8,
+                 max_seeds: int = 10_000) -> tuple[int | None, int | None]:
+    """Seeds for the paired t-test to detect `delta` with `power`, at the per-seed sd and at its 80% upper confidence
+    bound (an sd from 3 seeds has 2 degrees of freedom, so the point value alone is optimistic); None past max_seeds."""
+    upper = sd * math.sqrt(df / sps.chi2.ppf(0.2, df))
+    return (seeds_for_power(sd, delta, power, max_seeds=max_seeds),
+            seeds_for_power(upper, delta, power, max_seeds=max_seeds))
 
 
 def seeds_for_power(sd_diff: float, delta: float = 0.02, power: float = 0.8, alpha: float = 0.05,

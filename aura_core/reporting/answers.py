@@ -15,6 +15,7 @@ from aura_core.base.results import claim_side
 from aura_core.base.run_folder import RunFolder
 from aura_core.evidence.diagnosis import (
     MATERIAL_SHARE,
+    POWER_MAX_SEEDS,
     SPEED_FACTORS,
     TIERS,
     GridEvidence,
@@ -23,7 +24,7 @@ from aura_core.evidence.diagnosis import (
     share_text,
     significant,
 )
-from aura_core.evidence.factorial import seeds_for_power
+from aura_core.evidence.factorial import seeds_needed
 from aura_core.grids.cells import first_baseline_cell
 from aura_core.grids.naming import short_names, shorten
 from aura_core.grids.spec import Grid
@@ -99,9 +100,10 @@ def effect_across_text(grid: Grid, claims: dict, per_level: pd.DataFrame, moves:
         words = []
         sure = {r.tier: bool(getattr(r, "survives_holm", False)) for r in moves.itertuples()}
         for r in moves.itertuples():
-            reading = getattr(r, "reading", None)
+            reading, power = getattr(r, "reading", None), getattr(r, "seeds_for_power", "")
+            power = f"; {power} seeds for 80% power" if power else ""
             words.append(f"{r.tier} {ci(r.interaction, r.ci_low, r.ci_high)}"
-                         + (f" ({reading})" if reading and not sure[r.tier] else
+                         + (f" ({reading}{power})" if reading and not sure[r.tier] else
                             "" if sure[r.tier] else " (not significant after Holm)"))
         moved = [t for t, ok in sure.items() if ok]
         text += (f" From {across}={first} to {across}={last} the change moves by (their interaction): "
@@ -109,12 +111,32 @@ def effect_across_text(grid: Grid, claims: dict, per_level: pd.DataFrame, moves:
                  + (f"It moves significantly (after Holm over the report's family) on {', '.join(moved)}: numbers "
                     "from the first mix do not carry unchanged to the last there." if moved else
                     "No move is significant after Holm: whether the effect carries unchanged across these mixes is "
-                    "undetermined at this many seeds (not significant is not equal)."))
+                    "undetermined at this many seeds (not significant is not equal).")
+                 + (f" Seeds for 80% power: per configuration, for the paired t-test on the per-seed interaction to "
+                    f"detect {MATERIAL_SHARE:.0%} of the A−B gap (at the seed sd's 80% upper bound in brackets)."
+                    if "seeds_for_power" in moves and moves["seeds_for_power"].astype(bool).any() else ""))
     rows = claims.get("partner_b_train_rows")
     if rows:
         text += (f" Partner B trained on {rows['goemotions']:,} GoEmotions and {rows['olid']:,} OLID rows: "
                  f"{rows['goemotions'] / rows['olid']:.1f} GoEmotions rows per OLID row.")
     return text
+
+
+SEEDS_FOR_POWER = ("`seeds_for_power`, for an undetermined one: seeds per configuration for the paired t-test on its "
+                   f"per-seed values to detect {MATERIAL_SHARE:.0%} of the A−B gap with 80% power, at the seed sd's "
+                   "80% upper bound in brackets")
+
+
+def power_range(inter: pd.DataFrame) -> str:
+    """The seeds the undetermined interactions would need, as a range over them (`seeds_for_power`: 'n (n_upper)')."""
+    need = [int(v.split()[0]) for v in inter.get("seeds_for_power", pd.Series(dtype=str)) if v and v[0].isdigit()]
+    beyond = sum(bool(v) and not v[0].isdigit() for v in inter.get("seeds_for_power", pd.Series(dtype=str)))
+    if not need and not beyond:
+        return "no power calculation: too few seeds"
+    text = (f"to detect {MATERIAL_SHARE:.0%} of the A−B gap with 80% power the paired t-test would need "
+            + (f"{min(need)}–{max(need)} seeds per configuration at the observed seed sd" if need else ""))
+    return text + (f"{', and ' if need else ''}more than {POWER_MAX_SEEDS:,} for {beyond} of them" if beyond else "") \
+        + "; `seeds_for_power` in the table, at the sd's 80% upper bound in brackets"
 
 
 def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
@@ -136,7 +158,7 @@ def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:
         und = sum(r.reading == "undetermined" for r in inter.itertuples())
         tail += (f" Equivalence (90% CI inside ± one baseline seed sd): {'; '.join(eq)} add up within that margin"
                  if eq else " No interaction is shown equivalent to 0 within one baseline seed sd") + (
-                 f"; {und} undetermined." if und else ".")
+                 f"; {und} undetermined ({power_range(inter)})." if und else ".")
     return ("Shapley values (each factor's exact share of the change, summing to it; 95% CI over seeds × items; "
             "Holm-adjusted across every factor × tier): " + " · ".join(parts) + ". " + tail)
 
@@ -253,10 +275,8 @@ def _seeds_to_settle(config: str, ref: str, per_cell: pd.DataFrame, gap: dict) -
         if tier in a and tier in b and gap.get(tier):
             diff = (a[tier] - b[tier]).dropna()
             if len(diff) >= 2:
-                sd, df = float(diff.std(ddof=1)), len(diff) - 1
-                sd_upper = sd * float(np.sqrt(df / sps.chi2.ppf(0.2, df)))
                 delta = MATERIAL_SHARE * abs(gap[tier])
-                needs[tier] = (delta, seeds_for_power(sd, delta), seeds_for_power(sd_upper, delta))
+                needs[tier] = (delta, *seeds_needed(float(diff.std(ddof=1)), len(diff) - 1, delta))
     if not needs:
         return ""
     worst = max(needs, key=lambda t: needs[t][1] or 10**9)

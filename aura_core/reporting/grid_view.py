@@ -17,7 +17,7 @@ from aura_core.evidence.diagnosis import (
 from aura_core.grids.cells import cells, finished
 from aura_core.grids.naming import short_names, shorten, shorten_frame
 from aura_core.reporting import plots
-from aura_core.reporting.answers import answers, effect_across_text, multiverse_text, unasked_answers
+from aura_core.reporting.answers import SEEDS_FOR_POWER, answers, effect_across_text, multiverse_text, unasked_answers
 from aura_core.reporting.tables import tier_legend
 
 
@@ -111,7 +111,8 @@ def _show_shapley(ev: GridEvidence) -> None:
     shap, inter = ev.shapley
     display(Markdown(f"### Shapley attribution: `{ev.grid.shapley['from']}` → `{ev.grid.shapley['to']}`"))
     display(Markdown("Each factor's exact share of the change (the values sum to it), 95% CI over seeds × items, "
-                     "p-values Holm-adjusted across every factor × tier; then every two-factor interaction."))
+                     "p-values Holm-adjusted across every factor × tier; then every two-factor interaction (95% and "
+                     f"90% CI; the reading is the equivalence test's; {SEEDS_FOR_POWER})."))
     display(shap.round(4))
     if len(inter):
         display(inter.round(4))

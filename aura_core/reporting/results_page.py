@@ -20,6 +20,7 @@ from aura_core.evidence.diagnosis import GridEvidence
 from aura_core.evidence.timing import time_text
 from aura_core.grids import Grid, finished, training_cells
 from aura_core.reporting.answers import (
+    SEEDS_FOR_POWER,
     answers,
     markdown_summary,
     multiverse_text,
@@ -72,7 +73,8 @@ def evidence_sections(ev: GridEvidence) -> list[tuple[str, str]]:
         text = shapley_summary(shap, inter)
         if "shapley" in shap:
             text += ("\n\n" + shap.to_markdown(index=False, floatfmt=".4f")
-                     + ("\n\nEvery two-factor interaction (95% and 90% CI; the reading is the equivalence test's):\n\n"
+                     + (f"\n\nEvery two-factor interaction (95% and 90% CI; the reading is the equivalence test's; "
+                        f"{SEEDS_FOR_POWER}):\n\n"
                         + inter.to_markdown(index=False, floatfmt=".4f") if len(inter) else ""))
         out.append((f"Shapley attribution: `{ev.grid.shapley['from']}` → `{ev.grid.shapley['to']}`", text))
     if ev.grid.name not in OWN_TIME:
