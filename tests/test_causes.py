@@ -1,4 +1,4 @@
-"""Causes the seed report never asks about, each a switch: the uncertainty loss without ½, focal loss, a one-logit
+"""Causes the comparison report never asks about, each a switch: the uncertainty loss without ½, focal loss, a one-logit
 sigmoid toxicity head, one learning rate for every parameter."""
 import math
 
@@ -23,7 +23,7 @@ def test_kendall_exp_is_the_unhalved_form_and_reports_exp_minus_s():
     assert w.log_vars.grad.tolist() == pytest.approx([1 - math.exp(-0.3) * 0.8, 1 - math.exp(-0.3) * 1.7], rel=1e-5)
     assert w.log_values()["weight_toxicity"] == pytest.approx(math.exp(-0.3))
     seed = WEIGHTINGS["kendall"](TASKS, init_log_var=0.3)
-    assert seed.log_values()["weight_toxicity"] == pytest.approx(0.5 * math.exp(-0.3))   # the seed's: half of it
+    assert seed.log_values()["weight_toxicity"] == pytest.approx(0.5 * math.exp(-0.3))   # the report's: half of it
 
 
 def test_focal_loss_is_cross_entropy_at_gamma_0_and_discounts_easy_rows():

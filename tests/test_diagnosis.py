@@ -203,7 +203,7 @@ def test_a_share_whose_ci_spans_the_material_line_is_neither_minor_nor_plausible
 
 
 def test_answers_tell_toward_away_mixed_and_minor_apart(grid):
-    """Against the seed's gap (A − B: L1 +0.075, L3 +0.115), each verdict follows from the sign and size alone."""
+    """Against the report's gap (A − B: L1 +0.075, L3 +0.115), each verdict follows from the sign and size alone."""
     claims = load_claims(REPO / "params/claims.yaml")
     attrib = pd.DataFrame(
         attrib_rows("pseudo_labels", {"L1": (0.06, True), "L3": (0.05, True)})        # 80% / 43% of the gap

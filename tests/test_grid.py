@@ -261,7 +261,7 @@ def test_a_cell_run_under_other_params_is_refused_not_skipped(tmp_path, monkeypa
                                                      ("diagnosis_paper", 5, "bert-base-uncased")])
 def test_shipped_grids_isolate_every_question_one_factor_at_a_time(tmp_path, name, min_seeds, encoder):
     """The grids the README tells users to run: each contrast changes only what its factor names, every question of
-    the seed report has a contrast, and every cell resolves into valid params on the intended encoder."""
+    the comparison report has a contrast, and every cell resolves into valid params on the intended encoder."""
     from aura_core.base.factors import QUESTIONS
     g = G.load_grid(REPO / "params" / "grids" / f"{name}.yaml", tmp_path)
     assert len(g.seeds) >= min_seeds and len(G.cells(g)) == len(g.configs) * len(g.seeds)

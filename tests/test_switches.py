@@ -115,7 +115,7 @@ def test_kendall_positive_formula_gradient_and_positivity(s, L):
 def test_kendall_total_can_go_negative_but_kendall_positive_cannot():
     losses = {"toxicity": torch.tensor(0.05), "emotion": torch.tensor(0.05)}
     k, kp = WEIGHTINGS["kendall"](TASKS, -3.0), WEIGHTINGS["kendall_positive"](TASKS, -3.0)
-    assert k(losses).item() < 0 < kp(losses).item()     # the seed's negative epoch losses come from log σ < 0
+    assert k(losses).item() < 0 < kp(losses).item()     # the report's negative epoch losses come from log σ < 0
 
 
 def test_fixed_and_equal_weightings_and_their_gradients():

@@ -1,4 +1,4 @@
-"""The factors a grid can vary, in one registry: which of the seed report's seven questions each answers, the param
+"""The factors a grid can vary, in one registry: which of the report's seven questions each answers, the param
 whose Shapley value speaks for it, and, for the causes nobody asked about, what it changes in words.
 
 A grid's configurations and comparisons name their factor (`factor:` or derived from the one param they change);
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# the seed report's seven questions, in its order
+# the comparison report's seven questions, in its order
 QUESTION_TEXT = {
     1: "1. Training paradigm: interleaved single-task batches or joint paired batches?",
     2: "2. Pseudo-labelling: did OLID rows carry emotion labels and GoEmotions rows toxicity labels?",
@@ -24,7 +24,7 @@ QUESTION_TEXT = {
 @dataclass(frozen=True)
 class Factor:
     key: str                                  # the factor name grids use
-    question: int | None = None               # the seed's question it answers; None: a cause nobody asked about
+    question: int | None = None               # the report's question it answers; None: a cause nobody asked about
     shapley_param: str | None = None          # the param whose Shapley value in a factorial answers for it
     title: str = ""                           # an unasked cause: the change, in words
     named_setting: tuple[str, object] | None = None   # a factorial config one setting away takes this name

@@ -98,7 +98,7 @@ class Params:
     device: Literal["auto", "cpu", "cuda"] = _p("auto", "Where to train; auto = CUDA when available.",
         roles=('scoring',))
     precision: Literal["auto", "fp32", "fp16", "bf16"] = _p(
-        "auto", "Autocast dtype for training and inference. auto = fp16 on CUDA (the seed's setting), fp32 on CPU; "
+        "auto", "Autocast dtype for training and inference. auto = fp16 on CUDA (Partner B's setting), fp32 on CPU; "
         "bf16 runs faster on CPUs with native bf16 (AVX-512 BF16 / AMX) but changes the numbers slightly.",
         roles=('scoring',))
 
@@ -146,14 +146,15 @@ class Params:
         "single-label reduction). single_only: keep rows whose labels all map to one Ekman class, drop the rest "
         "(counted in the data card).")
     emotion_target: Literal["single", "multilabel"] = _p(
-        "single", "What the emotion head learns. single (the seed's): one class per row (emotion_multilabel picks it), "
+        "single", "What the emotion head learns. single (Partner B's): one class per row (emotion_multilabel picks "
+        "it), "
         "7-way softmax and cross-entropy. multilabel: every Ekman class of a row (GoEmotions is multi-label by "
         "design), one sigmoid per class and binary cross-entropy on the multi-hot target; scored both ways: the "
         "single-label macro-F1 (argmax against the row's first class, comparable with single runs) and the GoEmotions "
         "protocol's multi-label macro-F1 (a class predicted when its sigmoid >= emotion_threshold).")
     emotion_class_weights: Literal["none", "inverse_frequency"] = _p(
         "none", "Per-class weights of the emotion loss from the training rows with an emotion label (pseudo-labels "
-        "included): none (the seed's); inverse_frequency: single → cross-entropy weights w_c = n / (7·n_c); "
+        "included): none (Partner B's); inverse_frequency: single → cross-entropy weights w_c = n / (7·n_c); "
         "multilabel → binary cross-entropy pos_weight_c = (n − n_c) / n_c (torch's BCEWithLogitsLoss convention: "
         "negatives per positive).")
     emotion_threshold: float = _p(
@@ -168,26 +169,27 @@ class Params:
         "toxicity_human only; prompt_label: the generating prompt's class (hate/neutral), not a human judgement.",
         choices=lambda: _registered("data.loaders", "TOXIGEN_LABEL_RULES"), roles=('evaluation_only',))
 
-    # --- optimisation (the seed's configuration) ---------------------------------------------------------------------
+    # --- optimisation (Partner B's configuration) ---------------------------------------------------------------------
     weighting: str = _p(
         "kendall", "Task-loss weighting: a method registered in aura_core/losses.py (WEIGHTINGS), each documented "
-        "there. kendall: L = Σ 1/(2σ_i²)L_i + log σ_i with learned s_i = log σ_i² (the seed's formula); "
+        "there. kendall: L = Σ 1/(2σ_i²)L_i + log σ_i with learned s_i = log σ_i² (the report's formula); "
         "kendall_positive: log(1+σ_i²) in place of log σ_i, so L stays positive (Liebel & Körner 2018); kendall_exp: "
         "Σ exp(−s_i)L_i + s_i, the form most public implementations write (no ½); equal: L_tox + L_emo; fixed: "
         "w_tox·L_tox + w_emo·L_emo.", choices=lambda: _registered("training.losses", "WEIGHTINGS"))
     toxicity_head: Literal["softmax", "sigmoid"] = _p(
-        "softmax", "Toxicity head: two-class softmax with cross-entropy (the seed's) or one logit with a sigmoid and "
+        "softmax", "Toxicity head: two-class softmax with cross-entropy (Partner B's) or one logit with a sigmoid and "
         "binary cross-entropy (P(toxic) = sigmoid(logit)).")
     toxicity_loss: Literal["cross_entropy", "focal"] = _p(
-        "cross_entropy", "Toxicity loss: cross-entropy (the seed's) or focal loss (Lin et al. 2017), each row's term "
+        "cross_entropy", "Toxicity loss: cross-entropy (Partner B's) or focal loss (Lin et al. 2017), each row's term "
         "scaled by (1 − p_true)^focal_gamma: easy rows count less.")
     focal_gamma: float = _p(2.0, "γ of the focal toxicity loss.", min=0.0)
     toxicity_class_weights: Literal["none", "inverse_frequency"] = _p(
-        "none", "Per-class weights of the toxicity loss: none (the seed's) or inverse frequency over the training rows "
+        "none", "Per-class weights of the toxicity loss: none (Partner B's) or inverse frequency over the training "
+        "rows "
         "that carry a toxicity label (pseudo-labels included), w_c = n / (2·n_c); cross-entropy and focal loss (as α) "
         "take them as a weighted mean, the sigmoid head as those two weights per row.")
     learning_rates: Literal["separate", "single"] = _p(
-        "separate", "separate (the seed's): encoder at lr_encoder, heads at lr_heads, s_i at lr_loss_weights; single: "
+        "separate", "separate (Partner B's): encoder at lr_encoder, heads at lr_heads, s_i at lr_loss_weights; single: "
         "every parameter at lr_encoder.")
     w_tox: float = _p(1.0, "Toxicity weight for weighting = fixed.", min=0.0)
     w_emo: float = _p(1.0, "Emotion weight for weighting = fixed.", min=0.0)
@@ -203,7 +205,8 @@ class Params:
     weight_decay_scope: Literal["matrices", "all"] = _p(
         "matrices", "matrices: decay on weight matrices only, not biases, LayerNorm or s_i (today's default); all: "
         "on every parameter, s_i included, as torch.optim.AdamW(model.parameters()) does.")
-    scheduler: Literal["onecycle", "constant"] = _p("onecycle", "LR schedule: torch OneCycleLR (the seed's) or constant.")
+    scheduler: Literal["onecycle", "constant"] = _p("onecycle",
+                                                    "LR schedule: torch OneCycleLR (Partner B's) or constant.")
     onecycle_pct_start: float = _p(0.3, "OneCycleLR pct_start: share of steps spent warming up.", min=0.0, max=1.0)
     max_grad_norm: Optional[float] = _p(1.0, "Gradient clipping norm; null = none.", min=0.0, exclusive_min=True)
     checkpoint_every: int = _p(200, "Save the resume state (model, optimizer, scheduler, s_i, RNG, data position) "
@@ -229,7 +232,7 @@ class Params:
         "(BERT-type encoders only); false = the padded pass.", roles=('speed_only',))
     group_by_length: bool = _p(False, "Batch rows of similar length together (shuffled mega-batches; per task for "
                                "interleaved): less padding, ~2x faster on CPU; changes batch composition, so off in "
-                               "the seed's configuration (F1 parity: the diagnosis grid's random_batches config).")
+                               "Partner B's configuration (F1 parity: the diagnosis grid's random_batches config).")
     num_workers: int = _p(0, "DataLoader worker processes (0 suits 2 CPU cores).", min=0)
     num_processes: int = _p(1, "Training processes (DDP under accelerate launch: GPUs, or CPU processes with gloo). The "
                             "global batch stays batch_size rows, split across processes, so the optimizer steps are "
@@ -274,7 +277,8 @@ class Params:
     log_every: int = _p(1, "Write a step-log row every N optimizer steps.", min=1)
     learned_weight: Literal["half_inverse_variance", "inverse_variance"] = _p(
         "half_inverse_variance", "Which quantity the σ plots call the learned weight and set beside Partner B's "
-        "reported weights: 1/(2σ²) = ½·exp(−s) (the seed's loss formula, default) or 1/σ² = exp(−s). Both are plotted; "
+        "reported weights: 1/(2σ²) = ½·exp(−s) (the report's loss formula, default) or 1/σ² = exp(−s). Both are "
+        "plotted; "
         "02_train says which one Partner B's numbers can be (aura_core/weight_convention.py).",
         roles=('evaluation_only',))
 

@@ -21,7 +21,7 @@ import pandas as pd
 from aura_core.base.errors import DataError, MissingDataError
 from aura_core.base.params import TierSpec
 
-EKMAN = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]  # ids 0..6, as the seed uses
+EKMAN = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]  # ids 0..6, as the comparison report uses
 NEUTRAL = EKMAN.index("neutral")
 
 

@@ -108,7 +108,7 @@ def runs_table(claims: dict, this: dict, references: list[tuple[str, dict | None
     for who, key in (("Partner A (claimed)", "partner_a"), ("Partner B (reproduced)", "partner_b")):
         r = {lvl: tiers[lvl][key] for lvl in LEVELS if lvl in tiers}
         r["ΔF1"] = delta_f1(r)
-        rows.append({"source": who, **r, "emotion": None, "note": "seed report"})
+        rows.append({"source": who, **r, "emotion": None, "note": "comparison report"})
     rows.append({"source": "this run", **run_scores(this), "note": ""})
     for label, metrics, note in references:
         rows.append({"source": label, **(run_scores(metrics) if metrics else {}), "note": note})

@@ -499,7 +499,7 @@ def effect_across(grid: Grid, n_resamples: int = 1000) -> tuple[pd.DataFrame, pd
     """The grid's `effect_across`: one factor's effect (from → to, every other setting the baseline's) at each level of
     another factor, per tier and for ΔF1 with a CI over seeds and items, beside each level's GoEmotions rows per OLID
     row; and how the effect moves from the first level to the last (their interaction, with its CI). E.g. the
-    pseudo-label effect at 3,000 and at 10,000 GoEmotions rows: does the cpu proxy's 1:1 mix carry to the seed's 3.3:1?"""
+    pseudo-label effect at 3,000 and at 10,000 GoEmotions rows: does the cpu proxy's 1:1 mix carry to B's 3.3:1?"""
     spec = grid.effect_across
     if not spec:
         return pd.DataFrame(), pd.DataFrame()

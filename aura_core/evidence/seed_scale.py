@@ -72,7 +72,7 @@ def pseudo_label_effect(grid: Grid, masked: str, paired: str, n_resamples: int =
 
 
 def effect_table(ev: GridEvidence, proxy: tuple[Grid, str, str] | None = None) -> pd.DataFrame:
-    """The pseudo-label effect (masked − paired, B's other choices) at the seed's scale, with its Holm-adjusted p from
+    """The pseudo-label effect (masked − paired, B's other choices) at Partner B's scale, with its Holm-adjusted p from
     the grid's one family, beside the proxy's (a grid with a masked and a paired configuration, e.g. unasked)."""
     a = ev.attrib
     masked = masked_label(ev.grid, ev.grid.baseline)
@@ -257,8 +257,8 @@ def sections(ev: GridEvidence, proxy: tuple[Grid, str, str] | None = None) -> li
          "rows minus joy + neutral rows (a learned 'emotional = toxic' shortcut when large).\n\n"
          + _md(inside_table(ev))),
         ("Learned loss weights on Partner B's axes",
-         f"Per epoch end, mean over seeds, both readings of the learned s = log σ²: ½·exp(−s) (the seed's formula "
-         f"1/(2σ²)) and exp(−s) (1/σ²). Partner B reported 1.10 → 1.97 (toxicity) and 1.05 → 1.74 (emotion) over "
+         f"Per epoch end, mean over seeds, both readings of the learned s = log σ²: ½·exp(−s) (the comparison "
+         f"report's formula 1/(2σ²)) and exp(−s) (1/σ²). Partner B reported 1.10 → 1.97 (toxicity) and 1.05 → 1.74 (emotion) over "
          f"{len(claims.get('partner_b_epochs') or [])} epochs of about {b_steps} steps.\n\n" + _md(traj)
          + ("\n\nHow close each convention comes to Partner B's numbers:\n\n" + _md(fit) + "\n\n"
             + convention_verdict(fit) if len(fit) else "")),

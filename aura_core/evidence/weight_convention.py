@@ -1,6 +1,6 @@
 """Which quantity Partner B's "learned weights" are, judged by how far s = log σ² can move.
 
-The seed reports weights tox 1.10 → 1.97 and emo 1.05 → 1.74 without defining them. Under 1/(2σ²) = ½·exp(−s) a run
+The report gives weights tox 1.10 → 1.97 and emo 1.05 → 1.74 without defining them. Under 1/(2σ²) = ½·exp(−s) a run
 starting at s = 0 begins at 0.5; under 1/σ² = exp(−s) at 1.0. Adam moves a parameter by at most about its learning
 rate per optimizer step (|m̂/√v̂| ≈ 1 for a gradient of steady sign), so after k steps |s − s₀| ≲ Σ lr: a reported
 weight that needs more movement than the schedule allows is not that convention's.
@@ -21,7 +21,7 @@ def weight(s, convention: str):
 
 
 def onecycle_lrs(max_lr: float, total_steps: int, pct_start: float = 0.3) -> np.ndarray:
-    """The learning rate of every optimizer step under torch's OneCycleLR (the seed's scheduler)."""
+    """The learning rate of every optimizer step under torch's OneCycleLR (the comparison report's scheduler)."""
     import torch
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=max_lr)

@@ -1,4 +1,4 @@
-"""The grid's evidence in words: the bottom line (verdict) and an answer to each of the seed report's seven questions,
+"""The grid's evidence in words: the bottom line (verdict) and an answer to each of the report's seven questions,
 generated from diagnosis.py's numbers and citing the runs they rest on; `aura grid --summary` as markdown."""
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _fmt(e: pd.Series) -> str:
 
 
 def answers(ev: GridEvidence) -> list[tuple[str, str]]:
-    """One paragraph per question of the seed report, generated from the evidence (computed once, never here),
+    """One paragraph per question of the comparison report, generated from the evidence (computed once, never here),
     citing the runs it rests on."""
     grid, claims, attrib, table = ev.grid, ev.claims, ev.attrib, ev.table
     gap, per_cell, comparable = ev.gap, ev.cells, ev.comparable
@@ -69,7 +69,7 @@ def _shapley_line(shapley: pd.DataFrame | None, keys: tuple) -> str:
 
 
 def unasked_answers(ev: GridEvidence) -> list[tuple[str, str]]:
-    """The same evidence as `answers`, for the candidate causes the seed did not ask about that the grid tested."""
+    """The same evidence as `answers`, for the candidate causes the report did not ask about that the grid tested."""
     grid = ev.grid
     out = []
     for key, title in UNASKED:
@@ -331,7 +331,7 @@ def _mechanism(config: str, ref: str, per_cell: pd.DataFrame) -> str:
 
 def verdict(ev: GridEvidence) -> str:
     """The grid's bottom line: does the baseline reproduce Partner B, which configuration comes closest to Partner A,
-    which of the seed report's candidate causes carry the gap, what the controls say, and what was not tested."""
+    which of the comparison report's candidate causes carry the gap, what the controls say, and what was not tested."""
     grid, claims, table, attrib = ev.grid, ev.claims, ev.table, ev.attrib
     gap, comparable = ev.gap, ev.comparable
     t = table[table["tier"].isin(TIERS)].dropna(subset=["mean"]) if "mean" in table else pd.DataFrame()
@@ -362,11 +362,11 @@ def verdict(ev: GridEvidence) -> str:
                 change = g.set_index("tier")["change"]
                 carry.append(f"`{factor}` ({', '.join(f'{change[t]:+.3f}: ' + share_text(t, v) for t, v in toward.items())})")
         out.append("**What carries the gap.** " + (
-            f"Of the seed report's candidate causes, those significant after Holm that move every affected tier "
+            f"Of the comparison report's candidate causes, those significant after Holm that move every affected tier "
             f"toward Partner A by at least {MATERIAL_SHARE:.0%} of the A−B gap at their CI's lower bound: "
             f"{'; '.join(carry)}. The others were undetectable at this size, smaller, or moved the numbers away from "
             "Partner A's (see the answer to each question in 05_compare)." if carry else
-            f"None of the seed report's candidate causes moves the numbers toward Partner A's by at least "
+            f"None of the comparison report's candidate causes moves the numbers toward Partner A's by at least "
             f"{MATERIAL_SHARE:.0%} of the gap at its CI's lower bound, significant after Holm."))
         controls = attrib.dropna(subset=["change"])
         controls = controls[~controls["factor"].isin(causes | set(SPEED_FACTORS)) & controls["tier"].isin(TIERS)]
@@ -552,7 +552,8 @@ def write_bottom_line(ev: GridEvidence, compare_dir: str | Path) -> str:
     qa = "\n\n".join(f"**{q}** {a}" for q, a in answers(ev))
     unasked = unasked_answers(ev)
     if unasked:
-        qa += "\n\n## Candidate causes the seed did not ask about\n\n" + "\n\n".join(f"**{q}.** {a}" for q, a in unasked)
+        qa += ("\n\n## Candidate causes the comparison report did not ask about\n\n"
+               + "\n\n".join(f"**{q}.** {a}" for q, a in unasked))
     paper = write_paper_tables(ev, compare_dir)
     atomic_write_text(RunFolder(compare_dir).bottom_line,
                       f"## Bottom line\n\n{text}\n\n{paper}\n\n## The seven questions\n\n{qa}\n")

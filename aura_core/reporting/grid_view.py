@@ -147,13 +147,13 @@ def _show_multiverse(ev: GridEvidence) -> None:
 
 
 def _show_answers(ev: GridEvidence) -> None:
-    """The causes the seed did not ask about, then the seed report's seven questions answered."""
+    """The causes the comparison report did not ask about, then the comparison report's seven questions answered."""
     unasked = unasked_answers(ev)
     if unasked:
-        display(Markdown("### Candidate causes the seed did not ask about"))
+        display(Markdown("### Candidate causes the comparison report did not ask about"))
         for title, text in unasked:
             display(Markdown(f"**{title}.** {text}"))
     display(Markdown("*The bottom line drawn from these numbers is at the top of this report.*"))
-    display(Markdown("### The seed report's seven questions, answered from these numbers"))
+    display(Markdown("### The comparison report's seven questions, answered from these numbers"))
     for question, answer in answers(ev):
         display(Markdown(f"**{question}**\n\n{answer}"))

@@ -41,7 +41,7 @@ class EqualWeighting(LossWeighting):
 
 
 class KendallWeighting(LossWeighting):
-    """Kendall, Gal & Cipolla (2018), exactly as the seed writes it:
+    """Kendall, Gal & Cipolla (2018), exactly as the comparison report writes it:
 
         L = Σ_i 1/(2σ_i²)·L_i + log σ_i,   learned as s_i = log σ_i²,
 
@@ -86,7 +86,7 @@ class KendallPositiveWeighting(KendallWeighting):
 
         L = Σ_i 1/(2σ_i²)·L_i + log(1 + σ_i²) = Σ_i ½·exp(−s_i)·L_i + softplus(s_i).
 
-    Unlike the seed's form, lowering s_i is not rewarded without bound, so a negative total loss cannot occur.
+    Unlike the report's form, lowering s_i is not rewarded without bound, so a negative total loss cannot occur.
     """
 
     def regulariser(self, s):
@@ -98,10 +98,10 @@ class KendallExpWeighting(KendallWeighting):
 
         L = Σ_i exp(−s_i)·L_i + s_i,   its learned weight exp(−s_i) = 1/σ_i²  (starting at 1, not ½).
 
-    It is exactly twice the seed's total loss (½·exp(−s_i)·L_i + ½·s_i, doubled): the same optimum σ_i² = L_i, and
+    It is exactly twice the report's total loss (½·exp(−s_i)·L_i + ½·s_i, doubled): the same optimum σ_i² = L_i, and
     with Adam(W), which ignores a constant loss scale, the same updates up to ε and gradient clipping (measured: the
     factorial's `kendall_exp` moves no tier by more than 0.001). What differs is the reported "weight": exp(−s_i),
-    starting at 1, not ½·exp(−s_i), starting at ½. A cause the seed report never asks about.
+    starting at 1, not ½·exp(−s_i), starting at ½. A cause the comparison report never asks about.
     """
 
     scale = 1.0

@@ -13,7 +13,7 @@ from aura_core.base.errors import EncoderError  # noqa: F401  (raised here; defi
 from aura_core.training import unpad
 
 TASK_CLASSES = {"toxicity": 2, "emotion": 7}
-TOXICITY_HEADS = {"softmax": 2, "sigmoid": 1}  # two-class softmax (the seed's) or one logit with a sigmoid
+TOXICITY_HEADS = {"softmax": 2, "sigmoid": 1}  # two-class softmax (the comparison report's) or one logit with a sigmoid
 
 
 def resolve_encoder(name: str) -> str:

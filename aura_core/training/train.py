@@ -67,7 +67,7 @@ def resolve_device(p: Params) -> torch.device:
 
 
 def autocast_dtype(p: Params, device: torch.device) -> torch.dtype | None:
-    """None = no autocast. auto: fp16 on CUDA (the seed's FP16), fp32 on CPU."""
+    """None = no autocast. auto: fp16 on CUDA (the comparison report's FP16), fp32 on CPU."""
     choice = p.precision if p.precision != "auto" else ("fp16" if device.type == "cuda" else "fp32")
     return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[choice]
 
