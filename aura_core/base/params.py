@@ -232,7 +232,7 @@ class Params:
         "(BERT-type encoders only); false = the padded pass.", roles=('speed_only',))
     group_by_length: bool = _p(False, "Batch rows of similar length together (shuffled mega-batches; per task for "
                                "interleaved): less padding, ~2x faster on CPU; changes batch composition, so off in "
-                               "Partner B's configuration (F1 parity: the diagnosis grid's random_batches config).")
+                               "Partner B's configuration (F1 against random batches: the diagnosis grid's random_batches config).")
     num_workers: int = _p(0, "DataLoader worker processes (0 suits 2 CPU cores).", min=0)
     num_processes: int = _p(1, "Training processes (DDP under accelerate launch: GPUs, or CPU processes with gloo). The "
                             "global batch stays batch_size rows, split across processes, so the optimizer steps are "
