@@ -435,6 +435,28 @@ def test_factorial_table_sets_every_post_training_choice_beside_its_training(tmp
     assert Dg.factorial_table(load_grid(grid_file_listed(tmp_path), tmp_path / "out"), table).empty
 
 
+def test_factorial_table_of_listed_views_that_set_different_keys(tmp_path):
+    """The diagnosis grid's shape: views that each set some post-training keys. A key a view leaves unset has its
+    training's value (here the profile's: 0.5, paired, last), so every view has a column and none is dropped."""
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump({
+        "name": "d", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1], "baseline": "b",
+        "configs": [{"label": "b", "set": {}},
+                    {"label": "tuned", "factor": "threshold", "view_of": "b", "set": {"threshold": "tuned"}},
+                    {"label": "tuned_sep", "factor": "validation", "vs": "tuned", "view_of": "b",
+                     "set": {"threshold": "tuned", "validation": "separate"}},
+                    {"label": "best", "factor": "selection", "view_of": "b", "set": {"selection": "best"}}]},
+        sort_keys=False))
+    g = load_grid(tmp_path / "d.yaml", tmp_path / "out")
+    smoke = load(REPO / "params" / "smoke.yaml")
+    assert (smoke.threshold, smoke.validation, smoke.selection) == (0.5, "paired", "last")
+    table = pd.DataFrame([{"config": c.label, "tier": "L1", "mean": 0.6 + i / 100, "sd": 0.01}
+                          for i, c in enumerate(g.configs)])
+    out = Dg.factorial_table(g, table, ("L1",))
+    assert out.columns.name == "threshold / validation / selection"
+    assert list(out.columns) == ["tuned/paired/last", "tuned/separate/last", "0.5/paired/best"]
+    assert out.loc[("L1", "b"), "tuned/separate/last"] == "0.620 ± 0.010"
+
+
 def grid_file_listed(tmp_path):
     (tmp_path / "l.yaml").write_text(yaml.safe_dump({"name": "l", "base": str(REPO / "params" / "smoke.yaml"),
                                                      "seeds": [1], "configs": [{"label": "b"}]}))

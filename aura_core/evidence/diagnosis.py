@@ -397,20 +397,25 @@ def headline(table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "�
 
 def factorial_table(grid: Grid, table: pd.DataFrame, tiers: tuple[str, ...] = ("L1", "L2", "L3", "ΔF1")) -> pd.DataFrame:
     """A factorial's configurations as (tier, training) × post-training choice, "mean ± sd" over seeds: the 48 of the
-    factorial on one screen, each column one choice of the keys its views vary (in the column header's order)."""
+    factorial on one screen, each column one choice of the keys its views vary (in the column header's order). A
+    listed view that leaves a key unset (`tuned_threshold` sets no `validation`) has its training's value there."""
     views = [c for c in grid.configs if c.view_of]
+    configs, base = {c.label: c.overrides for c in grid.configs}, load(grid.base)
+
+    def value(v, k) -> str:
+        return str(v.overrides[k] if k in v.overrides else configs.get(v.view_of, {}).get(k, getattr(base, k)))
     keys = [k for k in dict.fromkeys(k for c in views for k in c.overrides if k in POST_TRAINING_KEYS)
-            if len({str(v.overrides.get(k)) for v in views}) > 1]
+            if len({value(v, k) for v in views}) > 1]
     if not views or not keys:
         return pd.DataFrame()
     cell = {(r["config"], r["tier"]): f"{r['mean']:.3f} ± {r['sd']:.3f}" if pd.notna(r["sd"]) else f"{r['mean']:.3f}"
             for _, r in table.iterrows() if "mean" in r and pd.notna(r["mean"])}
     trainings = list(dict.fromkeys(v.view_of for v in views))
-    columns = list(dict.fromkeys("/".join(str(v.overrides[k]) for k in keys) for v in views))
+    columns = list(dict.fromkeys("/".join(value(v, k) for k in keys) for v in views))
     out = pd.DataFrame(index=pd.MultiIndex.from_product([list(tiers), trainings], names=["tier", "training"]),
                        columns=pd.Index(columns, name=" / ".join(keys)), dtype=object)
     for v in views:
-        col = "/".join(str(v.overrides[k]) for k in keys)
+        col = "/".join(value(v, k) for k in keys)
         for tier in tiers:
             out.loc[(tier, v.view_of), col] = cell.get((v.label, tier), "—")
     return out.fillna("—")
