@@ -123,14 +123,14 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
     tested = [attrib, shap[0] if "shapley" in shap[0] else pd.DataFrame(), shap[1], effect[0], effect[1]]
     m = adjust_family(tested)
     table = config_table(grid, claims, n_resamples)
-    margins = seed_margins(table, grid.baseline)
+    margins, deltas = seed_margins(table, grid.baseline), material_deltas(claims)
     for f in (shap[1], effect[1]):   # interactions and the effect's move: different / equivalent within ±m / undetermined
         if len(f) and "ci90_low" in f:
             f["reading"] = [equivalence_word(r.ci90_low, r.ci90_high, margins.get(r.tier), bool(r.survives_holm))
                             for r in f.itertuples()]
             f["margin"] = [margins.get(r.tier) for r in f.itertuples()]
             if "seed_sd" in f:
-                f["seeds_for_power"] = [power_text(r, material_deltas(claims)) for r in f.itertuples()]
+                f["seeds_for_power"] = [power_text(r, deltas) for r in f.itertuples()]
     return GridEvidence.of(grid, claims, table, attrib, shap, effect, m, b)
 
 
