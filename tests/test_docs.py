@@ -92,7 +92,7 @@ def test_the_answer_sections_prose_quotes_its_pages_verbatim():
     page)."""
     readme = (REPO / "README.md").read_text()
     section = readme.split("## The answer so far", 1)[1].split("\n## ", 1)[0]
-    prose = CITED.sub("", section)
+    prose = " ".join(CITED.sub("", section).split())   # an interval wrapped over two lines is still one interval
     cited = {page for page, _ in cited_blocks(section)} | set(re.findall(r"\((docs/results/[\w.-]+\.md)\)", section))
     pages = "\n".join((REPO / page).read_text() for page in sorted(cited))
     intervals = re.findall(r"\[[+−-]?\d\.\d{3}, [+−-]?\d\.\d{3}\]", prose)
