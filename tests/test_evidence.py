@@ -60,3 +60,20 @@ def test_a_file_over_one_mib_compressed_is_refused_by_name(tmp_path):
     (done.dir / "epochs.csv").write_bytes(os.urandom(1_200_000))    # incompressible
     with pytest.raises(EV.EvidenceError, match=r"epochs.csv: 1\.\d\d MiB compressed"):
         EV.export(g, tmp_path / "repo")
+
+
+def test_a_grid_continues_from_its_shipped_partial_evidence(tmp_path):
+    """A long grid ships what it has finished (a session ends, the machine is new the next day); in a fresh clone the
+    same grid, rooted where the evidence ships, counts those cells finished (their params are the grid file's, so
+    nothing is refused as stale) and trains only the rest."""
+    from aura_core.base.params import load, to_dict
+    from aura_core.running.grid import refuse_stale
+    g, done, pending = two_cell_grid(tmp_path)
+    (done.dir / "params.yaml").write_text(yaml.safe_dump(to_dict(load(g.base, done.overrides))))  # as it trained
+    EV.export(g, tmp_path / "clone" / "outputs" / "grids")
+    again = G.load_grid(tmp_path / "g.yaml", tmp_path / "clone" / "outputs" / "grids")
+    EV.restore(again.dir)
+    cells = G.training_cells(again)
+    refuse_stale(again, cells)
+    assert [c.id for c in cells if G.finished(c)] == [done.id]
+    assert [c.id for c in cells if not G.finished(c)] == [pending.id]
