@@ -543,6 +543,7 @@ def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says
     gap = claims["tiers"]["L3"]["partner_a"] - claims["tiers"]["L3"]["partner_b"]
     n, upper = seeds_needed(np.std(move, ddof=1), 2, 0.25 * abs(gap), max_seeds=1000)
     assert l3["seeds_for_power"] == f"{n or '> 1,000'} ({upper or '> 1,000'})"
+    assert (l3["seeds_needed"], l3["seeds_needed_upper"]) == (n or np.inf, upper or np.inf)
     assert f"(undetermined; {l3['seeds_for_power']} seeds for 80% power)" in text
     assert "Seeds for 80% power: per configuration, for the paired t-test" in text
     assert ev.effect[1].set_index("tier").loc["L1", "seeds_for_power"] == ""    # a determined move needs none
@@ -736,10 +737,13 @@ def test_the_undetermined_interactions_say_how_many_seeds_would_settle_them():
                           "interaction": [0.01, 0.05, 0.0, 0.01], "ci_low": [-0.01, 0.03, -0.02, -0.01],
                           "ci_high": [0.03, 0.07, 0.02, 0.03], "survives_holm": [False, True, False, False],
                           "reading": ["undetermined", "different", "undetermined", "undetermined"],
-                          "seeds_for_power": ["12 (55)", "", "> 1,000 (> 1,000)", "4 (9)"]})
+                          "seeds_needed": [12, np.nan, np.inf, 4], "seeds_needed_upper": [55, np.nan, np.inf, 9]})
     table = pd.DataFrame({"factor": ["a", "b"], "tier": ["L1", "L1"], "shapley": [0.02, 0.01], "ci_low": [0.01, 0.0],
                           "ci_high": [0.03, 0.02], "survives_holm": [True, False], "total_change": [0.03, 0.03]})
     text = A.shapley_summary(table, inter)
     assert "3 undetermined (to detect 25% of the A−B gap with 80% power the paired t-test would need 4–12 seeds per " \
            "configuration at the observed seed sd, and more than 1,000 for 1 of them" in text
-    assert A.power_range(inter.assign(seeds_for_power="")) == "no power calculation: too few seeds"
+    assert A.power_range(inter.assign(seeds_needed=np.nan)) == "no power calculation: too few seeds"
+    assert A.power_range(inter.drop(columns="seeds_needed")) == "no power calculation: too few seeds"
+    assert "more than 1,000 for 1 of them" in A.power_range(inter.assign(seeds_needed=[np.inf, np.nan, np.nan, np.nan]))
+    assert "seeds_needed" not in A.as_printed(inter) and "seeds_needed_upper" not in A.as_printed(inter)

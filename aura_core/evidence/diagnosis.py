@@ -4,6 +4,7 @@ the seed as a factor, target-group breakdown, mechanism and speed-parity tables.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,7 +131,9 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
                             for r in f.itertuples()]
             f["margin"] = [margins.get(r.tier) for r in f.itertuples()]
             if "seed_sd" in f:
-                f["seeds_for_power"] = [power_text(r, deltas) for r in f.itertuples()]
+                need = [power_need(r, deltas) for r in f.itertuples()]
+                f["seeds_needed"], f["seeds_needed_upper"] = [n for n, _ in need], [u for _, u in need]
+                f["seeds_for_power"] = [power_words(n, u) for n, u in need]
     return GridEvidence.of(grid, claims, table, attrib, shap, effect, m, b)
 
 
@@ -142,14 +145,23 @@ def material_deltas(claims: dict) -> dict[str, float]:
     return {t: MATERIAL_SHARE * abs(g) for t, g in gap.items() if g}
 
 
-def power_text(r, deltas: dict[str, float]) -> str:
+def power_need(r, deltas: dict[str, float]) -> tuple[float, float]:
     """For an undetermined interaction: seeds per configuration the paired t-test on its per-seed values needs to
-    detect MATERIAL_SHARE of the A−B gap with 80% power (at the seed sd, and at the sd's 80% upper bound); '' else."""
+    detect MATERIAL_SHARE of the A−B gap with 80% power, at the seed sd and at the sd's 80% upper bound; inf past
+    POWER_MAX_SEEDS, NaN where no calculation applies (a determined reading, one seed, no gap for the tier)."""
     if getattr(r, "reading", "") != "undetermined" or r.tier not in deltas or not r.seeds > 1 \
             or not np.isfinite(r.seed_sd):
-        return ""
+        return math.nan, math.nan
     n, upper = seeds_needed(r.seed_sd, int(r.seeds) - 1, deltas[r.tier], max_seeds=POWER_MAX_SEEDS)
-    return f"{n or f'> {POWER_MAX_SEEDS:,}'} ({upper or f'> {POWER_MAX_SEEDS:,}'})"
+    return (float(n) if n else math.inf), (float(upper) if upper else math.inf)
+
+
+def power_words(n: float, upper: float) -> str:
+    """`seeds_for_power` as the tables show it: 'n (n at the sd's upper bound)', '> 1,000' past the cap, '' for none."""
+    if math.isnan(n):
+        return ""
+    word = lambda v: f"> {POWER_MAX_SEEDS:,}" if math.isinf(v) else f"{int(v)}"
+    return f"{word(n)} ({word(upper)})"
 
 
 def seed_margins(table: pd.DataFrame, config: str) -> dict[str, float]:

@@ -128,15 +128,21 @@ SEEDS_FOR_POWER = ("`seeds_for_power`, for an undetermined one: seeds per config
 
 
 def power_range(inter: pd.DataFrame) -> str:
-    """The seeds the undetermined interactions would need, as a range over them (`seeds_for_power`: 'n (n_upper)')."""
-    need = [int(v.split()[0]) for v in inter.get("seeds_for_power", pd.Series(dtype=str)) if v and v[0].isdigit()]
-    beyond = sum(bool(v) and not v[0].isdigit() for v in inter.get("seeds_for_power", pd.Series(dtype=str)))
-    if not need and not beyond:
+    """The seeds the undetermined interactions would need (`seeds_needed`), as a range over them."""
+    need = inter["seeds_needed"].dropna() if "seeds_needed" in inter else pd.Series(dtype=float)
+    finite, beyond = need[np.isfinite(need)], int(np.isinf(need).sum())
+    if need.empty:
         return "no power calculation: too few seeds"
     text = (f"to detect {MATERIAL_SHARE:.0%} of the A−B gap with 80% power the paired t-test would need "
-            + (f"{min(need)}–{max(need)} seeds per configuration at the observed seed sd" if need else ""))
-    return text + (f"{', and ' if need else ''}more than {POWER_MAX_SEEDS:,} for {beyond} of them" if beyond else "") \
-        + "; `seeds_for_power` in the table, at the sd's 80% upper bound in brackets"
+            + (f"{int(finite.min())}–{int(finite.max())} seeds per configuration at the observed seed sd"
+               if len(finite) else ""))
+    return text + (f"{', and ' if len(finite) else ''}more than {POWER_MAX_SEEDS:,} for {beyond} of them"
+                   if beyond else "") + "; `seeds_for_power` in the table, at the sd's 80% upper bound in brackets"
+
+
+def as_printed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as pages and the grid view print it: the power calculation once, as `seeds_for_power` words."""
+    return frame.drop(columns=["seeds_needed", "seeds_needed_upper"], errors="ignore")
 
 
 def shapley_summary(table: pd.DataFrame, inter: pd.DataFrame) -> str:

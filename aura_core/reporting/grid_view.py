@@ -17,7 +17,14 @@ from aura_core.evidence.diagnosis import (
 from aura_core.grids.cells import cells, finished
 from aura_core.grids.naming import short_names, shorten, shorten_frame
 from aura_core.reporting import plots
-from aura_core.reporting.answers import SEEDS_FOR_POWER, answers, effect_across_text, multiverse_text, unasked_answers
+from aura_core.reporting.answers import (
+    SEEDS_FOR_POWER,
+    answers,
+    as_printed,
+    effect_across_text,
+    multiverse_text,
+    unasked_answers,
+)
 from aura_core.reporting.tables import tier_legend
 
 
@@ -115,7 +122,7 @@ def _show_shapley(ev: GridEvidence) -> None:
                      f"90% CI; the reading is the equivalence test's; {SEEDS_FOR_POWER})."))
     display(shap.round(4))
     if len(inter):
-        display(inter.round(4))
+        display(as_printed(inter).round(4))
 
 
 def _show_effect_across(ev: GridEvidence, short) -> None:
@@ -125,7 +132,7 @@ def _show_effect_across(ev: GridEvidence, short) -> None:
     display(Markdown(effect_across_text(ev.grid, ev.claims, per_level, moves)))
     display(short(per_level).round(4))
     if len(moves):
-        display(moves.round(4))
+        display(as_printed(moves).round(4))
 
 
 def _show_multiverse(ev: GridEvidence) -> None:

@@ -22,6 +22,7 @@ from aura_core.grids import Grid, finished, training_cells
 from aura_core.reporting.answers import (
     SEEDS_FOR_POWER,
     answers,
+    as_printed,
     markdown_summary,
     multiverse_text,
     paper_tables,
@@ -75,7 +76,7 @@ def evidence_sections(ev: GridEvidence) -> list[tuple[str, str]]:
             text += ("\n\n" + shap.to_markdown(index=False, floatfmt=".4f")
                      + (f"\n\nEvery two-factor interaction (95% and 90% CI; the reading is the equivalence test's; "
                         f"{SEEDS_FOR_POWER}):\n\n"
-                        + inter.to_markdown(index=False, floatfmt=".4f") if len(inter) else ""))
+                        + as_printed(inter).to_markdown(index=False, floatfmt=".4f") if len(inter) else ""))
         out.append((f"Shapley attribution: `{ev.grid.shapley['from']}` → `{ev.grid.shapley['to']}`", text))
     if ev.grid.name not in OWN_TIME:
         out.append(("Time", time_text(ev.grid)))
