@@ -162,8 +162,8 @@ def cmd_grid(args) -> int:
     from aura_core.grids.spec import load_grid
     grid = load_grid(args.grid, args.root)
     if not args.export and not args.dry_run:
-        from aura_core.running.evidence_export import restore
-        restore(grid.dir)   # shipped evidence (CSV.gz) inflated where it is: a grid continued from it renders too
+        from aura_core.running.evidence_export import restore_grid
+        restore_grid(grid)   # shipped evidence (CSV.gz) inflated where it is: a grid continued from it renders too
     action = next((name for name in GRID_COMMANDS if getattr(args, name)), None)
     return GRID_COMMANDS[action](args, grid) if action else grid_run(args, grid)
 

@@ -77,3 +77,26 @@ def test_a_grid_continues_from_its_shipped_partial_evidence(tmp_path):
     refuse_stale(again, cells)
     assert [c.id for c in cells if G.finished(c)] == [done.id]
     assert [c.id for c in cells if not G.finished(c)] == [pending.id]
+
+
+def test_a_grid_adopts_a_training_from_another_grids_shipped_evidence_with_its_scored_rows(tmp_path):
+    """`reuse` in a fresh clone: the source grid ships only gzipped CSVs; restoring it with the grid that reuses it
+    lets the adopted cell carry the predictions its tables read (not just metrics.json)."""
+    from aura_core.base.params import load, to_dict
+    from aura_core.running import reuse
+    from aura_core.running.grid import reusable
+    g, done, _ = two_cell_grid(tmp_path)
+    (done.dir / "params.yaml").write_text(yaml.safe_dump(to_dict(load(g.base, done.overrides))))
+    shipped = tmp_path / "clone" / "outputs" / "grids"
+    EV.export(g, shipped)
+    (tmp_path / "h.yaml").write_text(yaml.safe_dump({
+        "name": "h", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1], "baseline": "b", "reuse": ["g"],
+        "configs": [{"label": "b", "set": {}}]}))
+    h = G.load_grid(tmp_path / "h.yaml", shipped)
+    assert EV.restore_grid(h) == 2                      # the reused grid's two CSVs, inflated
+    cell, = G.training_cells(h)
+    source = reusable(h, cell)
+    assert source == shipped / "g" / done.id
+    reuse.adopt(source, cell.dir)
+    assert (cell.dir / "predictions" / "olid.csv").read_text() == "id,label,p_toxic\na,1,0.9\n"
+    assert G.finished(cell)

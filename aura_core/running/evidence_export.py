@@ -89,3 +89,8 @@ def restore(grid_dir: str | Path) -> int:
         written += 1
     return written
 
+
+def restore_grid(grid: Grid) -> int:
+    """Inflate the shipped evidence of a grid and of the grids it may adopt trainings from (`reuse`), so that a grid
+    continued in a fresh clone adopts a shipped training with its scored rows, not only its metrics."""
+    return sum(restore(d) for d in [grid.dir, *(grid.root / name for name in grid.reuse)])
