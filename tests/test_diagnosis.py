@@ -491,16 +491,24 @@ def test_a_partial_factorial_names_its_missing_views_by_their_training(tmp_path)
                                "only, and 3 configuration(s) have none yet: paradigm=masked (all 2 views); single.")
 
 
-def test_a_switch_that_scores_identically_is_said_to_change_nothing_on_its_own(grid):
+def test_a_switch_that_scores_identically_is_worded_by_what_it_changes(grid):
+    """Identical macro-F1 on every tier and seed. A post-training switch (the threshold) then acts only together with
+    another. A training switch (the paradigm) changed the model, only too little to flip a decision: not zero."""
     by_id = {c.id: c for c in cells(grid)}
-    for seed in grid.seeds:   # interleaved's cells become copies of the baseline's: the same predictions, seed by seed
-        shutil.rmtree(by_id[f"interleaved__seed{seed}"].dir)
-        shutil.copytree(by_id[f"partner_b__seed{seed}"].dir, by_id[f"interleaved__seed{seed}"].dir)
+    for label in ("interleaved", "tuned"):   # their cells become copies of the baseline's, seed by seed
+        for seed in grid.seeds:
+            shutil.rmtree(by_id[f"{label}__seed{seed}"].dir)
+            shutil.copytree(by_id[f"partner_b__seed{seed}"].dir, by_id[f"{label}__seed{seed}"].dir)
     claims = load_claims(REPO / "params/claims.yaml")
     ans = dict(A.answers(ev_of(grid, claims, Dg.config_table(grid, claims, 100), Dg.attribution(grid, 100))))
     q1 = next(v for k, v in ans.items() if k.startswith("1."))
-    assert "`paradigm` — changing only this" in q1 and "It changes nothing on its own" in q1
+    assert "`paradigm` — changing only this" in q1 and "not enough to flip one decision" in q1
+    assert "It changes nothing on its own" not in q1
     assert "would detect" not in q1.split("`batch_composition`")[0]     # no seed count for an effect that is exactly 0
+    q5 = next(v for k, v in ans.items() if k.startswith("5."))
+    assert "`threshold` — changing only this" in q5 and "It changes nothing on its own" in q5
+    assert A.changed_keys(grid, "interleaved", "partner_b") == ["paradigm"]
+    assert A.changed_keys(grid, "tuned", "partner_b") == ["threshold"]
 
 
 def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says_where_b_lies(tmp_path):

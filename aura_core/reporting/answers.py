@@ -10,7 +10,7 @@ from scipy import stats as sps
 
 from aura_core.base.factors import QUESTIONS, SHAPLEY_PARAMS, UNASKED
 from aura_core.base.io import atomic_write_text
-from aura_core.base.params import load
+from aura_core.base.params import POST_TRAINING_KEYS, load
 from aura_core.base.results import claim_side
 from aura_core.base.run_folder import RunFolder
 from aura_core.evidence.diagnosis import (
@@ -46,7 +46,7 @@ def answers(ev: GridEvidence) -> list[tuple[str, str]]:
         if keys == ("seed",):
             out.append((question, _answer_seed(grid, table, gap, attrib)))
             continue
-        paragraphs = [_answer_factor(key, attrib, gap, table, per_cell, claims, comparable) for key in keys]
+        paragraphs = [_answer_factor(grid, key, attrib, gap, table, per_cell, claims, comparable) for key in keys]
         tested = [x for x in paragraphs if x] + [_shapley_line(shapley, keys)]
         tested = [x for x in tested if x]
         out.append((question, " ".join(tested) if tested else
@@ -73,7 +73,7 @@ def unasked_answers(ev: GridEvidence) -> list[tuple[str, str]]:
     grid = ev.grid
     out = []
     for key, title in UNASKED:
-        text = _answer_factor(key, ev.attrib, ev.gap, ev.table, ev.cells, ev.claims, ev.comparable)
+        text = _answer_factor(grid, key, ev.attrib, ev.gap, ev.table, ev.cells, ev.claims, ev.comparable)
         if text:
             out.append((title, text))
     return [(t, shorten(grid, a)) for t, a in out]
@@ -202,8 +202,8 @@ def _answer_seed(grid: Grid, table: pd.DataFrame, gap: dict, attrib: pd.DataFram
 
 
 
-def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFrame, per_cell: pd.DataFrame,
-                   claims: dict, comparable: set[str]) -> str | None:
+def _answer_factor(grid: Grid, key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFrame,
+                   per_cell: pd.DataFrame, claims: dict, comparable: set[str]) -> str | None:
     """One factor's evidence: its change per tier with CI, which way that moves the numbers relative to the A−B gap,
     where the changed configuration lands beside Partner A's claims, and what moved inside the model."""
     rows = attrib[attrib["factor"] == key] if not attrib.empty else attrib
@@ -236,10 +236,15 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
     elif rows["excludes_0"].any():
         verdict = (f"Its unadjusted CI excludes 0 on {', '.join(rows.loc[rows['excludes_0'], 'tier'])}, but not after "
                    "Holm adjustment over the grid's family of tests: undetermined, no direction is claimed.")
-    elif _identical(config, ref, per_cell):
+    elif _identical(config, ref, per_cell) and set(changed_keys(grid, config, ref)) <= set(POST_TRAINING_KEYS):
         verdict = ("It changes nothing on its own: both configurations score exactly the same macro-F1 on every tier "
                    "and seed (this switch acts only together with another, e.g. validation through a tuned threshold "
                    "or the best epoch; see its Shapley value and interactions).")
+    elif _identical(config, ref, per_cell):
+        verdict = ("Both configurations score exactly the same macro-F1 on every tier and seed. It is a training "
+                   "switch: whatever it changed in the model was not enough to flip one decision at the threshold on "
+                   "these rows, so at this grid's size and schedule its effect is below what macro-F1 can show, not "
+                   "shown to be zero.")
     else:
         verdict = ("No effect is detectable at this grid's size (every CI includes 0): inconclusive, not evidence of "
                    f"absence.{_seeds_to_settle(config, ref, per_cell, gap)}")
@@ -253,6 +258,19 @@ def _answer_factor(key: str, attrib: pd.DataFrame, gap: dict, table: pd.DataFram
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
             f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_with(config, _landing(config, table, claims, comparable))}"
             f"{_mechanism(config, ref, per_cell)}")
+
+
+def changed_keys(grid: Grid, config: str, ref: str) -> list[str]:
+    """The params in which two configurations of the grid differ (a view: its training's keys and its own)."""
+    by_label = {c.label: c for c in grid.configs}
+
+    def keys(label: str) -> dict:
+        c = by_label.get(label)
+        if c is None:
+            return {}
+        return {**(by_label[c.view_of].overrides if c.view_of in by_label else {}), **c.overrides}
+    a, b = keys(config), keys(ref)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 def _identical(config: str, ref: str, per_cell: pd.DataFrame) -> bool:
