@@ -236,12 +236,12 @@ def _answer_factor(grid: Grid, key: str, attrib: pd.DataFrame, gap: dict, table:
     elif rows["excludes_0"].any():
         verdict = (f"Its unadjusted CI excludes 0 on {', '.join(rows.loc[rows['excludes_0'], 'tier'])}, but not after "
                    "Holm adjustment over the grid's family of tests: undetermined, no direction is claimed.")
-    elif _identical(config, ref, per_cell) and set(changed_keys(grid, config, ref)) <= set(POST_TRAINING_KEYS):
+    elif _identical(config, ref, per_cell):
         verdict = ("It changes nothing on its own: both configurations score exactly the same macro-F1 on every tier "
                    "and seed (this switch acts only together with another, e.g. validation through a tuned threshold "
-                   "or the best epoch; see its Shapley value and interactions).")
-    elif _identical(config, ref, per_cell):
-        verdict = ("Both configurations score exactly the same macro-F1 on every tier and seed. It is a training "
+                   "or the best epoch; see its Shapley value and interactions)."
+                   if set(changed_keys(grid, config, ref)) <= set(POST_TRAINING_KEYS) else
+                   "Both configurations score exactly the same macro-F1 on every tier and seed. It is a training "
                    "switch: whatever it changed in the model was not enough to flip one decision at the threshold on "
                    "these rows, so at this grid's size and schedule its effect is below what macro-F1 can show, not "
                    "shown to be zero.")
