@@ -755,3 +755,24 @@ def test_the_undetermined_interactions_say_how_many_seeds_would_settle_them():
     assert A.power_range(inter.drop(columns="seeds_needed")) == "no power calculation: too few seeds"
     assert "more than 1,000 for 1 of them" in A.power_range(inter.assign(seeds_needed=[np.inf, np.nan, np.nan, np.nan]))
     assert "seeds_needed" not in A.as_printed(inter) and "seeds_needed_upper" not in A.as_printed(inter)
+
+
+def test_the_bottom_line_names_an_unasked_cause_that_carries_the_gap_by_the_same_rule(tmp_path, grid):
+    """Class weights (a cause the comparison report does not ask about) move L1 and L3 toward Partner A by +0.10: the
+    bottom line says so beside the report's own causes, under the same rule; a grid without one says nothing more."""
+    (tmp_path / "u.yaml").write_text(yaml.safe_dump({
+        "name": "u", "base": str(REPO / "params" / "smoke.yaml"), "seeds": [1, 2, 3], "baseline": "partner_b",
+        "configs": [{"label": "partner_b", "set": {}},
+                    {"label": "weighted", "factor": "toxicity_class_weights",
+                     "set": {"toxicity_class_weights": "inverse_frequency"}}]}))
+    u = load_grid(tmp_path / "u.yaml", tmp_path / "out")
+    acc = {"partner_b": {"L1": 0.72, "L3": 0.60}, "weighted": {"L1": 0.82, "L3": 0.70}}   # ΔF1 unmoved
+    for c in cells(u):
+        write_cell(c, acc[c.config.label])
+    claims = load_claims(REPO / "params/claims.yaml")
+    v = A.verdict(ev_of(u, claims, Dg.config_table(u, claims, 200), Dg.attribution(u, 300)))
+    carry = v.split("**What carries the gap.**")[1].split("**Limits.**")[0]
+    assert carry.startswith(" None of the comparison report's candidate causes")
+    assert "Of the causes the report did not ask about, the same rule picks: `toxicity_class_weights` (+0." in carry
+    plain = A.verdict(ev_of(grid, claims, Dg.config_table(grid, claims, 200), Dg.attribution(grid, 300)))
+    assert "did not ask about" not in plain

@@ -378,20 +378,17 @@ def verdict(ev: GridEvidence) -> str:
                    f"{_with(best, _landing(best, table, claims, comparable))}")
     if "change" in attrib:
         causes = {k for keys, _ in QUESTIONS for k in keys}
-        a = attrib.dropna(subset=["change"])
-        carry = []
-        for factor, g in a[a["factor"].isin(causes - {"seed"})].groupby("factor", sort=False):
-            toward, away = directions(g, gap)
-            if toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
-                change = g.set_index("tier")["change"]
-                carry.append(f"`{factor}` ({', '.join(f'{change[t]:+.3f}: ' + share_text(t, v) for t, v in toward.items())})")
+        carry = _carriers(attrib, causes - {"seed"}, gap)
+        unasked = _carriers(attrib, {k for k, _ in UNASKED}, gap)
         out.append("**What carries the gap.** " + (
             f"Of the comparison report's candidate causes, those significant after Holm that move every affected tier "
             f"toward Partner A by at least {MATERIAL_SHARE:.0%} of the A−B gap at their CI's lower bound: "
             f"{'; '.join(carry)}. The others were undetectable at this size, smaller, or moved the numbers away from "
             "Partner A's (see the answer to each question in 05_compare)." if carry else
             f"None of the comparison report's candidate causes moves the numbers toward Partner A's by at least "
-            f"{MATERIAL_SHARE:.0%} of the gap at its CI's lower bound, significant after Holm."))
+            f"{MATERIAL_SHARE:.0%} of the gap at its CI's lower bound, significant after Holm.")
+            + (f" Of the causes the report did not ask about, the same rule picks: {'; '.join(unasked)} (see "
+               "'Candidate causes the comparison report did not ask about')." if unasked else ""))
         controls = attrib.dropna(subset=["change"])
         controls = controls[~controls["factor"].isin(causes | set(SPEED_FACTORS)) & controls["tier"].isin(TIERS)]
         lines = [f"`{factor}` (`{g['config'].iloc[0]}` vs `{g['vs'].iloc[0]}`): "
@@ -404,6 +401,19 @@ def verdict(ev: GridEvidence) -> str:
     if named:
         text = (f"Configurations are named by what they change from the baseline, `{grid.baseline}`.\n\n" + text)
     return text
+
+
+def _carriers(attrib: pd.DataFrame, factors: set[str], gap: dict) -> list[str]:
+    """The factors, of those named, significant after Holm that move every affected tier toward Partner A by at least
+    MATERIAL_SHARE of the A−B gap at the CI's lower bound and no tier away: each with its changes and shares."""
+    a = attrib.dropna(subset=["change"])
+    out = []
+    for factor, g in a[a["factor"].isin(factors)].groupby("factor", sort=False):
+        toward, away = directions(g, gap)
+        if toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
+            change = g.set_index("tier")["change"]
+            out.append(f"`{factor}` ({', '.join(f'{change[t]:+.3f}: ' + share_text(t, v) for t, v in toward.items())})")
+    return out
 
 
 def _limits(grid: Grid, comparable: set[str]) -> str:
