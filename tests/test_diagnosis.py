@@ -507,8 +507,8 @@ def test_a_switch_that_scores_identically_is_worded_by_what_it_changes(grid):
     assert "would detect" not in q1.split("`batch_composition`")[0]     # no seed count for an effect that is exactly 0
     q5 = next(v for k, v in ans.items() if k.startswith("5."))
     assert "`threshold` — changing only this" in q5 and "It changes nothing on its own" in q5
-    assert A.changed_keys(grid, "interleaved", "partner_b") == ["paradigm"]
-    assert A.changed_keys(grid, "tuned", "partner_b") == ["threshold"]
+    assert A.config_changes(grid, "interleaved", "partner_b") == ["paradigm"]
+    assert A.config_changes(grid, "tuned", "partner_b") == ["threshold"]
 
 
 def test_effect_across_levels_finds_an_effect_that_grows_with_the_share_and_says_where_b_lies(tmp_path):

@@ -10,7 +10,7 @@ from scipy import stats as sps
 
 from aura_core.base.factors import QUESTIONS, SHAPLEY_PARAMS, UNASKED
 from aura_core.base.io import atomic_write_text
-from aura_core.base.params import POST_TRAINING_KEYS, load
+from aura_core.base.params import POST_TRAINING_KEYS, changed_keys, load
 from aura_core.base.results import claim_side
 from aura_core.base.run_folder import RunFolder
 from aura_core.evidence.diagnosis import (
@@ -240,7 +240,7 @@ def _answer_factor(grid: Grid, key: str, attrib: pd.DataFrame, gap: dict, table:
         verdict = ("It changes nothing on its own: both configurations score exactly the same macro-F1 on every tier "
                    "and seed (this switch acts only together with another, e.g. validation through a tuned threshold "
                    "or the best epoch; see its Shapley value and interactions)."
-                   if set(changed_keys(grid, config, ref)) <= set(POST_TRAINING_KEYS) else
+                   if set(config_changes(grid, config, ref)) <= set(POST_TRAINING_KEYS) else
                    "Both configurations score exactly the same macro-F1 on every tier and seed. It is a training "
                    "switch: whatever it changed in the model was not enough to flip one decision at the threshold on "
                    "these rows, so at this grid's size and schedule its effect is below what macro-F1 can show, not "
@@ -260,7 +260,7 @@ def _answer_factor(grid: Grid, key: str, attrib: pd.DataFrame, gap: dict, table:
             f"{_mechanism(config, ref, per_cell)}")
 
 
-def changed_keys(grid: Grid, config: str, ref: str) -> list[str]:
+def config_changes(grid: Grid, config: str, ref: str) -> list[str]:
     """The params in which two configurations of the grid differ (a view: its training's keys and its own)."""
     by_label = {c.label: c for c in grid.configs}
 
@@ -269,8 +269,7 @@ def changed_keys(grid: Grid, config: str, ref: str) -> list[str]:
         if c is None:
             return {}
         return {**(by_label[c.view_of].overrides if c.view_of in by_label else {}), **c.overrides}
-    a, b = keys(config), keys(ref)
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return changed_keys(keys(config), keys(ref))
 
 
 def _identical(config: str, ref: str, per_cell: pd.DataFrame) -> bool:
