@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from aura_core.base.factors import factor_name
 from aura_core.base.params import load
 from aura_core.base.results import LEVELS, RunMetrics, TierPredictions, claim_side, delta_f1
 from aura_core.base.run_folder import RunFolder
@@ -65,13 +66,15 @@ class GridEvidence:
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)  # each switch's share of that effect's spread
     mv_spread: pd.DataFrame = field(default_factory=pd.DataFrame)   # L1/L2/L3 over the universes, per factor value
     mv_closest: pd.DataFrame = field(default_factory=pd.DataFrame)  # the universes nearest each partner's claims
+    mv_average: pd.DataFrame = field(default_factory=pd.DataFrame)  # the factor's effect averaged over the universes
     partial: str = ""                                               # how far an unfinished grid is ('' when done)
 
     @classmethod
     def of(cls, grid: Grid, claims: dict, table: pd.DataFrame, attrib: pd.DataFrame,
            shapley: tuple[pd.DataFrame, pd.DataFrame] = (pd.DataFrame(), pd.DataFrame()),
            effect: tuple[pd.DataFrame, pd.DataFrame] = (pd.DataFrame(), pd.DataFrame()),
-           holm_family: int = 0, n_resamples: int = 1000) -> "GridEvidence":
+           holm_family: int = 0, n_resamples: int = 1000,
+           mv_average: pd.DataFrame | None = None) -> "GridEvidence":
         """The evidence with everything derived from it: the one place the words' numbers come from."""
         comparable, gap = comparable_tiers(grid), claim_gap(claims)
         mv = multiverse_table(grid, attrib, gap) if grid.multiverse else pd.DataFrame()
@@ -80,7 +83,16 @@ class GridEvidence:
         return cls(grid, claims, table, attrib, shapley, effect, holm_family, n_resamples, cell_table(grid),
                    comparable, gap, distance_to_partner_a(table, comparable), speed_parity(attrib, grid), mv,
                    importance, multiverse.distribution(grid, table), multiverse.closest(grid, table, comparable),
-                   partial_note(grid))
+                   pd.DataFrame() if mv_average is None else mv_average, partial_note(grid))
+
+    @property
+    def contrasts(self) -> pd.DataFrame:
+        """The one-change contrasts the words read: the attribution, where a multiverse's per-universe rows give way
+        to the factor's effect averaged over the universes (the rows of each universe have their own table)."""
+        if not self.grid.multiverse or "factor" not in self.attrib:
+            return self.attrib
+        own = self.attrib[~self.attrib["factor"].astype(str).str.startswith("universe:")]
+        return pd.concat([own, self.mv_average], ignore_index=True) if len(self.mv_average) else own
 
 
 def family_bound(grid: Grid) -> int:
@@ -97,6 +109,8 @@ def family_bound(grid: Grid) -> int:
     if grid.effect_across:
         levels = {c.overrides.get(grid.effect_across["across"]) for c in grid.configs}
         m += (len(levels) + 1) * per
+    if grid.multiverse:
+        m += per   # the factor's effect averaged over the universes
     return m
 
 
@@ -121,7 +135,8 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
     s = grid.shapley
     shap = shapley_attribution(grid, s["from"], s["to"], n_resamples=b) if s else (pd.DataFrame(), pd.DataFrame())
     effect = effect_across(grid, b)
-    tested = [attrib, shap[0] if "shapley" in shap[0] else pd.DataFrame(), shap[1], effect[0], effect[1]]
+    average = multiverse_average(grid, b) if grid.multiverse else pd.DataFrame()
+    tested = [attrib, shap[0] if "shapley" in shap[0] else pd.DataFrame(), shap[1], effect[0], effect[1], average]
     m = adjust_family(tested)
     table = config_table(grid, claims, n_resamples)
     margins, deltas = seed_margins(table, grid.baseline), material_deltas(claims)
@@ -134,7 +149,7 @@ def evidence(grid: Grid, claims: dict | None = None, n_resamples: int = 1000) ->
                 need = [power_need(r, deltas) for r in f.itertuples()]
                 f["seeds_needed"], f["seeds_needed_upper"] = [n for n, _ in need], [u for _, u in need]
                 f["seeds_for_power"] = [power_words(n, u) for n, u in need]
-    return GridEvidence.of(grid, claims, table, attrib, shap, effect, m, b)
+    return GridEvidence.of(grid, claims, table, attrib, shap, effect, m, b, average)
 
 
 def material_deltas(claims: dict) -> dict[str, float]:
@@ -592,6 +607,54 @@ def multiverse_table(grid: Grid, attrib: pd.DataFrame, gap: dict) -> pd.DataFram
         toward, away = directions(g, gap)
         row["holds"] = bool(toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def multiverse_average(grid: Grid, n_resamples: int = 1000, level: float = 0.95) -> pd.DataFrame:
+    """The factor's effect averaged over the finished universes, per tier and ΔF1, as attribution rows (factor: the
+    registry's name for the change, e.g. pseudo_labels for paired → masked), so the verdict's rules read it as any
+    contrast: mean over universes of F1(to) − F1(from) with a 95% CI resampling universes (both values of one universe
+    together: a paired contrast) and test items (stats.hierarchical_effects with universes in the place of seeds).
+
+    Each universe's own contrast rests on one seed: its CI covers the items only. Here the spread over universes
+    carries the seed noise too, so this is the interval that speaks for the implementation space; it is conservative
+    (each run's item noise counts twice: in that spread and in the item resampling; 99% at nominal 95% in
+    test_multiverse's simulation). The universes are a
+    uniform sample of the switch product, so the average is over that space with every combination equally likely,
+    not over the implementations people actually write. Also per tier: the 95% prediction interval for one run of the
+    contrast in a new universe drawn the same way (mean ± t(n−1)·sd·√(1 + 1/n) over the per-universe changes, on these
+    test rows), and how many universes moved each way. Needs two finished universes; a (universe, seed) pair is one
+    unit."""
+    key, start, end = grid.multiverse_factor["key"], grid.multiverse_factor["from"], grid.multiverse_factor["to"]
+    groups = cells_by_config(grid)
+    units = []
+    for u in range(1, len(grid.multiverse) + 1):
+        a = {c.seed: c for c in groups.get(f"u{u:02d},{key}={end}") or []}
+        b = {c.seed: c for c in groups.get(f"u{u:02d},{key}={start}") or []}
+        units += [(f"u{u:02d}", tier_predictions(a[s]), tier_predictions(b[s])) for s in sorted(set(a) & set(b))]
+    if len(units) < 2:
+        return pd.DataFrame()
+    levels = [lvl for lvl in TIERS if all(lvl in a and lvl in b for _, a, b in units)]
+    tiers = {lvl: (units[0][1][lvl].labels, [a[lvl].predicted for _, a, _ in units],
+                   [b[lvl].predicted for _, _, b in units]) for lvl in levels}
+    effects = hierarchical_effects(tiers, n_resamples, level=level, paired=True)
+    per_unit = {lvl: np.array([float(binary_macro_f1(y, pa) - binary_macro_f1(y, pb)) for pa, pb in zip(a, b)])
+                for lvl, (y, a, b) in tiers.items()}
+    if delta_f1(per_unit) is not None:
+        per_unit["ΔF1"] = np.asarray(delta_f1(per_unit))
+    universes = sorted({u for u, _, _ in units})
+    rows = []
+    for tier, e in effects.items():
+        d = per_unit[tier]
+        pi = one_run_prediction_interval(d, level=level, bounds=None if tier == "ΔF1" else (-1.0, 1.0))
+        rows.append({"factor": factor_name(key, end), "config": f"{key}={end} (each universe)",
+                     "vs": f"{key}={start} (each universe)", "tier": tier, "change": e["diff"],
+                     "ci_low": e["ci_low"], "ci_high": e["ci_high"], "ci90_low": e["ci90_low"],
+                     "ci90_high": e["ci90_high"], "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
+                     "p": e["p_two_sided"], "paired_seeds": True, "n_resamples": e["n_resamples"],
+                     "cells": f"{len(universes)} universes ({universes[0]}–{universes[-1]}), {len(units)} units",
+                     "universes": len(universes), "pi_low": pi["low"], "pi_high": pi["high"],
+                     "universes_up": int((d > 0).sum()), "universes_down": int((d < 0).sum())})
     return pd.DataFrame(rows)
 
 

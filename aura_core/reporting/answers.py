@@ -38,7 +38,7 @@ def _fmt(e: pd.Series) -> str:
 def answers(ev: GridEvidence) -> list[tuple[str, str]]:
     """One paragraph per question of the comparison report, generated from the evidence (computed once, never here),
     citing the runs it rests on."""
-    grid, claims, attrib, table = ev.grid, ev.claims, ev.attrib, ev.table
+    grid, claims, attrib, table = ev.grid, ev.claims, ev.contrasts, ev.table
     gap, per_cell, comparable = ev.gap, ev.cells, ev.comparable
     shapley = ev.shapley[0] if grid.shapley else None
     out = []
@@ -73,7 +73,7 @@ def unasked_answers(ev: GridEvidence) -> list[tuple[str, str]]:
     grid = ev.grid
     out = []
     for key, title in UNASKED:
-        text = _answer_factor(grid, key, ev.attrib, ev.gap, ev.table, ev.cells, ev.claims, ev.comparable)
+        text = _answer_factor(grid, key, ev.contrasts, ev.gap, ev.table, ev.cells, ev.claims, ev.comparable)
         if text:
             out.append((title, text))
     return [(t, shorten(grid, a)) for t, a in out]
@@ -255,9 +255,43 @@ def _answer_factor(grid: Grid, key: str, attrib: pd.DataFrame, gap: dict, table:
             verdict += (f" After Holm adjustment across the grid's factor × tier tests: {', '.join(kept) or 'none'} "
                         f"still significant" + (f"; {', '.join(lost)} no longer" if lost else "") + ".")
     lines = "; ".join(f"{r.tier} {_fmt(r)}" for _, r in rows.iterrows())
+    over = "universes and items" if "universes" in rows and rows["universes"].notna().all() else "seeds and items"
     return (f"`{key}` — changing only this (config `{config}` vs `{ref}`, runs {rows['cells'].iloc[0]}): {lines} "
-            f"(change in macro-F1, 95% CI over seeds and items). {verdict}{_with(config, _landing(config, table, claims, comparable))}"
-            f"{_mechanism(config, ref, per_cell)}")
+            f"(change in macro-F1, 95% CI over {over}). {verdict}{_with(config, _landing(config, table, claims, comparable))}"
+            f"{_mechanism(config, ref, per_cell)}{new_universe_text(rows, gap)}")
+
+
+def new_universe_text(rows: pd.DataFrame, gap: dict) -> str:
+    """For an effect averaged over a multiverse's universes: where one run of the contrast in a new universe, drawn as
+    these were, would land (95% prediction interval), in shares of the A−B gap, and whether that prediction carries the
+    verdict: some tier wholly at or above MATERIAL_SHARE of the gap toward Partner A and none wholly away."""
+    if "pi_low" not in rows:
+        return ""
+    rows = rows.dropna(subset=["pi_low", "pi_high"])
+    parts, carries, away = [], [], []
+    for r in rows.itertuples():
+        if r.tier not in gap or not gap[r.tier]:
+            continue
+        lo, hi = sorted((r.pi_low / gap[r.tier], r.pi_high / gap[r.tier]))
+        parts.append(f"{r.tier} [{r.pi_low:+.3f}, {r.pi_high:+.3f}] ({lo:.0%} to {hi:.0%} of the gap)")
+        if lo >= MATERIAL_SHARE:
+            carries.append(r.tier)
+        elif hi < 0:
+            away.append(r.tier)
+    if not parts:
+        return ""
+    if carries and not away:
+        reading = (f"so a new implementation would carry at least {MATERIAL_SHARE:.0%} of the gap toward Partner A on "
+                   f"{', '.join(carries)} (95% prediction): the verdict holds whichever of these choices is made")
+    elif away:
+        reading = f"on {', '.join(away)} a new implementation would move the numbers away from Partner A's"
+    else:
+        reading = (f"no tier's interval lies wholly at or above {MATERIAL_SHARE:.0%} of the gap toward Partner A, so "
+                   "a new implementation could fall short of the verdict: it is not shown to hold whichever of these "
+                   "choices is made")
+    n = int(rows["universes"].iloc[0])
+    return (f" In one new universe drawn as these {n} were, a single run's change would land in: {'; '.join(parts)} "
+            f"(95% prediction interval over the universes, on these test rows); {reading}.")
 
 
 def config_changes(grid: Grid, config: str, ref: str) -> list[str]:
@@ -375,6 +409,7 @@ def verdict(ev: GridEvidence) -> str:
                    f"selected among {len(dist)} configurations on these same test tiers, so its distance is "
                    "optimistic (the minimum of many; a selection, not a prediction of where a new run lands)."
                    f"{_with(best, _landing(best, table, claims, comparable))}")
+    attrib = ev.contrasts
     if "change" in attrib:
         causes = {k for keys, _ in QUESTIONS for k in keys}
         carry = _carriers(attrib, causes - {"seed"}, gap)
@@ -447,7 +482,7 @@ def _limits(grid: Grid, comparable: set[str]) -> str:
 
 def markdown_summary(ev: GridEvidence) -> str:
     """The grid's evidence so far as markdown (`aura grid --summary`): for a README, an issue, or a look mid-grid."""
-    grid, claims, table, attrib = ev.grid, ev.claims, ev.table, ev.attrib
+    grid, claims, table, attrib = ev.grid, ev.claims, ev.table, ev.contrasts
     done = int((ev.cells["status"] == "finished").sum()) if len(ev.cells) else 0
     parts = [f"Grid `{grid.name}`: {done}/{len(ev.cells)} cells finished; seeds {grid.seeds}; baseline "
              f"`{grid.baseline}`.", "", "Macro-F1, mean ± sd over the finished seeds:", "",
@@ -458,7 +493,8 @@ def markdown_summary(ev: GridEvidence) -> str:
     if "change" in attrib:
         a = attrib.dropna(subset=["change"])
         a = a.assign(change=[f"{r.change:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" for r in a.itertuples()])
-        parts += ["", "Change when only that factor changes (95% CI over seeds and items):", "",
+        over = "seeds and items" + ("; an average over the universes: universes and items" if grid.multiverse else "")
+        parts += ["", f"Change when only that factor changes (95% CI over {over}):", "",
                   a.pivot(index=["factor", "config", "vs"], columns="tier", values="change").reset_index()
                   .to_markdown(index=False)]
     if not ev.speed.empty:
@@ -501,7 +537,7 @@ def paper_tables(ev: GridEvidence) -> tuple[pd.DataFrame, pd.DataFrame]:
             interval = f" [{r.t_low:.3f}, {r.t_high:.3f}]" if pd.notna(getattr(r, "t_low", None)) else ""
             row[r.tier] = f"{r.mean:.3f} ± {r.sd:.3f}{interval}" if r.seeds >= 2 else f"{r.mean:.3f} (one seed)"
         rows.append(row)
-    a = ev.attrib.dropna(subset=["change"]) if "change" in ev.attrib else ev.attrib
+    a = ev.contrasts.dropna(subset=["change"]) if "change" in ev.contrasts else ev.contrasts
     a = a[a["factor"] != "seed"] if len(a) else a
     ablation = []
     for (factor, config, ref), g in (a.groupby(["factor", "config", "vs"], sort=False) if len(a) else []):
@@ -535,8 +571,9 @@ def write_paper_tables(ev: GridEvidence, compare_dir: str | Path) -> str:
 
 
 def multiverse_text(ev: GridEvidence) -> str:
-    """One sentence on robustness: in how many universes the factor carries the A−B gap by the report's rules, and
-    which switch moves its effect most."""
+    """The robustness paragraph: the factor's effect averaged over the universes (CI, Holm) and predicted for a new
+    universe (prediction interval), in how many universes it carries the A−B gap by the report's rules, which switch
+    moves it most, and the universes nearest each partner."""
     grid, table = ev.grid, ev.multiverse
     if table.empty:
         return ""
@@ -549,9 +586,45 @@ def multiverse_text(ev: GridEvidence) -> str:
     imp = ev.importance
     top = (f" The switch that moves the effect most on L1: `{imp['switch'].iloc[0]}` (η² {imp['eta_squared'].iloc[0]:.2f}"
            f" over {len(done)} universes, descriptive)." if len(imp) else "")
-    return (f"{head} carries the A−B gap (significant after Holm, toward Partner A by ≥ {MATERIAL_SHARE:.0%} of the gap "
-            f"at the CI's lower bound, away nowhere) in {holds} of {len(done)} finished universes"
-            f"{'' if len(done) == len(table) else f' ({len(table)} sampled)'}.{top}{_nearest_universes(ev)}")
+    sampled = "" if len(done) == len(table) else f" ({len(table)} sampled)"
+    count = (f"carries the A−B gap (significant after Holm, toward Partner A by ≥ {MATERIAL_SHARE:.0%} of the gap at the "
+             f"CI's lower bound, away nowhere) in {holds} of {len(done)} finished universes{sampled}")
+    avg = ev.mv_average
+    if avg.empty:
+        return f"{head} {count}.{top}{_nearest_universes(ev)}"
+    rows = avg.dropna(subset=["change"])
+    toward, away = directions(rows, ev.gap)
+    lines = "; ".join(f"{r.tier} {_fmt(r)}{'' if significant(r) else ' (not significant after Holm)'}"
+                      for _, r in rows.iterrows())
+    if toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
+        reading = ("it carries the gap on average: "
+                   + ", ".join(share_text(t, v) for t, v in toward.items()) + ", away nowhere")
+    elif away:
+        reading = f"on average it moves {', '.join(away)} away from Partner A's numbers"
+    elif toward:
+        reading = ("on average it moves the numbers toward Partner A's on "
+                   + ", ".join(share_text(t, v) for t, v in toward.items())
+                   + f", but not by {MATERIAL_SHARE:.0%} of the gap at the CI's lower bound")
+    else:
+        reading = "no average effect is detectable (not significant is not equal)"
+    n = int(rows["universes"].iloc[0])
+    return (f"{head}, averaged over {n} finished universes{sampled} (drawn uniformly from the switches' product; "
+            f"95% CI resampling universes and items, Holm over the report's family): {lines}; {reading}."
+            f"{new_universe_text(rows, ev.gap)} Universe by universe, it {count}; each universe ran one seed, so its "
+            f"own CI covers the test items and not the seed noise, which the average's CI carries.{top}"
+            f"{_nearest_universes(ev)}")
+
+
+def average_table(avg: pd.DataFrame) -> pd.DataFrame:
+    """The multiverse average as pages and the grid view print it: per tier, the change with its 95% CI (Holm †),
+    the 95% prediction interval for one run in a new universe, and how many universes moved each way."""
+    if avg.empty:
+        return avg
+    return pd.DataFrame([{
+        "tier": r.tier, "universes": int(r.universes),
+        "change [95% CI]": f"{_fmt(r)}{'†' if significant(r) else ''}",
+        "one run in a new universe [95% PI]": f"[{r.pi_low:+.3f}, {r.pi_high:+.3f}]",
+        "universes up / down": f"{r.universes_up} / {r.universes_down}"} for _, r in avg.iterrows()])
 
 
 def _nearest_universes(ev: GridEvidence) -> str:

@@ -21,6 +21,7 @@ from aura_core.reporting.answers import (
     SEEDS_FOR_POWER,
     answers,
     as_printed,
+    average_table,
     effect_across_text,
     multiverse_text,
     unasked_answers,
@@ -140,6 +141,10 @@ def _show_multiverse(ev: GridEvidence) -> None:
     display(Markdown(f"### Multiverse: `{grid.multiverse_factor['key']}` {grid.multiverse_factor['from']} → "
                      f"{grid.multiverse_factor['to']} in each of {len(grid.multiverse)} sampled universes"))
     display(Markdown(multiverse_text(ev)))
+    if len(ev.mv_average):
+        display(Markdown("The effect averaged over the universes (95% CI over universes × items; 95% prediction "
+                         "interval for one run in a new universe):"))
+        display(average_table(ev.mv_average))
     display(mv.round(4))
     importance = ev.importance
     if len(importance):

@@ -23,6 +23,7 @@ from aura_core.reporting.answers import (
     SEEDS_FOR_POWER,
     answers,
     as_printed,
+    average_table,
     markdown_summary,
     multiverse_text,
     paper_tables,
@@ -47,7 +48,9 @@ def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
     universes, the universes nearest each partner, and which switch moves the effect most."""
     def md(df) -> str:
         return "_(no finished universe yet)_" if df is None or df.empty else df.to_markdown(index=False, floatfmt=".3f")
-    return [("Robustness", multiverse_text(ev)), ("The effect in each universe", md(ev.multiverse)),
+    return [("Robustness", multiverse_text(ev)),
+            ("The effect averaged over the universes", md(average_table(ev.mv_average))),
+            ("The effect in each universe", md(ev.multiverse)),
             ("Each level over the universes", md(ev.mv_spread)),
             ("The universes nearest each partner", md(ev.mv_closest)),
             ("Which switch moves the effect (η² on L1, descriptive)", md(ev.importance))]
