@@ -202,7 +202,8 @@ def test_the_robustness_paragraph_reads_the_prediction_interval(tmp_path):
     assert "in 6 of 6 finished universes" in text
     _, some = _lifted_multiverse(tmp_path / "b", lambda u, o: 0.14 if o["toxicity_head"] == "softmax" else 0.0)
     text = A.multiverse_text(some)
-    assert "it is not shown to hold whichever of these choices is made" in text
+    assert "the verdict is not shown to hold whichever of these choices is made" in text
+    assert "on L1, L3 it could go either way" in text
     pi = some.mv_average.set_index("tier").loc["L1"]
     assert pi["pi_low"] < 0 < pi["pi_high"]
     page_rows = A.average_table(some.mv_average)
@@ -245,3 +246,20 @@ def test_the_multiverse_intervals_cover_at_least_nominal_over_20_universes():
         hit_ci += e["ci_low"] <= truth <= e["ci_high"]
         hit_pi += pi["low"] <= change[-1] <= pi["high"]
     assert hit_ci / reps >= 0.94 and abs(hit_pi / reps - 0.95) < 0.04, (hit_ci / reps, hit_pi / reps)
+
+
+def test_the_new_universe_reading_names_each_level_by_where_its_interval_lies():
+    """Partner A − B gaps 0.075 / 0.165 / 0.115: L2's interval clears a quarter of its gap, L3's is toward A but may
+    fall short, L1's straddles 0. The verdict holds only on L2; with L1 wholly away it is not shown to hold at all."""
+    gap = {"L1": 0.075, "L2": 0.165, "L3": 0.115}
+    rows = pd.DataFrame({"tier": ["L1", "L2", "L3", "ΔF1"], "pi_low": [-0.02, 0.05, 0.01, -0.3],
+                         "pi_high": [0.10, 0.50, 0.30, 0.1], "universes": 20})
+    text = A.new_universe_text(rows, gap)
+    assert "on L2 it would carry at least 25% of the gap toward Partner A" in text
+    assert "on L3 it would point toward Partner A, possibly by less than 25%" in text
+    assert "on L1 it could go either way" in text and "ΔF1" not in text
+    assert "the verdict holds on L2 whichever of these choices is made, and is not shown to on L1" in text
+    away = A.new_universe_text(rows.assign(pi_high=[-0.01, 0.5, 0.3, 0.1]), gap)
+    assert "on L1 it would move away" in away and "the verdict is not shown to hold whichever" in away
+    every = A.new_universe_text(rows.assign(pi_low=[0.03, 0.05, 0.04, -0.3]), gap)
+    assert every.endswith("So the verdict holds whichever of these choices is made.")

@@ -263,35 +263,43 @@ def _answer_factor(grid: Grid, key: str, attrib: pd.DataFrame, gap: dict, table:
 
 def new_universe_text(rows: pd.DataFrame, gap: dict) -> str:
     """For an effect averaged over a multiverse's universes: where one run of the contrast in a new universe, drawn as
-    these were, would land (95% prediction interval), in shares of the A−B gap, and whether that prediction carries the
-    verdict: some tier wholly at or above MATERIAL_SHARE of the gap toward Partner A and none wholly away."""
+    these were, would land (95% prediction interval), in shares of the A−B gap, read per level: wholly at or above
+    MATERIAL_SHARE of the gap toward Partner A ("carries"), wholly toward A but possibly less, either way, or wholly
+    away. The verdict holds whichever choice is made only when some level carries and none can move away."""
     if "pi_low" not in rows:
         return ""
     rows = rows.dropna(subset=["pi_low", "pi_high"])
-    parts, carries, away = [], [], []
+    parts, reads = [], {"carries": [], "toward": [], "either": [], "away": []}
     for r in rows.itertuples():
         if r.tier not in gap or not gap[r.tier]:
             continue
         lo, hi = sorted((r.pi_low / gap[r.tier], r.pi_high / gap[r.tier]))
         parts.append(f"{r.tier} [{r.pi_low:+.3f}, {r.pi_high:+.3f}] ({lo:.0%} to {hi:.0%} of the gap)")
-        if lo >= MATERIAL_SHARE:
-            carries.append(r.tier)
-        elif hi < 0:
-            away.append(r.tier)
+        reads["carries" if lo >= MATERIAL_SHARE else "toward" if lo > 0 else "away" if hi < 0 else "either"].append(
+            r.tier)
     if not parts:
         return ""
-    if carries and not away:
-        reading = (f"so a new implementation would carry at least {MATERIAL_SHARE:.0%} of the gap toward Partner A on "
-                   f"{', '.join(carries)} (95% prediction): the verdict holds whichever of these choices is made")
-    elif away:
-        reading = f"on {', '.join(away)} a new implementation would move the numbers away from Partner A's"
+    said = []
+    if reads["carries"]:
+        said.append(f"on {', '.join(reads['carries'])} it would carry at least {MATERIAL_SHARE:.0%} of the gap toward "
+                    "Partner A")
+    if reads["toward"]:
+        said.append(f"on {', '.join(reads['toward'])} it would point toward Partner A, possibly by less than "
+                    f"{MATERIAL_SHARE:.0%} of the gap")
+    if reads["either"]:
+        said.append(f"on {', '.join(reads['either'])} it could go either way")
+    if reads["away"]:
+        said.append(f"on {', '.join(reads['away'])} it would move away from Partner A's numbers")
+    if reads["carries"] and not (reads["either"] or reads["away"]):
+        reading = "the verdict holds whichever of these choices is made"
+    elif reads["carries"] and not reads["away"]:
+        reading = (f"the verdict holds on {', '.join(reads['carries'])} whichever of these choices is made, and is not "
+                   f"shown to on {', '.join(reads['either'])}")
     else:
-        reading = (f"no tier's interval lies wholly at or above {MATERIAL_SHARE:.0%} of the gap toward Partner A, so "
-                   "a new implementation could fall short of the verdict: it is not shown to hold whichever of these "
-                   "choices is made")
+        reading = "the verdict is not shown to hold whichever of these choices is made"
     n = int(rows["universes"].iloc[0])
     return (f" In one new universe drawn as these {n} were, a single run's change would land in: {'; '.join(parts)} "
-            f"(95% prediction interval over the universes, on these test rows); {reading}.")
+            f"(95% prediction interval over the universes, on these test rows): {'; '.join(said)}. So {reading}.")
 
 
 def config_changes(grid: Grid, config: str, ref: str) -> list[str]:
@@ -608,7 +616,8 @@ def multiverse_text(ev: GridEvidence) -> str:
     else:
         reading = "no average effect is detectable (not significant is not equal)"
     n = int(rows["universes"].iloc[0])
-    return (f"{head}, averaged over {n} finished universes{sampled} (drawn uniformly from the switches' product; "
+    of = f"of {len(table)} sampled; " if sampled else ""
+    return (f"{head}, averaged over {n} finished universes ({of}drawn uniformly from the switches' product; "
             f"95% CI resampling universes and items, Holm over the report's family): {lines}; {reading}."
             f"{new_universe_text(rows, ev.gap)} Universe by universe, it {count}; each universe ran one seed, so its "
             f"own CI covers the test items and not the seed noise, which the average's CI carries.{top}"
