@@ -68,10 +68,13 @@ def test_the_robustness_count_on_a_constructed_multiverse(tmp_path):
     table = Dg.multiverse_table(g, ev.attrib, Dg.claim_gap(claims))
     softmax = table["toxicity_head"] == "softmax"
     assert table.loc[softmax, "holds"].all() and not table.loc[~softmax, "holds"].any()
-    imp = Dg.switch_importance(table, list(SWITCHES))
-    assert imp["switch"].iloc[0] == "toxicity_head" and imp["eta_squared"].iloc[0] > 0.7
+    imp = ev.importance
+    assert imp["switch"].iloc[0] == "toxicity_head" and imp["effect L1"].iloc[0] > 0.7
+    assert imp.set_index("switch").loc["toxicity_head", "paradigm=masked L1"] > 0.7   # it moves masked's numbers
+    assert imp.set_index("switch").loc["toxicity_head", "paradigm=paired L1"] < 0.7   # not paired's
+    assert imp["chance"].iloc[0] == pytest.approx(1 / 5)                             # 2 levels, 6 universes
     text = A.multiverse_text(ev)
-    assert f"in {int(softmax.sum())} of 6 finished universes" in text and "`toxicity_head`" in text
+    assert f"in {int(softmax.sum())} of 6 finished universes" in text and "on L1 `toxicity_head` (η²" in text
     # each level over the universes: masked's L1 is lifted by 0.12 in the softmax universes, paired's never
     spread = ev.mv_spread.set_index(["paradigm", "level"])
     assert spread.loc[("paired", "L1"), "universes"] == 6 and spread.loc[("masked", "L1"), "universes"] == 6
@@ -114,7 +117,8 @@ def test_the_multiverse_results_page_has_every_section(tmp_path):
         write_cell(c, {"L1": 0.70 + (0.1 if c.config.overrides["paradigm"] == "masked" else 0), "L3": 0.55})
     text = page(Dg.evidence(g, load_claims(REPO / "params" / "claims.yaml"), 50))
     for title in ("Robustness", "The effect in each universe", "Each level over the universes",
-                  "The universes nearest each partner", "Which switch moves the effect"):
+                  "The universes nearest each partner", "Which switch moves the numbers",
+                  "The effect averaged over the universes"):
         assert f"## {title}" in text, title
     assert "finished universes" in text and "| u01 " in text and "_(no finished universe yet)_" not in text
 

@@ -79,7 +79,8 @@ class GridEvidence:
         comparable, gap = comparable_tiers(grid), claim_gap(claims)
         mv = multiverse_table(grid, attrib, gap) if grid.multiverse else pd.DataFrame()
         done = mv.dropna(subset=["holds"]) if len(mv) else mv
-        importance = switch_importance(done, list(grid.multiverse[0])) if len(done) else pd.DataFrame()
+        importance = (switch_importance(multiverse.by_universe(grid, table, done), list(grid.multiverse[0]),
+                                        multiverse.measured_columns(grid)) if len(done) else pd.DataFrame())
         return cls(grid, claims, table, attrib, shapley, effect, holm_family, n_resamples, cell_table(grid),
                    comparable, gap, distance_to_partner_a(table, comparable), speed_parity(attrib, grid), mv,
                    importance, multiverse.distribution(grid, table), multiverse.closest(grid, table, comparable),
@@ -658,17 +659,29 @@ def multiverse_average(grid: Grid, n_resamples: int = 1000, level: float = 0.95)
     return pd.DataFrame(rows)
 
 
-def switch_importance(table: pd.DataFrame, switches: list[str], tier: str = "L1") -> pd.DataFrame:
-    """Which implementation switches move the factor's effect most across universes: for each switch, the share of the
-    effect's variance over universes that its levels explain (η², one-way), on one tier. With few universes per level
-    this is descriptive, not a test."""
-    t = table.dropna(subset=[tier]) if tier in table else pd.DataFrame()
-    if len(t) < 3:
-        return pd.DataFrame()
-    total = float(((t[tier] - t[tier].mean()) ** 2).sum())
+def switch_importance(frame: pd.DataFrame, switches: list[str], columns: list[str]) -> pd.DataFrame:
+    """Which implementation switches move the numbers most across universes: for each switch and each measured column
+    (the factor's effect per tier, and each tier's macro-F1 under each value of the factor), the share of that column's
+    variance over universes its levels explain (η², one-way). Descriptive, not a test: with n universes a switch of k
+    levels explains (k − 1)/(n − 1) by chance alone on average (the `chance` column), and one-way shares of
+    correlated switches overlap. Sorted by the mean η² over the effect's columns."""
     rows = []
     for s in switches:
-        groups = t.groupby(s)[tier]
-        between = float((groups.count() * (groups.mean() - t[tier].mean()) ** 2).sum())
-        rows.append({"switch": s, "levels": int(groups.ngroups), "eta_squared": between / total if total else 0.0})
-    return pd.DataFrame(rows).sort_values("eta_squared", ascending=False, kind="stable")
+        row = {"switch": s, "levels": int(frame[s].nunique()) if s in frame else 0}
+        for col in columns:
+            t = frame.dropna(subset=[col]) if col in frame else pd.DataFrame()
+            if len(t) < 3:
+                continue
+            total = float(((t[col] - t[col].mean()) ** 2).sum())
+            groups = t.groupby(s)[col]
+            between = float((groups.count() * (groups.mean() - t[col].mean()) ** 2).sum())
+            row[col] = between / total if total else 0.0
+            row["chance"] = (groups.ngroups - 1) / (len(t) - 1)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    measured = [c for c in columns if c in out]
+    if not measured:
+        return pd.DataFrame()
+    effect = [c for c in measured if c.startswith("effect ")] or measured
+    order = out[effect].mean(axis=1).sort_values(ascending=False, kind="stable").index
+    return out.loc[order, ["switch", "levels", "chance", *measured]].reset_index(drop=True)

@@ -62,3 +62,29 @@ def closest(grid: Grid, table: pd.DataFrame, comparable: set[str], n: int = 3) -
                          grid.multiverse_factor["key"]: parts[1], "mean distance": float(r["off"]),
                          **{lv: float(means[lv]) for lv in levels}, **universes.get(parts[0], {})})
     return pd.DataFrame(rows)
+
+
+def measured_columns(grid: Grid) -> list[str]:
+    """The columns by_universe gives: the factor's effect per tier, then each tier under each value of the factor."""
+    f = grid.multiverse_factor
+    return ([f"effect {t}" for t in LEVELS[:3]]
+            + [f"{f['key']}={v} {t}" for v in (f["from"], f["to"]) for t in LEVELS[:3]])
+
+
+def by_universe(grid: Grid, table: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+    """One row per finished universe: its switches, the factor's effect per tier (from the multiverse table, `effects`)
+    and each tier's seed-mean macro-F1 under each value of the factor (from the config table), so switch_importance
+    can ask which switch moves the effect and which moves the numbers themselves."""
+    if effects.empty:
+        return pd.DataFrame()
+    key = grid.multiverse_factor["key"]
+    out = effects[["universe", *grid.multiverse[0]]].copy()
+    for t in LEVELS[:3]:
+        if t in effects:
+            out[f"effect {t}"] = effects[t].to_numpy()
+    means = table[table["tier"].isin(LEVELS[:3])].dropna(subset=["mean"]) if "mean" in table else table.iloc[:0]
+    for r in means.itertuples():
+        parts = split_label(grid, r.config)
+        if parts and parts[0] in set(out["universe"]):
+            out.loc[out["universe"] == parts[0], f"{key}={parts[1]} {r.tier}"] = r.mean
+    return out

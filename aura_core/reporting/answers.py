@@ -592,8 +592,7 @@ def multiverse_text(ev: GridEvidence) -> str:
         return f"{head}: no universe has finished yet."
     holds = int(done["holds"].sum())
     imp = ev.importance
-    top = (f" The switch that moves the effect most on L1: `{imp['switch'].iloc[0]}` (η² {imp['eta_squared'].iloc[0]:.2f}"
-           f" over {len(done)} universes, descriptive)." if len(imp) else "")
+    top = _top_switches(imp, len(done))
     sampled = "" if len(done) == len(table) else f" ({len(table)} sampled)"
     count = (f"carries the A−B gap (significant after Holm, toward Partner A by ≥ {MATERIAL_SHARE:.0%} of the gap at the "
              f"CI's lower bound, away nowhere) in {holds} of {len(done)} finished universes{sampled}")
@@ -622,6 +621,19 @@ def multiverse_text(ev: GridEvidence) -> str:
             f"{new_universe_text(rows, ev.gap)} Universe by universe, it {count}; each universe ran one seed, so its "
             f"own CI covers the test items and not the seed noise, which the average's CI carries.{top}"
             f"{_nearest_universes(ev)}")
+
+
+def _top_switches(imp: pd.DataFrame, universes: int) -> str:
+    """' The switch that moves the effect most: on L1 `pooling` (η² 0.41; chance alone 0.11), …' from
+    ev.importance, per tier of the effect."""
+    tiers = [c for c in imp.columns if c.startswith("effect ")] if len(imp) else []
+    parts = []
+    for col in tiers:
+        best = imp.loc[imp[col].idxmax()]
+        parts.append(f"on {col.removeprefix('effect ')} `{best['switch']}` (η² {best[col]:.2f}; chance alone "
+                     f"{best['chance']:.2f})")
+    return (f" The switch that moves the effect most (one-way η² over {universes} universes, descriptive): "
+            + "; ".join(parts) + "." if parts else "")
 
 
 def average_table(avg: pd.DataFrame) -> pd.DataFrame:

@@ -148,7 +148,8 @@ def _show_multiverse(ev: GridEvidence) -> None:
     display(mv.round(4))
     importance = ev.importance
     if len(importance):
-        display(Markdown("Share of the effect's spread over universes (L1) each switch explains (η², descriptive):"))
+        display(Markdown("Share of the spread over universes each switch explains, of the effect and of each level "
+                         "(one-way η², descriptive; `chance`: what a switch of that many levels explains by chance):"))
         display(importance.round(3))
     if len(ev.mv_spread):
         display(Markdown(f"Each level over the universes, per `{grid.multiverse_factor['key']}` (seed means):"))

@@ -53,7 +53,7 @@ def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
             ("The effect in each universe", md(ev.multiverse)),
             ("Each level over the universes", md(ev.mv_spread)),
             ("The universes nearest each partner", md(ev.mv_closest)),
-            ("Which switch moves the effect (η² on L1, descriptive)", md(ev.importance))]
+            ("Which switch moves the numbers (one-way η², descriptive)", md(ev.importance))]
 
 
 def evidence_sections(ev: GridEvidence) -> list[tuple[str, str]]:
