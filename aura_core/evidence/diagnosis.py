@@ -653,7 +653,7 @@ def multiverse_average(grid: Grid, n_resamples: int = 1000, level: float = 0.95)
                      "ci_low": e["ci_low"], "ci_high": e["ci_high"], "ci90_low": e["ci90_low"],
                      "ci90_high": e["ci90_high"], "excludes_0": bool(e["ci_low"] > 0 or e["ci_high"] < 0),
                      "p": e["p_two_sided"], "paired_seeds": True, "n_resamples": e["n_resamples"],
-                     "cells": f"{len(universes)} universes ({universes[0]}–{universes[-1]}), {len(units)} units",
+                     "cells": f"{universes[0]}–{universes[-1]}: {len(universes)} universes, {len(units)} cells a side",
                      "universes": len(universes), "pi_low": pi["low"], "pi_high": pi["high"],
                      "universes_up": int((d > 0).sum()), "universes_down": int((d < 0).sum())})
     return pd.DataFrame(rows)

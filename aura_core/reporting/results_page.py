@@ -44,16 +44,18 @@ GENERATED = ("docs", "README.md")   # what make results itself rewrites: not a c
 
 
 def multiverse_sections(ev: GridEvidence) -> list[tuple[str, str]]:
-    """The multiverse grid's page: the robustness sentence, the effect in each universe, each level's spread over the
-    universes, the universes nearest each partner, and which switch moves the effect most."""
-    def md(df) -> str:
-        return "_(no finished universe yet)_" if df is None or df.empty else df.to_markdown(index=False, floatfmt=".3f")
+    """The multiverse grid's page: the robustness sentence, the effect averaged over the universes and in each, each
+    level's spread over the universes, the universes nearest each partner, and which switch moves the numbers."""
+    def md(df, needs: int = 1) -> str:
+        if df is None or df.empty:
+            return "_(no finished universe yet)_" if needs == 1 else f"_(needs {needs} finished universes)_"
+        return df.to_markdown(index=False, floatfmt=".3f")
     return [("Robustness", multiverse_text(ev)),
-            ("The effect averaged over the universes", md(average_table(ev.mv_average))),
+            ("The effect averaged over the universes", md(average_table(ev.mv_average), 2)),
             ("The effect in each universe", md(ev.multiverse)),
             ("Each level over the universes", md(ev.mv_spread)),
             ("The universes nearest each partner", md(ev.mv_closest)),
-            ("Which switch moves the numbers (one-way η², descriptive)", md(ev.importance))]
+            ("Which switch moves the numbers (one-way η², descriptive)", md(ev.importance, 3))]
 
 
 def evidence_sections(ev: GridEvidence) -> list[tuple[str, str]]:
