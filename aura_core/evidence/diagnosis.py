@@ -624,8 +624,9 @@ def multiverse_average(grid: Grid, n_resamples: int = 1000, level: float = 0.95)
     uniform sample of the switch product, so the average is over that space with every combination equally likely,
     not over the implementations people actually write. Also per tier: the 95% prediction interval for one run of the
     contrast in a new universe drawn the same way (mean ± t(n−1)·sd·√(1 + 1/n) over the per-universe changes, on these
-    test rows), and how many universes moved each way. Needs two finished universes; a (universe, seed) pair is one
-    unit."""
+    test rows), and how many universes moved each way. Needs two finished universes. Each (universe, seed) pair is
+    one resampled unit: exact for one seed a universe (the shipped grid); with several, a universe's seeds are
+    resampled as if they were separate universes, which narrows the CI."""
     key, start, end = grid.multiverse_factor["key"], grid.multiverse_factor["from"], grid.multiverse_factor["to"]
     groups = cells_by_config(grid)
     units = []
