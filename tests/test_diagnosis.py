@@ -776,3 +776,26 @@ def test_the_bottom_line_names_an_unasked_cause_that_carries_the_gap_by_the_same
     assert "Of the causes the report did not ask about, the same rule picks: `toxicity_class_weights` (+0." in carry
     plain = A.verdict(ev_of(grid, claims, Dg.config_table(grid, claims, 200), Dg.attribution(grid, 300)))
     assert "did not ask about" not in plain
+
+
+def test_directions_and_carries_gap_follow_the_reports_rule():
+    """The one rule every "carries" verdict reads: significant toward Partner A on some tier by at least
+    MATERIAL_SHARE of the gap at the CI's lower bound, and significant away on none. A non-significant change counts
+    neither way; a share whose lower bound is under the line does not carry."""
+    gap = {"L1": 0.10, "L2": 0.20}
+
+    def rows(*changes):   # (tier, change, ci_low, ci_high), significance from the CI (no Holm column)
+        df = pd.DataFrame(changes, columns=["tier", "change", "ci_low", "ci_high"])
+        return df.assign(excludes_0=(df.ci_low > 0) | (df.ci_high < 0))
+
+    toward, away = Dg.directions(rows(("L1", 0.05, 0.03, 0.07), ("L2", -0.01, -0.03, 0.01)), gap)
+    assert set(toward) == {"L1"} and away == []
+    assert toward["L1"] == pytest.approx((0.5, 0.3, 0.7))
+    assert Dg.carries_gap(toward, away)
+    toward, away = Dg.directions(rows(("L1", 0.05, 0.03, 0.07), ("L2", -0.05, -0.07, -0.02)), gap)
+    assert away == ["L2"] and not Dg.carries_gap(toward, away)            # away on one tier: never carries
+    toward, away = Dg.directions(rows(("L1", 0.03, 0.01, 0.05)), gap)     # share [10%, 50%]: under the line at its low
+    assert set(toward) == {"L1"} and not Dg.carries_gap(toward, away)
+    assert not Dg.carries_gap(*Dg.directions(rows(("L1", 0.05, -0.01, 0.11)), gap))   # CI holds 0: no direction
+    toward, away = Dg.directions(rows(("L1", -0.05, -0.07, -0.03)), {"L1": -0.10})    # a negative gap: sign-aware
+    assert toward["L1"] == pytest.approx((0.5, 0.3, 0.7)) and Dg.carries_gap(toward, away)

@@ -370,6 +370,13 @@ def directions(rows: pd.DataFrame, gap: dict) -> tuple[dict[str, tuple[float, fl
     return toward, away
 
 
+def carries_gap(toward: dict[str, tuple[float, float, float]], away: list[str]) -> bool:
+    """The report's one rule for "the factor carries the A−B gap", from `directions`: toward Partner A on some tier by
+    at least MATERIAL_SHARE of the gap at the CI's lower bound, and away on none. Every verdict that says "carries"
+    (a factor's answer, a universe, the multiverse average) reads it here, so they cannot drift apart."""
+    return bool(toward) and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE
+
+
 def share_text(tier: str, share: tuple[float, float, float]) -> str:
     """A share of the gap is never printed without its CI."""
     return f"{tier} ({share[0]:.0%} [{share[1]:.0%}, {share[2]:.0%}] of the A−B gap)"
@@ -606,7 +613,7 @@ def multiverse_table(grid: Grid, attrib: pd.DataFrame, gap: dict) -> pd.DataFram
             row[r.tier] = r.change
             row[f"{r.tier} CI"] = f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]" + ("†" if significant(r) else "")
         toward, away = directions(g, gap)
-        row["holds"] = bool(toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE)
+        row["holds"] = carries_gap(toward, away)
         rows.append(row)
     return pd.DataFrame(rows)
 

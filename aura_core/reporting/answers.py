@@ -19,6 +19,7 @@ from aura_core.evidence.diagnosis import (
     SPEED_FACTORS,
     TIERS,
     GridEvidence,
+    carries_gap,
     directions,
     headline,
     share_text,
@@ -452,7 +453,7 @@ def _carriers(attrib: pd.DataFrame, factors: set[str], gap: dict) -> list[str]:
     out = []
     for factor, g in a[a["factor"].isin(factors)].groupby("factor", sort=False):
         toward, away = directions(g, gap)
-        if toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
+        if carries_gap(toward, away):
             change = g.set_index("tier")["change"]
             out.append(f"`{factor}` ({', '.join(f'{change[t]:+.3f}: ' + share_text(t, v) for t, v in toward.items())})")
     return out
@@ -603,7 +604,7 @@ def multiverse_text(ev: GridEvidence) -> str:
     toward, away = directions(rows, ev.gap)
     lines = "; ".join(f"{r.tier} {_fmt(r)}{'' if significant(r) else ' (not significant after Holm)'}"
                       for _, r in rows.iterrows())
-    if toward and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
+    if carries_gap(toward, away):
         reading = ("it carries the gap on average: "
                    + ", ".join(share_text(t, v) for t, v in toward.items()) + ", away nowhere")
     elif away:
