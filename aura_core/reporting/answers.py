@@ -220,7 +220,7 @@ def _answer_factor(grid: Grid, key: str, attrib: pd.DataFrame, gap: dict, table:
     if toward and away:
         verdict = (f"Mixed: it moves {share} toward Partner A's numbers but {', '.join(away)} away from them, so it "
                    "cannot account for Partner A's numbers by itself.")
-    elif toward and max(v[1] for v in toward.values()) >= MATERIAL_SHARE:
+    elif carries_gap(toward, away):
         verdict = (f"It moves the numbers toward Partner A's on {share}, at least {MATERIAL_SHARE:.0%} of the gap "
                    "within its CI: a plausible contributor.")
     elif toward and max(v[2] for v in toward.values()) < MATERIAL_SHARE:
