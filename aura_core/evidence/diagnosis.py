@@ -373,7 +373,7 @@ def directions(rows: pd.DataFrame, gap: dict) -> tuple[dict[str, tuple[float, fl
 def carries_gap(toward: dict[str, tuple[float, float, float]], away: list[str]) -> bool:
     """The report's one rule for "the factor carries the A−B gap", from `directions`: toward Partner A on some tier by
     at least MATERIAL_SHARE of the gap at the CI's lower bound, and away on none. Every verdict that says "carries"
-    (a factor's answer, a universe, the multiverse average) reads it here, so they cannot drift apart."""
+    (a factor's answer, "What carries the gap", a universe, the multiverse average) reads it here, so they cannot drift apart."""
     return bool(toward) and not away and max(v[1] for v in toward.values()) >= MATERIAL_SHARE
 
 
